@@ -1,0 +1,32 @@
+/* Run checkpoints: trainable tensors, Adam moments and the run's progress in
+ * one safetensors file, written to a temporary name and renamed, so a crash
+ * never leaves a half-written checkpoint. */
+#ifndef UNIC_CHECKPOINT_H
+#define UNIC_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unic/plugin.h"
+
+typedef struct unic_ckpt_tensor {
+    char name[256];    /* e.g. head.fc1.weight */
+    unic_tensor *value, *m, *v;
+} unic_ckpt_tensor;
+
+typedef struct unic_ckpt_meta {
+    int epoch;          /* epochs completed */
+    int64_t step;       /* optimiser steps taken */
+    const char *config; /* the resolved experiment; a resume must match it */
+    const char *history;/* per-epoch metrics so far, JSON */
+} unic_ckpt_meta;
+
+int unic_checkpoint_save(const char *path, const unic_ckpt_tensor *t, int count,
+                         const unic_ckpt_meta *meta, char *err, size_t errlen);
+/* Fills the tensors (shapes must match) and meta; *history_out and
+ * *config_out are malloc'ed copies. */
+int unic_checkpoint_load(const char *path, unic_ckpt_tensor *t, int count, int *epoch,
+                         int64_t *step, char **config_out, char **history_out, char *err,
+                         size_t errlen);
+
+#endif

@@ -1,0 +1,203 @@
+/* The plugin SDK. A plugin is one shared object exporting one function,
+ *
+ *     int unic_plugin_init(const unic_api *api, unic_registrar *reg);
+ *
+ * which keeps the api pointer (UNIC_PLUGIN_INIT does that) and registers its
+ * components with api->register_component. A plugin links against nothing of
+ * the core: every service it needs comes through the api table, so checking
+ * the ABI version of each registered component is enough to load it safely.
+ * See plugins/README.md for a walk-through and plugins/template.c. */
+#ifndef UNIC_PLUGIN_H
+#define UNIC_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rng.h"
+#include "tensor.h"
+
+/* Bumped whenever a struct below or the order of the api table changes. */
+#define UNIC_ABI_VERSION 1
+
+#define UNIC_ENTRY_POINT "unic_plugin_init"
+
+typedef enum {
+    UNIC_KIND_BACKBONE = 0,
+    UNIC_KIND_HEAD,
+    UNIC_KIND_LOSS,
+    UNIC_KIND_MINER,
+    UNIC_KIND_COUNT
+} unic_kind;
+
+/* ---- parameters --------------------------------------------------------- */
+
+typedef enum { UNIC_INT, UNIC_FLOAT, UNIC_BOOL, UNIC_STRING, UNIC_CHOICE } unic_param_type;
+
+/* One INI key a component accepts. `def` is the default as it would be
+ * written in the INI; `choices` lists the values of a UNIC_CHOICE as "a|b|c".
+ * A table ends with an entry whose name is NULL. */
+typedef struct unic_param_spec {
+    const char *name;
+    unic_param_type type;
+    const char *def;
+    const char *doc;
+    const char *choices;
+} unic_param_spec;
+
+typedef struct unic_params unic_params; /* resolved values, owned by the core */
+
+/* ---- component interfaces ----------------------------------------------- */
+
+/* A trainable tensor and its gradient, as optimisers and checkpoints see it.
+ * Names follow timm / PyTorch state_dict conventions ("fc1.weight"). */
+typedef struct unic_param_tensor {
+    const char *name;
+    unic_tensor *value;
+    unic_tensor *grad;
+} unic_param_tensor;
+
+/* What a dataset item looks like, for a backbone to accept or refuse. */
+typedef struct unic_input_info {
+    int ndim;              /* 1: a feature vector; 2 or 3: an image (H,W) or (C,H,W) */
+    int64_t shape[3];
+    const char *source;    /* the file the items come from, for messages */
+} unic_input_info;
+
+typedef struct unic_backbone_ops {
+    /* Accept the dataset's items (or explain why not) and say the embedding size. */
+    int (*open)(void *self, const unic_input_info *in, int *embed_dim, char *err, size_t errlen);
+    /* input: [n, item...] raw values (pixels 0..255, features as stored). */
+    void (*forward)(void *self, const unic_tensor *input, unic_tensor *embeddings);
+    /* d_embeddings: [n, embed_dim]; accumulates parameter gradients. */
+    void (*backward)(void *self, const unic_tensor *d_embeddings);
+    /* Trainable parameters only; none (0) means the core embeds the dataset once. */
+    int (*parameters)(void *self, unic_param_tensor *out, int max);
+} unic_backbone_ops;
+
+typedef struct unic_head_ops {
+    /* Allocate weights (seeded) and activations for up to max_rows rows. */
+    int (*setup)(void *self, int in_dim, int num_classes, int max_rows, unic_device device,
+                 uint64_t seed, char *err, size_t errlen);
+    /* x: [n, in_dim] -> logits: [n, num_classes]; keeps what backward needs. */
+    void (*forward)(void *self, const unic_tensor *x, unic_tensor *logits);
+    /* Accumulates parameter gradients; dx (may be NULL) receives dL/dx. */
+    void (*backward)(void *self, const unic_tensor *d_logits, unic_tensor *dx);
+    int (*parameters)(void *self, unic_param_tensor *out, int max);
+} unic_head_ops;
+
+/* One batch as the losses see it: softmax outputs of the anchors, their
+ * sampled positives and negatives (row r of each belongs to anchor r). */
+typedef struct unic_loss_batch {
+    int n, k;
+    const float *p_anchor, *p_pos, *p_neg; /* [n, k] each, on the host */
+    const int32_t *labels;                 /* [n] class of a labeled anchor, -1 if unlabeled */
+} unic_loss_batch;
+
+/* Gradients with respect to the three probability matrices; a loss adds
+ * scale * dL/dp into them (the core zeroes them once per step). */
+typedef struct unic_loss_grad {
+    float *d_anchor, *d_pos, *d_neg;
+} unic_loss_grad;
+
+typedef struct unic_loss_ops {
+    float default_weight;
+    int uses_negatives; /* the core then requires a negative miner for every anchor */
+    /* Returns the unweighted loss; adds scale * dL/dp into g. */
+    double (*forward)(void *self, const unic_loss_batch *b, float scale, unic_loss_grad *g);
+} unic_loss_ops;
+
+typedef enum { UNIC_ROLE_POSITIVE = 0, UNIC_ROLE_NEGATIVE = 1 } unic_miner_role;
+
+/* Everything a miner may look at. Labels are given only for labeled samples
+ * (-1 elsewhere), so no miner can leak evaluation labels. */
+typedef struct unic_mine_input {
+    int64_t n;
+    int dim;
+    const float *embeddings;  /* [n, dim], host */
+    const int32_t *labels;    /* [n], -1 where unlabeled */
+    const char *cache_dir;    /* where miners may cache results, or NULL */
+} unic_mine_input;
+
+typedef struct unic_miner_ops {
+    unic_miner_role role;
+    int (*mine)(void *self, const unic_mine_input *in, char *err, size_t errlen);
+    /* A partner for the anchor, or -1 when it has none. Deterministic in rng. */
+    int64_t (*sample)(void *self, int64_t anchor, unic_rng *rng);
+    /* Candidates the anchor can draw from (for logs and tests). */
+    int64_t (*count)(void *self, int64_t anchor);
+} unic_miner_ops;
+
+typedef struct unic_component {
+    int abi_version; /* UNIC_ABI_VERSION as the plugin saw it when compiled */
+    unic_kind kind;
+    const char *name;
+    const char *doc; /* one line */
+    const unic_param_spec *params;
+    void *(*create)(const unic_params *p, char *err, size_t errlen);
+    void (*destroy)(void *self);
+    /* exactly one, matching kind */
+    const unic_backbone_ops *backbone;
+    const unic_head_ops *head;
+    const unic_loss_ops *loss;
+    const unic_miner_ops *miner;
+} unic_component;
+
+/* ---- the core's services ------------------------------------------------ */
+
+typedef struct unic_registrar unic_registrar;
+
+typedef enum { UNIC_LOG_DEBUG, UNIC_LOG_INFO, UNIC_LOG_WARN, UNIC_LOG_ERROR } unic_log_level;
+
+typedef struct unic_api {
+    /* These two stay first in every ABI version so any plugin can be told
+     * precisely why it cannot load. */
+    int abi_version;
+    int (*register_component)(unic_registrar *reg, const unic_component *c);
+
+    void (*log)(unic_log_level level, const char *fmt, ...);
+
+    long (*param_int)(const unic_params *p, const char *name);
+    double (*param_float)(const unic_params *p, const char *name);
+    int (*param_bool)(const unic_params *p, const char *name);
+    const char *(*param_str)(const unic_params *p, const char *name);
+
+    /* Tensors (zero-filled) and ops; every op dispatches on the tensors'
+     * device. Gradient ops accumulate (+=), as in llm.c. */
+    unic_tensor *(*tensor_new)(unic_device dev, int ndim, const int64_t *shape);
+    void (*tensor_free)(unic_tensor *t);
+    void (*tensor_zero)(unic_tensor *t);
+    void (*tensor_copy)(unic_tensor *dst, const unic_tensor *src); /* any devices */
+
+    /* C = alpha * op(A) op(B) + beta * C for 2-D tensors. */
+    void (*gemm)(int trans_a, int trans_b, float alpha, const unic_tensor *a,
+                 const unic_tensor *b, float beta, unic_tensor *c);
+    /* out[n,o] = in[n,i] w[o,i]^T + b[o] (b may be NULL), PyTorch layout. */
+    void (*linear_forward)(unic_tensor *out, const unic_tensor *in, const unic_tensor *w,
+                           const unic_tensor *b);
+    void (*linear_backward)(unic_tensor *d_in, unic_tensor *d_w, unic_tensor *d_b,
+                            const unic_tensor *d_out, const unic_tensor *in,
+                            const unic_tensor *w);
+    void (*gelu_forward)(unic_tensor *out, const unic_tensor *in);
+    void (*gelu_backward)(unic_tensor *d_in, const unic_tensor *in, const unic_tensor *d_out);
+    /* U(-bound, bound) from a seeded stream, as torch.nn.Linear initialises. */
+    void (*fill_uniform)(unic_tensor *t, float bound, uint64_t seed, uint64_t stream);
+    void (*scale)(unic_tensor *t, float s);
+
+    /* Exact Euclidean neighbours, blocked (never N x N). Row i of idx/dist
+     * holds its k nearest by (distance, index), i itself first. */
+    int (*knn)(const unic_mine_input *in, int k, int32_t *idx, float *dist, char *err, size_t errlen);
+    /* The k-th nearest (0-based rank k) of every point: beyond it lie the
+     * negatives. Ties are ordered by index, so (dist, idx) pairs compare. */
+    int (*kth_neighbor)(const unic_mine_input *in, int k, float *dist, int32_t *idx, char *err,
+                        size_t errlen);
+    /* Squared Euclidean distance of rows i and j. */
+    float (*sq_dist)(const unic_mine_input *in, int64_t i, int64_t j);
+} unic_api;
+
+/* Keeps the api table for the plugin's callbacks (one per shared object). */
+#define UNIC_PLUGIN_INIT(api_arg) (unic = (api_arg))
+#define UNIC_PLUGIN_API static const unic_api *unic
+
+#define UNIC_EXPORT __attribute__((visibility("default")))
+
+#endif

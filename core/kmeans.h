@@ -1,0 +1,29 @@
+/* k-means baselines: plain k-means (k-means++ seeding, restarts, best inertia)
+ * and the semi-supervised k-means of the GCD literature. */
+#ifndef UNIC_KMEANS_H
+#define UNIC_KMEANS_H
+
+#include <stdint.h>
+
+typedef struct unic_kmeans_opts {
+    int k;
+    int restarts;  /* sklearn's n_init */
+    int max_iter;
+    double tol;    /* stop when the summed squared centre shift falls below tol * mean feature variance (sklearn) */
+    uint64_t seed;
+} unic_kmeans_opts;
+
+/* x: [n, d]. Writes assign[n] (and centers[k, d] when not NULL); returns the
+ * best inertia (sum of squared distances), or -1 if n < k. */
+double unic_kmeans(const float *x, int64_t n, int d, const unic_kmeans_opts *o, int32_t *assign,
+                   float *centers);
+
+/* GCD's SS-k-means: features are L2-normalised (on a copy); labels[i] in
+ * [0, n_old) marks a labeled point, -1 an unlabeled one. The first n_old
+ * centres start at the labeled class means and labeled points always stay
+ * with their class; the other k - n_old centres come from k-means++ over the
+ * unlabeled points. Returns the best inertia over restarts, -1 on bad input. */
+double unic_ss_kmeans(const float *x, int64_t n, int d, const int32_t *labels, int n_old,
+                      const unic_kmeans_opts *o, int32_t *assign);
+
+#endif

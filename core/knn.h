@@ -1,0 +1,31 @@
+/* Exact Euclidean neighbour mining, blocked: distance tiles come from GEMM
+ * (||x||^2 + ||y||^2 - 2 x.y) and each row is reduced to what the miners
+ * need (its k nearest, or its k-th nearest) before the next tile, so memory
+ * stays O(tile x N) instead of N x N. Order is by (squared distance, index);
+ * every point is its own first neighbour (eq. 3). */
+#ifndef UNIC_KNN_H
+#define UNIC_KNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unic/plugin.h"
+
+/* idx, sq_dist: [n, k] (sq_dist may be NULL). */
+int unic_knn(const unic_mine_input *in, int k, int32_t *idx, float *sq_dist, char *err,
+             size_t errlen);
+/* The point at 0-based rank k of every row, and its squared distance. */
+int unic_kth_neighbor(const unic_mine_input *in, int k, float *sq_dist, int32_t *idx, char *err,
+                      size_t errlen);
+/* Both in one pass over the distances (k_top < k_th). */
+int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, float *top_sq,
+                     int k_th, float *th_sq, int32_t *th_idx, char *err, size_t errlen);
+/* ||x_i - x_j||^2 by direct differences in double. It can differ from the
+ * tiles' GEMM form by float rounding, which only matters for points that tie
+ * with a threshold from unic_kth_neighbor to within ~1e-6 relative. */
+float unic_sq_dist(const unic_mine_input *in, int64_t i, int64_t j);
+
+/* Rows per distance tile for n points within a byte budget. */
+int64_t unic_knn_tile_rows(int64_t n, size_t budget_bytes);
+
+#endif

@@ -1,0 +1,34 @@
+/* Clustering and GCD scores as SCAN and the GCD code bases report them. */
+#ifndef UNIC_METRICS_H
+#define UNIC_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct unic_cluster_scores {
+    double acc; /* accuracy after the best one-to-one matching (Hungarian) */
+    double nmi; /* normalized mutual information, arithmetic normalisation (sklearn's default) */
+    double ari; /* adjusted Rand index */
+} unic_cluster_scores;
+
+typedef struct unic_gcd_scores {
+    double all, old, new_; /* one Hungarian assignment over all classes, then split by true class */
+    int64_t n_old, n_new;
+} unic_gcd_scores;
+
+/* Maximum-weight assignment on a rows x cols matrix (row-major). Writes
+ * assign[r] = matched column, or -1 when rows > cols leaves r unmatched. */
+void unic_hungarian_max(const double *weights, int rows, int cols, int *assign);
+
+/* Labels and predictions are any non-negative integers. Returns 0, or -1 with
+ * a message if n is 0 or a value is negative. */
+int unic_cluster_scores_compute(const int32_t *y_true, const int32_t *y_pred, int64_t n,
+                                unic_cluster_scores *out, char *err, size_t errlen);
+
+/* is_old[c] != 0 marks true class c as old (known); classes past
+ * num_classes count as new. */
+int unic_gcd_scores_compute(const int32_t *y_true, const int32_t *y_pred, int64_t n,
+                            const uint8_t *is_old, int num_classes, unic_gcd_scores *out,
+                            char *err, size_t errlen);
+
+#endif

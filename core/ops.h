@@ -1,0 +1,74 @@
+/* The op layer: one function per op with an explicit forward and backward,
+ * each dispatching on its tensors' device to the CPU reference (ops_cpu.c,
+ * OpenBLAS + OpenMP) or the CUDA version (cuda/ops_cuda.cu). Gradient ops
+ * accumulate into their outputs, as in llm.c. */
+#ifndef UNIC_OPS_H
+#define UNIC_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "unic/tensor.h"
+
+unic_tensor *unic_tensor_new(unic_device dev, int ndim, const int64_t *shape);
+unic_tensor *unic_tensor_2d(unic_device dev, int64_t rows, int64_t cols);
+void unic_tensor_free(unic_tensor *t);
+void unic_tensor_zero(unic_tensor *t);
+void unic_tensor_copy(unic_tensor *dst, const unic_tensor *src);
+
+bool unic_cuda_available(void); /* compiled in and a GPU present */
+
+void unic_gemm(int trans_a, int trans_b, float alpha, const unic_tensor *a, const unic_tensor *b,
+               float beta, unic_tensor *c);
+void unic_linear_forward(unic_tensor *out, const unic_tensor *in, const unic_tensor *w,
+                         const unic_tensor *b);
+void unic_linear_backward(unic_tensor *d_in, unic_tensor *d_w, unic_tensor *d_b,
+                          const unic_tensor *d_out, const unic_tensor *in, const unic_tensor *w);
+void unic_gelu_forward(unic_tensor *out, const unic_tensor *in);
+void unic_gelu_backward(unic_tensor *d_in, const unic_tensor *in, const unic_tensor *d_out);
+void unic_softmax_forward(unic_tensor *probs, const unic_tensor *logits);
+void unic_softmax_backward(unic_tensor *d_logits, const unic_tensor *probs,
+                           const unic_tensor *d_probs);
+void unic_adam_step(unic_tensor *param, const unic_tensor *grad, unic_tensor *m, unic_tensor *v,
+                    float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t);
+void unic_fill_uniform(unic_tensor *t, float bound, uint64_t seed, uint64_t stream);
+void unic_scale(unic_tensor *t, float s);
+
+/* Per-device implementations behind the dispatch, same signatures. */
+#define UNIC_DECLARE_OPS(prefix)                                                                  \
+    void prefix##_gemm(int trans_a, int trans_b, float alpha, const unic_tensor *a,             \
+                       const unic_tensor *b, float beta, unic_tensor *c);                        \
+    void prefix##_linear_forward(unic_tensor *out, const unic_tensor *in, const unic_tensor *w,  \
+                                 const unic_tensor *b);                                          \
+    void prefix##_linear_backward(unic_tensor *d_in, unic_tensor *d_w, unic_tensor *d_b,         \
+                                  const unic_tensor *d_out, const unic_tensor *in,               \
+                                  const unic_tensor *w);                                         \
+    void prefix##_gelu_forward(unic_tensor *out, const unic_tensor *in);                         \
+    void prefix##_gelu_backward(unic_tensor *d_in, const unic_tensor *in,                        \
+                                const unic_tensor *d_out);                                       \
+    void prefix##_softmax_forward(unic_tensor *probs, const unic_tensor *logits);                \
+    void prefix##_softmax_backward(unic_tensor *d_logits, const unic_tensor *probs,              \
+                                   const unic_tensor *d_probs);                                  \
+    void prefix##_adam_step(unic_tensor *param, const unic_tensor *grad, unic_tensor *m,         \
+                            unic_tensor *v, float lr, float beta1, float beta2, float eps,       \
+                            float weight_decay, int64_t t);                                      \
+    void prefix##_scale(unic_tensor *t, float s);
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+UNIC_DECLARE_OPS(unic_cpu)
+#ifdef UNIC_WITH_CUDA
+UNIC_DECLARE_OPS(unic_cuda)
+void *unic_cuda_malloc(size_t bytes);
+void unic_cuda_free(void *p);
+void unic_cuda_memset0(void *p, size_t bytes);
+/* kind: 0 host->device, 1 device->host, 2 device->device */
+void unic_cuda_memcpy(void *dst, const void *src, size_t bytes, int kind);
+int unic_cuda_device_count(void);
+#endif
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,29 @@
+/* Small helpers shared by the core: error text, checked allocation, clocks. */
+#ifndef UNIC_UTIL_H
+#define UNIC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Functions that can fail return 0 on success and -1 after writing a
+ * message into (err, errlen); this formats that message. */
+int unic_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void *unic_xmalloc(size_t bytes);  /* 64-byte aligned; aborts with a message when out of memory */
+void *unic_xcalloc(size_t count, size_t size);
+void unic_xfree(void *p);
+char *unic_xstrdup(const char *s);
+_Noreturn void unic_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+double unic_now(void); /* monotonic seconds */
+
+/* Levenshtein distance, for "did you mean" suggestions. */
+int unic_edit_distance(const char *a, const char *b);
+
+/* Writes path atomically: data goes to path.tmp, is flushed, then renamed. */
+int unic_write_file_atomic(const char *path, const void *data, size_t size, char *err,
+                           size_t errlen);
+int unic_mkdirs(const char *path, char *err, size_t errlen);
+
+#endif
