@@ -27,9 +27,13 @@ How the bench uses it
         OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/quickstart_torch.py \
             --threads 2 [--json out.json]
     The bench parses the key=value lines on stdout:
-        default_threads=, threads=, mining_s=, training_s=, kmeans_s=,
+        default_threads=, threads=, blas_threads=, mining_s=, training_s=,
+        kmeans_s=,
         unic_acc= unic_nmi= unic_ari=, kmeans_acc= kmeans_nmi= kmeans_ari=
-    Lines starting with '#' are informational only. --json FILE writes the
+    Lines starting with '#' are informational only. Threads: Debian's torch
+    1.13 defaults to hardware_concurrency()/2 intra-op threads (1 on a
+    2-CPU machine), and its GEMMs run in OpenBLAS, which torch.set_num_threads
+    does not control; --threads sets both (OpenBLAS through threadpoolctl). --json FILE writes the
     same numbers (plus the arguments) as one JSON object.
 """
 
@@ -73,6 +77,9 @@ def parse_args(argv=None):
     p.add_argument("--eps", type=float, default=1e-8)
     p.add_argument("--threads", type=int, default=2,
                    help="torch.set_num_threads (also caps k-means)")
+    p.add_argument("--blas-threads", type=int, default=None,
+                   help="BLAS (OpenBLAS) threads, set through threadpoolctl; "
+                        "default: same as --threads; 0 = library default")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-kmeans", action="store_true",
                    help="skip the k-means baseline")
@@ -203,6 +210,27 @@ def main(argv=None):
     res["threads"] = torch.get_num_threads()
     print(f"default_threads={default_threads}")
     print(f"threads={res['threads']}")
+
+    # Debian's torch does its float32 GEMMs in OpenBLAS (pthread build), which
+    # ignores torch.set_num_threads and runs as many threads as CPUs unless
+    # told otherwise; cap it too so that --threads means what it says.
+    blas_threads = args.threads if args.blas_threads is None \
+        else args.blas_threads
+    try:
+        import threadpoolctl
+        if blas_threads > 0:
+            # kept for the whole run (not used as a context manager)
+            threadpoolctl.threadpool_limits(limits=blas_threads,
+                                            user_api="blas")
+        pools = threadpoolctl.threadpool_info()
+    except ImportError:
+        pools = []
+    blas = [pl for pl in pools if pl["user_api"] == "blas"]
+    res["blas_threads"] = blas[0]["num_threads"] if blas else None
+    print(f"blas_threads={res['blas_threads']}")
+    for pl in pools:
+        print(f"# threadpool {pl['user_api']}/{pl['internal_api']} "
+              f"num_threads {pl['num_threads']} {pl['filepath']}")
     print(f"# torch {torch.__version__}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     for line in torch.__config__.parallel_info().strip().splitlines():

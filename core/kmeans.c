@@ -14,9 +14,9 @@
 #include "unic/rng.h"
 #include "util.h"
 
-#define TILE_ROWS 64     /* rows per task of the small-k dot kernel */
-#define SGEMM_MIN_K 32   /* from here on OpenBLAS beats the register-tiled kernel */
-#define FCHUNK 64        /* features per task when summing clusters */
+#define TILE_ROWS 64   /* rows per task of the small-k dot kernel */
+#define SGEMM_MIN_K 32 /* from here on OpenBLAS beats the register-tiled kernel */
+#define FCHUNK 64      /* features per task when summing clusters */
 
 typedef struct km_data {
     const float *x;  /* [n, d] */
@@ -27,22 +27,22 @@ typedef struct km_data {
 
 /* Scratch shared by every restart of one call. */
 typedef struct km_work {
-    int32_t *labels; /* [n] */
-    int32_t *prev;   /* [n] labels before the latest assignment */
-    int64_t *moved;  /* [n] points whose label changed */
-    float *dist;     /* [n] squared distance to the assigned centre */
-    double *pdist;   /* [n] exact squared distances for the inertia */
-    double *sums;    /* [k, d] */
-    int64_t *counts; /* [k] */
-    float *cn;       /* [k] centre squared norms */
-    float *old;      /* [k, d] centres before the update */
-    double *cum;     /* [n] seeding: running potential */
-    float *cand;     /* [trials, d] seeding candidates */
-    float *cand_n;   /* [trials] */
+    int32_t *labels;  /* [n] */
+    int32_t *prev;    /* [n] labels before the latest assignment */
+    int64_t *moved;   /* [n] points whose label changed */
+    float *dist;      /* [n] squared distance to the assigned centre */
+    double *pdist;    /* [n] exact squared distances for the inertia */
+    double *sums;     /* [k, d] */
+    int64_t *counts;  /* [k] */
+    float *cn;        /* [k] centre squared norms */
+    float *old;       /* [k, d] centres before the update */
+    double *cum;      /* [n] seeding: running potential */
+    float *cand;      /* [trials, d] seeding candidates */
+    float *cand_n;    /* [trials] */
     int64_t *cand_id; /* [trials] */
-    float *cand_d;   /* [trials, n] distances to the nearest centre with each candidate */
-    float *g;        /* [chunk, k] dot products of one chunk of points (sgemm path) */
-    int64_t chunk;   /* points per chunk */
+    float *cand_d;    /* [trials, n] nearest-centre distance if each candidate were added */
+    float *g;         /* [chunk, k] dot products of one chunk of points (sgemm path) */
+    int64_t chunk;    /* points per chunk */
     int trials;
 } km_work;
 
@@ -208,7 +208,7 @@ static void cluster_sums(const km_data *D, const int32_t *labels, int k, double 
  * cluster sums: once few points move this is far cheaper than summing
  * afresh. Each feature slice is again updated by one thread, point by point
  * in index order. */
-static void move_points(const km_data *D, const int32_t *prev, const int32_t *labels, int k,
+static void move_points(const km_data *D, const int32_t *prev, const int32_t *labels,
                         km_work *w)
 {
     const int d = D->d, nchunks = (d + FCHUNK - 1) / FCHUNK;
@@ -292,7 +292,7 @@ static double exact_inertia(const km_data *D, const float *c, const int32_t *lab
 #pragma omp parallel for schedule(static) if (D->n * d > 65536)
     for (int64_t i = 0; i < D->n; i++) {
         const float *xi = D->x + (size_t)i * d, *ci = c + (size_t)labels[i] * d;
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0; /* independent chains vectorise */
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0; /* four chains: the loop can vectorise */
         int j = 0;
         for (; j + 4 <= d; j += 4) {
             double a = (double)xi[j] - ci[j], b = (double)xi[j + 1] - ci[j + 1];
@@ -331,6 +331,7 @@ static void kpp_seed(const km_data *D, int64_t npool, float *c, int have, int k,
         memcpy(c, D->x + (size_t)first * d, (size_t)d * sizeof(float));
         have = 1;
     }
+    if (have >= k) return;
     centre_norms(c, have, d, w->cn);
     for (int64_t i = 0; i < npool; i++) w->labels[i] = -1;
     assign_points(&P, c, w->cn, have, NULL, w->labels, closest, w);
@@ -418,7 +419,7 @@ static double lloyd(const km_data *D, const int32_t *fixed, int k, int max_iter,
         if (2 * changed > D->n)
             cluster_sums(D, w->labels, k, w->sums, w->counts);
         else
-            move_points(D, w->prev, w->labels, k, w);
+            move_points(D, w->prev, w->labels, w);
     }
     return exact_inertia(D, c, w->labels, w->pdist);
 }
@@ -522,7 +523,7 @@ double unic_kmeans(const float *x, int64_t n, int d, const unic_kmeans_opts *o, 
     unic_xfree(c);
     work_free(&w);
     unic_xfree(xn);
-    return best;
+    return isfinite(best) ? best : -1; /* NaN or infinite data */
 }
 
 double unic_ss_kmeans(const float *x, int64_t n, int d, const int32_t *labels, int n_old,
@@ -617,7 +618,8 @@ double unic_ss_kmeans(const float *x, int64_t n, int d, const int32_t *labels, i
             memcpy(best_labels, w.labels, (size_t)n * sizeof(int32_t));
         }
     }
-    for (int64_t at = 0; at < n; at++) assign[perm[at]] = best_labels[at];
+    if (isfinite(best))
+        for (int64_t at = 0; at < n; at++) assign[perm[at]] = best_labels[at];
 
     unic_xfree(best_labels);
     unic_xfree(c);
@@ -630,5 +632,5 @@ double unic_ss_kmeans(const float *x, int64_t n, int d, const int32_t *labels, i
     unic_xfree(perm);
     unic_xfree(xs);
     unic_xfree(class_count);
-    return best;
+    return isfinite(best) ? best : -1;
 }

@@ -14,7 +14,10 @@ typedef struct unic_kmeans_opts {
 } unic_kmeans_opts;
 
 /* x: [n, d]. Writes assign[n] (and centers[k, d] when not NULL); returns the
- * best inertia (sum of squared distances), or -1 if n < k. */
+ * best inertia (sum of squared distances), or -1 if n < k (also for k, d,
+ * restarts or max_iter below 1, and for non-finite data). Restart r draws
+ * from unic_rng_stream(seed, r, 0); the result does not depend on the
+ * number of OpenMP threads. */
 double unic_kmeans(const float *x, int64_t n, int d, const unic_kmeans_opts *o, int32_t *assign,
                    float *centers);
 
@@ -22,7 +25,10 @@ double unic_kmeans(const float *x, int64_t n, int d, const unic_kmeans_opts *o, 
  * [0, n_old) marks a labeled point, -1 an unlabeled one. The first n_old
  * centres start at the labeled class means and labeled points always stay
  * with their class; the other k - n_old centres come from k-means++ over the
- * unlabeled points. Returns the best inertia over restarts, -1 on bad input. */
+ * unlabeled points. Returns the best inertia over restarts, -1 on bad input
+ * (as for unic_kmeans, plus n_old outside [0, k], a label outside
+ * [-1, n_old), or fewer unlabeled points than centres left to seed). An
+ * old class without labeled points gets a k-means++ centre instead. */
 double unic_ss_kmeans(const float *x, int64_t n, int d, const int32_t *labels, int n_old,
                       const unic_kmeans_opts *o, int32_t *assign);
 

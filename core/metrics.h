@@ -21,12 +21,16 @@ typedef struct unic_gcd_scores {
 void unic_hungarian_max(const double *weights, int rows, int cols, int *assign);
 
 /* Labels and predictions are any non-negative integers. Returns 0, or -1 with
- * a message if n is 0 or a value is negative. */
+ * a message if n is 0 or a value is negative (or if clusters x classes
+ * exceeds 2^26, a table no matching could handle). */
 int unic_cluster_scores_compute(const int32_t *y_true, const int32_t *y_pred, int64_t n,
                                 unic_cluster_scores *out, char *err, size_t errlen);
 
 /* is_old[c] != 0 marks true class c as old (known); classes past
- * num_classes count as new. */
+ * num_classes count as new. One Hungarian matching over all samples; Old
+ * (New) is the matched count over samples whose true class is old (new),
+ * divided by their number, or 0 when there are none. Errors as above, and
+ * for is_old NULL with num_classes > 0. */
 int unic_gcd_scores_compute(const int32_t *y_true, const int32_t *y_pred, int64_t n,
                             const uint8_t *is_old, int num_classes, unic_gcd_scores *out,
                             char *err, size_t errlen);

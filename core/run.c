@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "dataset.h"
@@ -770,6 +771,12 @@ int unic_run(const unic_experiment *x, const char *out_dir, int resume, unic_run
                  epochs, total / (double)nsteps, losses, lr, scores, unic_now() - te);
         if (last || (ckpt_every > 0 && (e + 1) % ckpt_every == 0))
             if (save_checkpoint(&r, e + 1, steps, config, err, errlen) != 0) goto done_loop;
+        /* fault injection for the resume tests: die as a killed run would */
+        const char *die = getenv("UNIC_TEST_DIE_AFTER_EPOCH");
+        if (die && atoi(die) == e + 1) {
+            unic_log(UNIC_LOG_ERROR, "UNIC_TEST_DIE_AFTER_EPOCH=%s: stopping abruptly", die);
+            _exit(3);
+        }
     }
     times[2] = unic_now() - t0;
     if (write_predictions(&r, err, errlen) != 0 ||

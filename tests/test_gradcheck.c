@@ -15,8 +15,11 @@ static unic_registry *reg;
 static void setup(void)
 {
     char err[2048];
+    /* the SDK's out-of-tree example is held to the same check */
+    setenv("UNIC_PLUGIN_PATH", UNIC_TEST_PLUGIN_ROOT "/example", 1);
     reg = unic_registry_new();
     cr_assert_eq(unic_registry_load_default(reg, err, sizeof err), 0, "%s", err);
+    cr_assert_not_null(unic_registry_find(reg, UNIC_KIND_LOSS, "kl_uniform", err, sizeof err), "%s", err);
 }
 static void teardown(void) { unic_registry_free(reg); }
 TestSuite(gradcheck, .init = setup, .fini = teardown);
@@ -183,7 +186,7 @@ Test(gradcheck, every_loss)
         unic_params_free(p);
         checked++;
     }
-    cr_expect_geq(checked, 3, "pos, neg and entropy at least");
+    cr_expect_geq(checked, 4, "pos, neg, entropy and the kl_uniform example at least");
 }
 
 Test(gradcheck, entropy_is_maximised)

@@ -130,10 +130,10 @@ Test(kmeans, recovers_blobs_like_sklearn)
  * centres (tiled kernel) and many (OpenBLAS). */
 static void check_thread_independence(int k)
 {
-    const int64_t n = 3000;
+    const int64_t n = 2000;
     const int d = 40;
     float *x = random_data(n, d, k, 5);
-    unic_kmeans_opts o = {.k = k, .restarts = 3, .max_iter = 100, .tol = 1e-4, .seed = 42};
+    unic_kmeans_opts o = {.k = k, .restarts = 3, .max_iter = 50, .tol = 1e-4, .seed = 42};
     int32_t *a1 = malloc(n * sizeof(int32_t)), *a2 = malloc(n * sizeof(int32_t));
     omp_set_num_threads(1);
     double in1 = unic_kmeans(x, n, d, &o, a1, NULL);
