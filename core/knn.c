@@ -16,32 +16,24 @@ typedef struct pair {
     int32_t j;
 } pair;
 
-static inline int before(pair a, pair b) { return a.d < b.d || (a.d == b.d && a.j < b.j); }
-
-static inline void swap(pair *a, pair *b)
-{
-    pair t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* Moves the k-th smallest (0-based) to a[k], smaller ones before it and
- * larger ones after. Keys are distinct (indices break ties), so a plain
- * Hoare partition around a median of three terminates. */
-static void select_nth(pair *a, int64_t n, int64_t k)
+/* Moves the k-th smallest value (0-based) to a[k], smaller ones before it,
+ * larger after. Values only: the index tie-break is settled afterwards. */
+static void select_nth(float *a, int64_t n, int64_t k)
 {
     int64_t lo = 0, hi = n - 1;
     while (hi > lo) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (before(a[mid], a[lo])) swap(&a[mid], &a[lo]);
-        if (before(a[hi], a[lo])) swap(&a[hi], &a[lo]);
-        if (before(a[hi], a[mid])) swap(&a[hi], &a[mid]);
-        pair pivot = a[mid];
+        float x = a[lo], y = a[mid], z = a[hi]; /* median of three */
+        float pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
         int64_t i = lo, j = hi;
         while (i <= j) {
-            while (before(a[i], pivot)) i++;
-            while (before(pivot, a[j])) j--;
-            if (i <= j) swap(&a[i++], &a[j--]);
+            while (a[i] < pivot) i++;
+            while (pivot < a[j]) j--;
+            if (i <= j) {
+                float t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
         }
         if (k <= j)
             hi = j;
@@ -52,10 +44,42 @@ static void select_nth(pair *a, int64_t n, int64_t k)
     }
 }
 
-static int cmp_pair(const void *x, const void *y)
+/* The point at rank k of one row by (distance, index): the k-th smallest
+ * distance t, then among the points at exactly t the one whose index makes
+ * its rank k. */
+static void rank_k(const float *d, float *scratch, int64_t n, int64_t k, float *th, int32_t *th_idx)
 {
-    pair a = *(const pair *)x, b = *(const pair *)y;
-    return before(a, b) ? -1 : before(b, a) ? 1 : 0;
+    memcpy(scratch, d, (size_t)n * sizeof(float));
+    select_nth(scratch, n, k);
+    float t = scratch[k];
+    int64_t less = 0;
+    for (int64_t j = 0; j < n; j++) less += d[j] < t;
+    int64_t want = k - less;
+    for (int64_t j = 0; j < n; j++)
+        if (d[j] == t && want-- == 0) {
+            *th_idx = (int32_t)j;
+            break;
+        }
+    *th = t;
+}
+
+/* The k nearest of one row, sorted by (distance, index): one pass that
+ * keeps a sorted buffer and rarely inserts once it is full. Columns arrive
+ * in index order, so an equal distance never displaces a kept point. */
+static void top_k(const float *d, int64_t n, int k, pair *buf)
+{
+    int filled = 0;
+    for (int64_t j = 0; j < n; j++) {
+        float v = d[j];
+        if (filled == k && !(v < buf[k - 1].d)) continue;
+        int pos = filled < k ? filled++ : k - 1;
+        while (pos > 0 && v < buf[pos - 1].d) {
+            buf[pos] = buf[pos - 1];
+            pos--;
+        }
+        buf[pos].d = v;
+        buf[pos].j = (int32_t)j;
+    }
 }
 
 int64_t unic_knn_tile_rows(int64_t n, size_t budget_bytes)
@@ -100,7 +124,7 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
     int64_t rows = unic_knn_tile_rows(n, TILE_BUDGET);
     int threads = omp_get_max_threads();
     size_t tile_bytes = (size_t)rows * (size_t)n * sizeof(float);
-    size_t pair_bytes = (size_t)threads * (size_t)n * sizeof(pair);
+    size_t scratch_bytes = (size_t)threads * ((size_t)n * sizeof(float) + (size_t)k_top * sizeof(pair));
     char what[96];
     if (k_top > 0 && k_th > 0)
         snprintf(what, sizeof what, "the %d nearest and rank %d", k_top, k_th);
@@ -110,10 +134,11 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
         snprintf(what, sizeof what, "rank %d", k_th);
     unic_log(UNIC_LOG_INFO, "mining %s of N=%lld (D=%d): tiles of %lld rows, %.1f MiB working "
              "memory", what, (long long)n, in->dim, (long long)rows,
-             (double)(tile_bytes + pair_bytes) / 1048576.0);
+             (double)(tile_bytes + scratch_bytes) / 1048576.0);
     float *norms = row_norms(in);
     float *gram = unic_xmalloc(tile_bytes);
-    pair *scratch = unic_xmalloc(pair_bytes);
+    float *scratch = unic_xmalloc((size_t)threads * (size_t)n * sizeof(float));
+    pair *heads = unic_xmalloc((size_t)threads * (size_t)(k_top > 0 ? k_top : 1) * sizeof(pair));
     unic_progress prog;
     unic_progress_start(&prog, "mining", n);
     for (int64_t r0 = 0; r0 < n; r0 += rows) {
@@ -124,28 +149,23 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < nr; r++) {
             int64_t i = r0 + r;
-            pair *p = scratch + (size_t)omp_get_thread_num() * (size_t)n;
-            const float *g = gram + r * n;
+            float *row = gram + r * n; /* distances overwrite the Gram row in place */
             float ni = norms[i];
             for (int64_t j = 0; j < n; j++) {
-                float d = ni + norms[j] - 2.0f * g[j];
-                p[j].d = d > 0.0f ? d : 0.0f;
-                p[j].j = (int32_t)j;
+                float d = ni + norms[j] - 2.0f * row[j];
+                row[j] = d > 0.0f ? d : 0.0f;
             }
-            p[i].d = -1.0f; /* the anchor ranks first, whatever rounding says */
-            int64_t top_range = n;
+            row[i] = -1.0f; /* the anchor ranks first, whatever rounding says */
             if (k_th > 0) {
-                select_nth(p, n, k_th);
-                th_sq[i] = p[k_th].d;
-                if (th_idx) th_idx[i] = p[k_th].j;
-                top_range = k_th;
+                float *s = scratch + (size_t)omp_get_thread_num() * (size_t)n;
+                rank_k(row, s, n, k_th, &th_sq[i], th_idx ? &th_idx[i] : &(int32_t){0});
             }
             if (k_top > 0) {
-                if (k_top < top_range) select_nth(p, top_range, k_top - 1);
-                qsort(p, (size_t)k_top, sizeof(pair), cmp_pair);
+                pair *best = heads + (size_t)omp_get_thread_num() * (size_t)k_top;
+                top_k(row, n, k_top, best);
                 for (int c = 0; c < k_top; c++) {
-                    top_idx[i * k_top + c] = p[c].j;
-                    if (top_sq) top_sq[i * k_top + c] = p[c].d < 0 ? 0.0f : p[c].d;
+                    top_idx[i * k_top + c] = best[c].j;
+                    if (top_sq) top_sq[i * k_top + c] = best[c].d < 0 ? 0.0f : best[c].d;
                 }
             }
         }
@@ -153,6 +173,7 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
     }
     unic_progress_end(&prog);
     unic_xfree(scratch);
+    unic_xfree(heads);
     unic_xfree(gram);
     unic_xfree(norms);
     return 0;
