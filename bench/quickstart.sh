@@ -28,6 +28,7 @@ for seed in $seeds; do
   build/unic run experiments/quickstart.ini --quiet --out "$tmp/unic$seed" \
     --set train.threads="$threads" --set train.seed="$seed" --set eval.every=0 --set eval.kmeans=false
   /usr/bin/python3 bench/quickstart_torch.py --threads "$threads" --seed "$seed" --no-kmeans \
+    --batch 64 --lr 1e-3 \
     --json "$tmp/torch$seed.json" >"$tmp/torch$seed.log"
 done
 
@@ -35,7 +36,7 @@ done
 import json, sys
 tmp, threads, seeds = sys.argv[1], sys.argv[2], sys.argv[3:]
 print(f"quickstart: Fashion-MNIST t10k pixels, tau1 20, tau2 5000, MLP 784-2048-10, "
-      f"20 epochs, batch 128, {threads} threads")
+      f"20 epochs, batch 64, lr 1e-3, {threads} threads")
 print(f"{'seed':>4} {'':8} {'mining s':>9} {'training s':>11} {'total s':>8} "
       f"{'ACC':>7} {'NMI':>7} {'ARI':>7}")
 tot_u = tot_t = 0.0

@@ -156,7 +156,10 @@ int unic_grid_run(unic_grid *g, const char *out, int resume, char *err, size_t e
     snprintf(summary_path, sizeof summary_path, "%s/grid.csv", base);
     FILE *f = fopen(summary_path, resume ? "a" : "w");
     if (!f) return unic_errf(err, errlen, "%s: cannot write: %s", summary_path, strerror(errno));
-    if (!resume) fprintf(f, "run,baseline_1,baseline_2,baseline_3,unic_1,unic_2,unic_3\n");
+    int gcd = *unic_param_str(first->data, "old_classes") != '\0';
+    if (!resume)
+        fprintf(f, gcd ? "run,sskmeans_all,sskmeans_old,sskmeans_new,unic_all,unic_old,unic_new\n"
+                       : "run,kmeans_acc,kmeans_nmi,kmeans_ari,unic_acc,unic_nmi,unic_ari\n");
     int rc = 0;
     for (int i = 0; i < g->count && rc == 0; i++) {
         char dir[4200];
@@ -165,14 +168,15 @@ int unic_grid_run(unic_grid *g, const char *out, int resume, char *err, size_t e
         unic_run_summary s;
         memset(&s, 0, sizeof s);
         rc = unic_run(&g->runs[i], dir, resume, &s, err, errlen);
-        if (rc == 0)
+        if (rc == 0 && !unic_param_bool(g->runs[i].eval, "kmeans"))
+            fprintf(f, "\"%s\",,,,%.6f,%.6f,%.6f\n", g->names[i], s.final[0], s.final[1], s.final[2]);
+        else if (rc == 0)
             fprintf(f, "\"%s\",%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", g->names[i], s.baseline[0],
                     s.baseline[1], s.baseline[2], s.final[0], s.final[1], s.final[2]);
         fflush(f);
     }
     fclose(f);
     if (rc == 0)
-        unic_log(UNIC_LOG_INFO, "grid: %d runs, summary in %s (metrics: ACC/NMI/ARI, or "
-                 "All/Old/New for GCD)", g->count, summary_path);
+        unic_log(UNIC_LOG_INFO, "grid: %d runs, summary in %s", g->count, summary_path);
     return rc;
 }

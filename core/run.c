@@ -688,14 +688,13 @@ int unic_run(const unic_experiment *x, const char *out_dir, int resume, unic_run
         if (embed(&r, &r.eval, &r.eval_emb, err, errlen) != 0) goto done;
     }
     times[0] = unic_now() - t0;
-    int scored = can_score(&r);
-    if (scored && unic_param_bool(x->eval, "kmeans") && baseline(&r, base, err, errlen) != 0)
-        goto done;
-
     t0 = unic_now();
     if (mine(&r, err, errlen) != 0) goto done;
     times[1] = unic_now() - t0;
     unic_log(UNIC_LOG_INFO, "mining took %.2f s", times[1]);
+    int scored = can_score(&r);
+    if (scored && unic_param_bool(x->eval, "kmeans") && baseline(&r, base, err, errlen) != 0)
+        goto done;
     if (build_model(&r, err, errlen) != 0) goto done;
 
     if (resume) {

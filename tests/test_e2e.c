@@ -199,6 +199,28 @@ Test(e2e, features_backbone_clusters_separated_blobs, .timeout = 300)
     cJSON_Delete(m);
 }
 
+Test(e2e, grid_runs_every_combination, .timeout = 300)
+{
+    char *dir = test_tmpdir("grid"), *st = test_path(dir, "emb.safetensors");
+    char *ini = test_path(dir, "blobs.ini"), text[2048], args[4096];
+    write_blobs(st, 30, 0);
+    snprintf(text, sizeof text, features_ini, st, "entropy");
+    strcat(text, "[grid]\nhead.hidden = 8, 16\nloss.entropy.weight = 0, 3\n");
+    test_write_text(ini, text);
+    snprintf(args, sizeof args, "run %s --quiet --set train.epochs=2 --out %s/g", ini, dir);
+    free(run_unic(args, 0));
+    char *csv = test_read_file(test_path(dir, "g/grid.csv"), NULL);
+    cr_assert_not_null(csv);
+    cr_expect(strstr(csv, "run,kmeans_acc,kmeans_nmi,kmeans_ari,unic_acc,unic_nmi,unic_ari\n"), "%s", csv);
+    cr_expect(strstr(csv, "\"head.hidden=16,loss.entropy.weight=3\","), "%s", csv);
+    int rows = 0;
+    for (char *p = csv; (p = strchr(p, '\n')); p++) rows++;
+    cr_expect_eq(rows, 5, "a header and four runs:\n%s", csv);
+    char *resolved = test_read_file(test_path(dir, "g/head.hidden=8,loss.entropy.weight=0/config.resolved.ini"), NULL);
+    cr_assert_not_null(resolved, "each run has its own folder");
+    cr_expect(strstr(resolved, "hidden = 8") && strstr(resolved, "weight = 0"), "%s", resolved);
+}
+
 Test(e2e, out_of_tree_plugin_through_plugin_path, .timeout = 300)
 {
     char *dir = test_tmpdir("oot"), *st = test_path(dir, "emb.safetensors");
