@@ -254,7 +254,8 @@ static double nmi_of(const contingency *c, int64_t n)
             double nm = (double)v / total;
             double log_outer = -log((double)(pi[p] * pj[t])) + log_total + log_total;
             double term = nm * (log((double)v) - log_total) + nm * log_outer;
-            if (fabs(term) >= 2.220446049250313e-16) mi += term; /* sklearn zeroes terms below eps */
+            /* sklearn zeroes terms below machine epsilon */
+            if (fabs(term) >= 2.220446049250313e-16) mi += term;
         }
     if (mi < 0) mi = 0;
     double nmi = 0;

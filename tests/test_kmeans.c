@@ -224,7 +224,8 @@ Test(ss_kmeans, keeps_labeled_points_and_finds_new_classes)
     /* Old classes keep their indices, so unlabeled old points should land on
      * centre = class; scored like GCD over the unlabeled points. */
     int64_t nu = 0;
-    int32_t *yu = malloc((size_t)b.n * sizeof(int32_t)), *pu = malloc((size_t)b.n * sizeof(int32_t));
+    int32_t *yu = malloc((size_t)b.n * sizeof(int32_t));
+    int32_t *pu = malloc((size_t)b.n * sizeof(int32_t));
     int64_t old_right = 0, old_total = 0;
     for (int64_t i = 0; i < b.n; i++) {
         if (b.given[i] >= 0) continue;
@@ -251,7 +252,8 @@ Test(ss_kmeans, scale_of_features_does_not_matter)
     /* Features are L2-normalised first: scaling every row changes nothing. */
     blobs b = load_blobs("ss_kmeans_blobs.txt", 1);
     unic_kmeans_opts o = {.k = b.k, .restarts = 3, .max_iter = 300, .tol = 1e-4, .seed = 5};
-    int32_t *a1 = malloc((size_t)b.n * sizeof(int32_t)), *a2 = malloc((size_t)b.n * sizeof(int32_t));
+    int32_t *a1 = malloc((size_t)b.n * sizeof(int32_t));
+    int32_t *a2 = malloc((size_t)b.n * sizeof(int32_t));
     double in1 = unic_ss_kmeans(b.x, b.n, b.d, b.given, b.n_old, &o, a1);
     for (int64_t i = 0; i < b.n; i++)
         for (int f = 0; f < b.d; f++) b.x[i * b.d + f] *= (float)(1 + i % 5) * 0.5f;

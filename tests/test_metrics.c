@@ -8,7 +8,10 @@
 #include "helpers.h"
 #include "metrics.h"
 
-static int close_to(double got, double want) { return fabs(got - want) <= 1e-9 * fmax(1.0, fabs(want)); }
+static int close_to(double got, double want)
+{
+    return fabs(got - want) <= 1e-9 * fmax(1.0, fabs(want));
+}
 
 /* Best total by trying every injective row -> column map (rows <= cols). */
 static double brute_best(const double *w, int rows, int cols, int r, uint32_t used)
