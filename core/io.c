@@ -253,44 +253,6 @@ int unic_array_to_i32(const unic_array *a, int32_t *dst, char *err, size_t errle
     return 0;
 }
 
-/* ---- atomic streaming writes ----------------------------------------------- */
-
-/* Like unic_write_file_atomic (same path.tmp, fsync, rename), but from several
- * pieces, so writing a large array never needs a second in-memory copy. */
-typedef struct {
-    const void *data;
-    size_t size;
-} write_part;
-
-static int write_parts_atomic(const char *path, const write_part *parts, int nparts, char *err,
-                              size_t errlen)
-{
-    size_t n = strlen(path) + 8;
-    char *tmp = unic_xmalloc(n);
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        unic_errf(err, errlen, "%s: cannot open for writing: %s", tmp, strerror(errno));
-        unic_xfree(tmp);
-        return -1;
-    }
-    int ok = 1;
-    for (int i = 0; i < nparts && ok; i++)
-        ok = parts[i].size == 0 || fwrite(parts[i].data, 1, parts[i].size, f) == parts[i].size;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int saved = errno;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) saved = errno;
-        unic_errf(err, errlen, "%s: write failed: %s", path, strerror(saved));
-        unlink(tmp);
-        unic_xfree(tmp);
-        return -1;
-    }
-    unic_xfree(tmp);
-    return 0;
-}
-
 /* ---- safetensors ---------------------------------------------------------- */
 
 /* The public struct plus the parsed header, which owns the metadata strings
@@ -652,10 +614,10 @@ int unic_safetensors_write(const char *path, const unic_array *tensors, int coun
     memset(head + 8 + jlen, ' ', hlen - jlen);
     cJSON_free(json);
 
-    write_part *parts = unic_xmalloc(((size_t)count + 1) * sizeof *parts);
-    parts[0] = (write_part){head, 8 + hlen};
-    for (int i = 0; i < count; i++) parts[i + 1] = (write_part){tensors[i].data, tensors[i].nbytes};
-    rc = write_parts_atomic(path, parts, count + 1, err, errlen);
+    unic_write_part *parts = unic_xmalloc(((size_t)count + 1) * sizeof *parts);
+    parts[0] = (unic_write_part){head, 8 + hlen};
+    for (int i = 0; i < count; i++) parts[i + 1] = (unic_write_part){tensors[i].data, tensors[i].nbytes};
+    rc = unic_write_parts_atomic(path, parts, count + 1, err, errlen);
     unic_xfree(parts);
     unic_xfree(head);
     return rc;
@@ -980,8 +942,8 @@ int unic_npy_save(const char *path, const unic_array *a, char *err, size_t errle
     memcpy(head + pre, dict, len);
     memset(head + pre + len, ' ', hlen - len - 1);
     head[total - 1] = '\n';
-    write_part parts[2] = {{head, total}, {a->data, (size_t)nbytes}};
-    int rc = write_parts_atomic(path, parts, 2, err, errlen);
+    unic_write_part parts[2] = {{head, total}, {a->data, (size_t)nbytes}};
+    int rc = unic_write_parts_atomic(path, parts, 2, err, errlen);
     unic_xfree(head);
     return rc;
 }

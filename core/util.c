@@ -85,8 +85,8 @@ int unic_edit_distance(const char *a, const char *b)
     return d;
 }
 
-int unic_write_file_atomic(const char *path, const void *data, size_t size, char *err,
-                           size_t errlen)
+int unic_write_parts_atomic(const char *path, const unic_write_part *parts, int nparts, char *err,
+                            size_t errlen)
 {
     size_t n = strlen(path) + 8;
     char *tmp = unic_xmalloc(n);
@@ -97,16 +97,28 @@ int unic_write_file_atomic(const char *path, const void *data, size_t size, char
         free(tmp);
         return -1;
     }
-    int ok = fwrite(data, 1, size, f) == size && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int ok = 1;
+    for (int i = 0; i < nparts && ok; i++)
+        ok = parts[i].size == 0 || fwrite(parts[i].data, 1, parts[i].size, f) == parts[i].size;
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int saved = errno;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
-        unic_errf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        if (ok) saved = errno;
+        unic_errf(err, errlen, "%s: write failed: %s", path, strerror(saved));
         unlink(tmp);
         free(tmp);
         return -1;
     }
     free(tmp);
     return 0;
+}
+
+int unic_write_file_atomic(const char *path, const void *data, size_t size, char *err,
+                           size_t errlen)
+{
+    unic_write_part part = {data, size};
+    return unic_write_parts_atomic(path, &part, 1, err, errlen);
 }
 
 int unic_mkdirs(const char *path, char *err, size_t errlen)

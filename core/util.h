@@ -21,9 +21,17 @@ double unic_now(void); /* monotonic seconds */
 /* Levenshtein distance, for "did you mean" suggestions. */
 int unic_edit_distance(const char *a, const char *b);
 
-/* Writes path atomically: data goes to path.tmp, is flushed, then renamed. */
+/* Writes path atomically: data goes to path.tmp, is flushed, then renamed,
+ * so a crash never leaves a half-written file under the real name. */
 int unic_write_file_atomic(const char *path, const void *data, size_t size, char *err,
                            size_t errlen);
+/* The same from several pieces, so a large array needs no second copy. */
+typedef struct unic_write_part {
+    const void *data;
+    size_t size;
+} unic_write_part;
+int unic_write_parts_atomic(const char *path, const unic_write_part *parts, int nparts, char *err,
+                            size_t errlen);
 int unic_mkdirs(const char *path, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,7 @@
 #include "helpers.h"
 
+#include "registry.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,4 +85,15 @@ char *test_run(const char *cmd, int *status)
     int st = pclose(p);
     if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return out;
+}
+
+unic_registry *test_builtin_registry(void)
+{
+    char err[2048];
+    unic_registry *r = unic_registry_new();
+    if (unic_registry_load_dir(r, UNIC_PLUGIN_DIR, err, sizeof err) != 0) {
+        fprintf(stderr, "cannot load the build's plugins: %s\n", err);
+        abort();
+    }
+    return r;
 }

@@ -17,6 +17,9 @@ char *test_read_file(const char *path, size_t *size);
 char *test_fixture(const char *name);
 /* Relative error ||a - b|| / max(||b||, tiny). */
 double test_rel_err(const float *a, const float *b, int64_t n);
+/* The plugins of this build (build/plugins), loaded; aborts with the
+ * registry's message if they do not load. */
+struct unic_registry *test_builtin_registry(void);
 /* Runs a shell command, capturing stdout+stderr (malloc'ed) and the exit status. */
 char *test_run(const char *cmd, int *status);
 

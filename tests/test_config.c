@@ -34,12 +34,7 @@ static const char *good =
     "epochs = 3\n";
 
 static unic_registry *reg;
-static void setup(void)
-{
-    char err[2048];
-    reg = unic_registry_new();
-    cr_assert_eq(unic_registry_load_dir(reg, UNIC_PLUGIN_DIR, err, sizeof err), 0, "%s", err);
-}
+static void setup(void) { reg = test_builtin_registry(); }
 static void teardown(void) { unic_registry_free(reg); }
 
 /* Writes text as an INI file and validates it; returns the error ("" if valid). */

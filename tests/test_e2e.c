@@ -278,6 +278,20 @@ Test(e2e, eval_command_reports_bad_rows)
     free(out);
 }
 
+Test(e2e, every_shipped_experiment_validates)
+{
+    char *out = run_unic("check experiments/quickstart.ini", 0);
+    free(out);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cd " UNIC_SOURCE_DIR " && for f in experiments/*.ini; do " UNIC
+             " check \"$f\" || exit 1; done");
+    int status;
+    out = test_run(cmd, &status);
+    cr_expect_eq(status, 0, "%s", out);
+    cr_expect(strstr(out, "table3_losses_fmnist.ini: valid (4 runs)"), "%s", out);
+    free(out);
+}
+
 Test(e2e, plugins_command_lists_parameters)
 {
     char *out = run_unic("plugins", 0);

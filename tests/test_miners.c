@@ -5,18 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "knn.h"
 #include "params.h"
 #include "registry.h"
 #include "unic/rng.h"
 
 static unic_registry *reg;
-static void setup(void)
-{
-    char err[2048];
-    reg = unic_registry_new();
-    cr_assert_eq(unic_registry_load_dir(reg, UNIC_PLUGIN_DIR, err, sizeof err), 0, "%s", err);
-}
+static void setup(void) { reg = test_builtin_registry(); }
 static void teardown(void) { unic_registry_free(reg); }
 TestSuite(miners, .init = setup, .fini = teardown);
 

@@ -3,15 +3,10 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "registry.h"
 
-static unic_registry *builtin(void)
-{
-    char err[2048];
-    unic_registry *r = unic_registry_new();
-    cr_assert_eq(unic_registry_load_dir(r, UNIC_PLUGIN_DIR, err, sizeof err), 0, "%s", err);
-    return r;
-}
+static unic_registry *builtin(void) { return test_builtin_registry(); }
 
 Test(registry, loads_every_builtin_component)
 {
