@@ -151,6 +151,43 @@ Test(miners, knn_positives_and_cleaning)
     free(x);
 }
 
+/* Cleaning (eq. 4) on random data against a naive union of neighbour lists. */
+Test(miners, cleaning_matches_naive_union_sizes)
+{
+    const int n = 300, d = 3, t1 = 6;
+    float *x = malloc(sizeof(float) * n * d);
+    unic_rng g = unic_rng_stream(8, 8, 8);
+    for (int i = 0; i < n * d; i++) x[i] = unic_rng_uniform(&g);
+    unic_mine_input in = {n, d, x, NULL, NULL};
+    int32_t *idx = malloc(sizeof(int32_t) * n * t1);
+    char err[256];
+    cr_assert_eq(unic_knn(&in, t1, idx, NULL, err, sizeof err), 0, "%s", err);
+    int *size = malloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++) {
+        char seen[300] = {0};
+        size[i] = 0;
+        for (int a = 0; a < t1; a++)
+            for (int b = 0; b < t1; b++) {
+                int j = idx[idx[i * t1 + a] * t1 + b];
+                if (!seen[j]) seen[j] = 1, size[i]++;
+            }
+    }
+    const char *eta = "16";
+    miner m = make("knn", "tau1", "6", "eta", eta);
+    run_mine(&m, &in);
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        int want = size[i] <= atoi(eta) ? t1 : 1;
+        cr_assert_eq(m.c->miner->count(m.state, i), want, "anchor %d: union %d", i, size[i]);
+        kept += want == t1;
+    }
+    cr_expect(kept > 10 && kept < n - 10, "eta should split this set: kept %d of %d", kept, n);
+    drop(&m);
+    free(size);
+    free(idx);
+    free(x);
+}
+
 Test(miners, far_negatives_lie_beyond_tau2)
 {
     float *x = line(10);
