@@ -184,13 +184,26 @@ static const char *features_ini =
     "[loss.pos]\n[loss.neg]\n[loss.%s]\n[train]\nepochs = 30\nbatch_size = 32\nlr = 3e-3\n"
     "[eval]\nevery = 0\n";
 
+/* A folder with blob embeddings and an experiment on them (its third loss
+ * named by `loss`, `extra` appended); returns the INI's path. */
+static char *blob_experiment(const char *tag, int n_per, int label_delta, const char *loss,
+                             const char *extra, char **dir_out)
+{
+    char *dir = test_tmpdir(tag), *st = test_path(dir, "emb.safetensors");
+    char *ini = test_path(dir, "blobs.ini"), text[4096];
+    write_blobs(st, n_per, label_delta);
+    snprintf(text, sizeof text, features_ini, st, loss);
+    strncat(text, extra, sizeof text - strlen(text) - 1);
+    test_write_text(ini, text);
+    *dir_out = dir;
+    free(st);
+    return ini;
+}
+
 Test(e2e, features_backbone_clusters_separated_blobs, .timeout = 300)
 {
-    char *dir = test_tmpdir("feat"), *st = test_path(dir, "emb.safetensors");
-    char *ini = test_path(dir, "blobs.ini"), text[2048], args[4096];
-    write_blobs(st, 40, 0);
-    snprintf(text, sizeof text, features_ini, st, "entropy");
-    test_write_text(ini, text);
+    char *dir, args[4096];
+    char *ini = blob_experiment("feat", 40, 0, "entropy", "", &dir);
     snprintf(args, sizeof args, "run %s --quiet --out %s/run", ini, dir);
     free(run_unic(args, 0));
     char *rd = test_path(dir, "run");
@@ -201,12 +214,9 @@ Test(e2e, features_backbone_clusters_separated_blobs, .timeout = 300)
 
 Test(e2e, grid_runs_every_combination, .timeout = 300)
 {
-    char *dir = test_tmpdir("grid"), *st = test_path(dir, "emb.safetensors");
-    char *ini = test_path(dir, "blobs.ini"), text[2048], args[4096];
-    write_blobs(st, 30, 0);
-    snprintf(text, sizeof text, features_ini, st, "entropy");
-    strcat(text, "[grid]\nhead.hidden = 8, 16\nloss.entropy.weight = 0, 3\n");
-    test_write_text(ini, text);
+    char *dir, args[4096];
+    char *ini = blob_experiment("grid", 30, 0, "entropy",
+                                "[grid]\nhead.hidden = 8, 16\nloss.entropy.weight = 0, 3\n", &dir);
     snprintf(args, sizeof args, "run %s --quiet --set train.epochs=2 --out %s/g", ini, dir);
     free(run_unic(args, 0));
     char *csv = test_read_file(test_path(dir, "g/grid.csv"), NULL);
@@ -223,11 +233,8 @@ Test(e2e, grid_runs_every_combination, .timeout = 300)
 
 Test(e2e, out_of_tree_plugin_through_plugin_path, .timeout = 300)
 {
-    char *dir = test_tmpdir("oot"), *st = test_path(dir, "emb.safetensors");
-    char *ini = test_path(dir, "blobs.ini"), text[2048], args[4096];
-    write_blobs(st, 40, 0);
-    snprintf(text, sizeof text, features_ini, st, "kl_uniform");
-    test_write_text(ini, text);
+    char *dir, args[4096];
+    char *ini = blob_experiment("oot", 40, 0, "kl_uniform", "", &dir);
     snprintf(args, sizeof args, "run %s --quiet --out %s/run", ini, dir);
     char *out = run_unic(args, 2);
     cr_expect(strstr(out, "unknown loss plugin 'kl_uniform'"), "%s", out);
@@ -243,11 +250,9 @@ Test(e2e, out_of_tree_plugin_through_plugin_path, .timeout = 300)
 
 Test(e2e, mismatched_labels_stop_before_any_work)
 {
-    char *dir = test_tmpdir("bad"), *st = test_path(dir, "emb.safetensors");
-    char *ini = test_path(dir, "blobs.ini"), text[2048], args[4096];
-    write_blobs(st, 10, -1);
-    snprintf(text, sizeof text, features_ini, st, "entropy");
-    test_write_text(ini, text);
+    char *dir, args[4096];
+    char *ini = blob_experiment("bad", 10, -1, "entropy", "", &dir);
+    char *st = test_path(dir, "emb.safetensors");
     snprintf(args, sizeof args, "run %s --out %s/run", ini, dir);
     char *out = run_unic(args, 1);
     cr_expect(strstr(out, "emb.safetensors has 29 labels but") && strstr(out, "30 items"), "%s", out);
