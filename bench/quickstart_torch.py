@@ -33,8 +33,9 @@ How the bench uses it
     Lines starting with '#' are informational only. Threads: Debian's torch
     1.13 defaults to hardware_concurrency()/2 intra-op threads (1 on a
     2-CPU machine), and its GEMMs run in OpenBLAS, which torch.set_num_threads
-    does not control; --threads sets both (OpenBLAS through threadpoolctl). --json FILE writes the
-    same numbers (plus the arguments) as one JSON object.
+    does not control; --threads sets both (OpenBLAS through threadpoolctl).
+    --json FILE writes the same numbers (plus the arguments) as one JSON
+    object.
 """
 
 import argparse
