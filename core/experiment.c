@@ -5,10 +5,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
 #include "util.h"
 
 const unic_param_spec unic_data_spec[] = {
-    {"path", UNIC_STRING, "", "training data: .npy / .safetensors matrix, or IDX images", NULL},
+    {"path", UNIC_STRING, "", "training data: a .npy / .safetensors matrix or IDX file, or the "
+                              "root of an image dataset", NULL},
+    {"format", UNIC_CHOICE, "auto", "auto (by extension: npy, safetensors, IDX as arrays) or an "
+                                    "image dataset read through the loader",
+     "auto|npy|safetensors|idx|idx_images|imagefolder|stl10|cifar10|cub200"},
+    {"split", UNIC_STRING, "train", "image datasets: the split to train on (imagefolder: a "
+                                    "subfolder if it exists)", NULL},
+    {"eval_split", UNIC_STRING, "", "image datasets: evaluate on this split of the same root "
+                                    "(e.g. test); empty = the training set", NULL},
+    {"class_list", UNIC_STRING, "", "imagefolder: keep the classes listed in this file, in its "
+                                    "order (experiments/splits/)", NULL},
+    {"transform", UNIC_STRING, "", "image datasets: the test-time pipeline that feeds the "
+                                   "backbone, e.g. resize(256, bicubic) center_crop(224) "
+                                   "normalize(imagenet)", NULL},
+    {"train_transform", UNIC_STRING, "", "image datasets: the training-time pipeline, used when "
+                                         "the backbone trains", NULL},
     {"tensor", UNIC_STRING, "embeddings", "tensor to read from a safetensors file", NULL},
     {"labels", UNIC_STRING, "", "labels file (.npy, IDX, safetensors, text); only for evaluation "
                                 "and the labeled GCD subset", NULL},
@@ -17,7 +33,9 @@ const unic_param_spec unic_data_spec[] = {
                                    "training set", NULL},
     {"eval_labels", UNIC_STRING, "", "labels of the evaluation set", NULL},
     {"classes", UNIC_INT, "0", "number of clusters K (0 = the number of label values)", NULL},
-    {"old_classes", UNIC_STRING, "", "GCD: known classes, e.g. 0-4 or 0,2,5 (empty = clustering)", NULL},
+    {"old_classes", UNIC_STRING, "", "GCD: known classes, e.g. 0-4 or 0,2,5, or a split file "
+                                     "with 'old N' lines such as experiments/splits/"
+                                     "cub200_ssb.txt (empty = clustering)", NULL},
     {"labeled_fraction", UNIC_FLOAT, "0.5", "GCD: fraction of old-class samples that are labeled", NULL},
     {"split_seed", UNIC_INT, "0", "GCD: seed of the labeled subset", NULL},
     {NULL},
@@ -168,11 +186,41 @@ static int is_prefixed(const char *s, const char *prefix)
     return strncmp(s, prefix, n) == 0 && s[n] != '\0';
 }
 
+/* A split file as experiments/splits/cub200_ssb.txt writes it: lines
+ * "old N" mark known classes; "new ..." lines and # comments are skipped. */
+static int read_split_file(const char *path, unsigned char *mask, int max_classes, int *count,
+                           char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return unic_errf(err, errlen, "%s: cannot open the class split file", path);
+    char line[512];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char word[16];
+        long c;
+        if (line[0] == '#' || sscanf(line, "%15s", word) != 1 || strcmp(word, "old") != 0) continue;
+        if (sscanf(line, "%*s %ld", &c) != 1 || c < 0 || c >= max_classes)
+            rc = unic_errf(err, errlen, "%s:%d: expected 'old CLASS_INDEX', got '%s'", path,
+                           lineno, line);
+        else if (!mask[c]) {
+            mask[c] = 1;
+            (*count)++;
+        }
+    }
+    fclose(f);
+    if (rc == 0 && *count == 0)
+        rc = unic_errf(err, errlen, "%s: no 'old N' lines", path);
+    return rc;
+}
+
 int unic_parse_class_list(const char *text, unsigned char *mask, int max_classes, int *count,
                           char *err, size_t errlen)
 {
     memset(mask, 0, (size_t)max_classes);
     *count = 0;
+    if (strchr(text, '/') || strstr(text, ".txt"))
+        return read_split_file(text, mask, max_classes, count, err, errlen);
     const char *p = text;
     while (*p) {
         while (*p == ' ' || *p == ',') p++;
@@ -280,6 +328,35 @@ int unic_experiment_prepare(unic_config *cfg, const unic_registry *reg, unic_exp
     if (frac < 0 || frac > 1) {
         unic_errf(err, errlen, "%s: [data] labeled_fraction must be within [0, 1], got %g",
                   unic_config_where(cfg, "data", "labeled_fraction", where, sizeof where), frac);
+        goto fail;
+    }
+    const char *format = unic_param_str(x->data, "format");
+    int images = strcmp(format, "auto") && strcmp(format, "npy") && strcmp(format, "safetensors") &&
+                 strcmp(format, "idx");
+    const char *pipes[] = {"transform", "train_transform"};
+    for (int i = 0; i < 2; i++) {
+        const char *spec = unic_param_str(x->data, pipes[i]);
+        char msg[512];
+        if (!*spec) continue;
+        if (!images) {
+            unic_errf(err, errlen, "%s: [data] %s applies to image datasets; format = %s reads "
+                      "arrays", unic_config_where(cfg, "data", pipes[i], where, sizeof where),
+                      pipes[i], format);
+            goto fail;
+        }
+        unic_pipeline *pl = unic_pipeline_parse(spec, msg, sizeof msg);
+        if (!pl) {
+            unic_errf(err, errlen, "%s: [data] %s: %s",
+                      unic_config_where(cfg, "data", pipes[i], where, sizeof where), pipes[i], msg);
+            goto fail;
+        }
+        unic_pipeline_free(pl);
+    }
+    if (images && strcmp(format, "idx_images") != 0 && !*unic_param_str(x->data, "transform")) {
+        unic_errf(err, errlen, "%s: [data] format = %s needs a transform giving every image the "
+                  "same size, e.g. transform = resize(256, bicubic) center_crop(224) "
+                  "normalize(imagenet)", unic_config_where(cfg, "data", NULL, where, sizeof where),
+                  format);
         goto fail;
     }
     const char *old = unic_param_str(x->data, "old_classes");

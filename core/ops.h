@@ -66,6 +66,10 @@ void unic_cuda_memset0(void *p, size_t bytes);
 /* kind: 0 host->device, 1 device->host, 2 device->device */
 void unic_cuda_memcpy(void *dst, const void *src, size_t bytes, int kind);
 int unic_cuda_device_count(void);
+/* Page-locked host memory (cudaHostAlloc), for the loader's batch buffers:
+ * copies from it to the GPU run at full speed and can overlap. */
+void *unic_cuda_host_alloc(size_t bytes);
+void unic_cuda_host_free(void *p);
 #endif
 #ifdef __cplusplus
 }

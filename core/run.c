@@ -16,7 +16,9 @@
 
 #include "checkpoint.h"
 #include "dataset.h"
+#include "imagesets.h"
 #include "kmeans.h"
+#include "loader.h"
 #include "log.h"
 #include "metrics.h"
 #include "ops.h"
@@ -37,6 +39,10 @@ typedef struct run {
     /* data */
     unic_dataset train, eval;
     int has_eval_set;
+    /* image datasets: decoded and transformed by the loader while embedding */
+    unic_imageset *train_set, *eval_set;
+    unic_pipeline *pipeline;
+    int64_t *train_index, *eval_index; /* dataset index of each kept item */
     float *emb, *eval_emb; /* [n, dim] embeddings, host */
     int64_t n, eval_n;
     int dim, k;
@@ -49,7 +55,8 @@ typedef struct run {
     /* components */
     instance backbone, head;
     instance miners[UNIC_MAX_SLOTS], losses[UNIC_MAX_SLOTS];
-    int8_t *pos_miner, *neg_miner; /* per anchor: which miner serves it, -1 none */
+    int group_pos[2], group_neg[2]; /* miner serving [unlabeled, labeled] anchors, -1 none */
+    int8_t *pos_miner, *neg_miner;  /* per anchor: which miner serves it, -1 none */
     int use_negatives;
     /* optimiser */
     unic_param_tensor params[MAX_PARAMS];
@@ -82,17 +89,91 @@ static int create_instance(instance *in, const unic_slot *slot, char *err, size_
 
 /* ---- data and embeddings ------------------------------------------------ */
 
-static int embed(run *r, const unic_dataset *d, float **out, char *err, size_t errlen)
+static int open_backbone(run *r, const unic_input_info *info, const char *path, char *err,
+                         size_t errlen)
 {
     const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
     int dim = 0;
     char msg[1024] = "";
-    if (ops->open(r->backbone.state, &d->info, &dim, msg, sizeof msg) != 0)
+    if (ops->open(r->backbone.state, info, &dim, msg, sizeof msg) != 0)
         return unic_errf(err, errlen, "[backbone] %s: %s", r->backbone.slot->component->name, msg);
     if (r->dim && dim != r->dim)
-        return unic_errf(err, errlen, "%s: embeddings of size %d, the training set's are %d",
-                         d->path, dim, r->dim);
+        return unic_errf(err, errlen, "%s: embeddings of size %d, the training set's are %d", path,
+                         dim, r->dim);
     r->dim = dim;
+    return 0;
+}
+
+/* Streams an image dataset through the loader and the backbone. Items that
+ * fail to decode are dropped (labels compacted, kept indices recorded) and
+ * listed in the run folder's skipped.txt. */
+static int embed_images(run *r, unic_imageset *set, unic_dataset *d, float **out, int64_t **index,
+                        char *err, size_t errlen)
+{
+    int64_t n = d->n;
+    int64_t *order = unic_xmalloc((size_t)n * sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    unic_loader *l = unic_loader_new(set, r->pipeline, order, n, 256, omp_get_max_threads(),
+                                     r->seed, 0, err, errlen);
+    unic_xfree(order);
+    if (!l) return -1;
+    int c, h, w;
+    unic_loader_shape(l, &c, &h, &w);
+    d->info.ndim = 3;
+    d->info.shape[0] = c;
+    d->info.shape[1] = h;
+    d->info.shape[2] = w;
+    d->item_size = (int64_t)c * h * w;
+    if (open_backbone(r, &d->info, d->path, err, errlen) != 0) {
+        unic_loader_free(l);
+        return -1;
+    }
+    const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
+    *out = unic_xmalloc((size_t)n * (size_t)r->dim * sizeof(float));
+    *index = unic_xmalloc((size_t)n * sizeof(int64_t));
+    int64_t kept = 0, seen = 0;
+    unic_batch b;
+    unic_progress p;
+    unic_progress_start(&p, "loading and embedding", n);
+    while (unic_loader_next(l, &b)) {
+        unic_tensor in = {(float *)b.x, {b.n, c, h, w}, 4, UNIC_CPU};
+        unic_tensor o = {*out + kept * r->dim, {b.n, r->dim}, 2, UNIC_CPU};
+        if (b.n > 0) ops->forward(r->backbone.state, &in, &o);
+        for (int i = 0; i < b.n; i++) {
+            (*index)[kept + i] = b.idx[i];
+            if (d->labels) d->labels[kept + i] = unic_imageset_label(set, b.idx[i]);
+        }
+        kept += b.n;
+        seen = kept + unic_loader_skipped(l);
+        unic_progress_update(&p, seen);
+    }
+    unic_progress_end(&p);
+    int64_t skipped = unic_loader_skipped(l);
+    if (skipped > 0) {
+        char path[2300];
+        snprintf(path, sizeof path, "%s/skipped.txt", r->out);
+        FILE *f = fopen(path, "a");
+        for (int64_t k = 0; f && k < skipped; k++)
+            fprintf(f, "%s\n", unic_loader_skipped_item(l, k));
+        if (f) fclose(f);
+        unic_log(UNIC_LOG_WARN, "%s: %lld of %lld images could not be decoded and were skipped "
+                 "(listed in %s)", d->path, (long long)skipped, (long long)n, path);
+    }
+    unic_loader_free(l);
+    d->n = kept;
+    if (kept == 0)
+        return unic_errf(err, errlen, "%s: no image could be decoded (see %s/skipped.txt)", d->path,
+                         r->out);
+    return 0;
+}
+
+static int embed(run *r, unic_imageset *set, unic_dataset *d, float **out, int64_t **index,
+                 char *err, size_t errlen)
+{
+    if (set) return embed_images(r, set, d, out, index, err, errlen);
+    if (open_backbone(r, &d->info, d->path, err, errlen) != 0) return -1;
+    const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
+    int dim = r->dim;
     *out = unic_xmalloc((size_t)d->n * (size_t)dim * sizeof(float));
     const int64_t chunk = 1024;
     unic_progress p;
@@ -108,15 +189,80 @@ static int embed(run *r, const unic_dataset *d, float **out, char *err, size_t e
     return 0;
 }
 
+static int is_image_format(const char *format)
+{
+    return strcmp(format, "auto") && strcmp(format, "npy") && strcmp(format, "safetensors") &&
+           strcmp(format, "idx");
+}
+
+/* Opens an image dataset split; d gets its size (limit applied), labels
+ * and path, and the items stay on disk until the loader decodes them. */
+static int open_images(run *r, const char *split, int64_t limit, unic_imageset **set,
+                       unic_dataset *d, char *err, size_t errlen)
+{
+    const unic_params *p = r->x->data;
+    const char *format = unic_param_str(p, "format");
+    const char *kind = strcmp(format, "idx_images") == 0 ? "idx" : format;
+    const char *path = unic_param_str(p, "path");
+    if (unic_imageset_open(kind, path, split, unic_param_str(p, "class_list"),
+                           unic_param_str(p, "labels"), set, err, errlen) != 0)
+        return -1;
+    memset(d, 0, sizeof *d);
+    char name[2300];
+    snprintf(name, sizeof name, "%s%s%s", path, *split && strcmp(kind, "idx") ? ":" : "",
+             strcmp(kind, "idx") ? split : "");
+    d->path = unic_xstrdup(name);
+    d->info.source = d->path;
+    d->n = unic_imageset_size(*set);
+    if (limit > 0 && limit < d->n) d->n = limit;
+    d->num_classes = unic_imageset_num_classes(*set);
+    d->labels = unic_xmalloc((size_t)d->n * sizeof(int32_t));
+    for (int64_t i = 0; i < d->n; i++) d->labels[i] = unic_imageset_label(*set, i);
+    return 0;
+}
+
 static int load_data(run *r, char *err, size_t errlen)
 {
     const unic_params *d = r->x->data;
-    if (unic_dataset_load(unic_param_str(d, "path"), unic_param_str(d, "tensor"),
-                          unic_param_str(d, "labels"), unic_param_int(d, "limit"), &r->train, err,
-                          errlen) != 0)
+    if (is_image_format(unic_param_str(d, "format"))) {
+        if (open_images(r, unic_param_str(d, "split"), unic_param_int(d, "limit"), &r->train_set,
+                        &r->train, err, errlen) != 0)
+            return -1;
+        char spec[64];
+        const char *transform = unic_param_str(d, "transform");
+        if (!*transform) {
+            /* IDX images all share one size: keep them as they are */
+            unic_image im = {0};
+            if (unic_imageset_get(r->train_set, 0, 0, &im, err, errlen) != 0) return -1;
+            snprintf(spec, sizeof spec, "center_crop(%d)", im.w);
+            int square = im.w == im.h;
+            unic_image_free(&im);
+            if (!square)
+                return unic_errf(err, errlen, "%s: images are not square; set [data] transform",
+                                 r->train.path);
+            transform = spec;
+        }
+        r->pipeline = unic_pipeline_parse(transform, err, errlen);
+        if (!r->pipeline) return -1;
+        const char *eval_split = unic_param_str(d, "eval_split");
+        if (*eval_split) {
+            if (r->gcd)
+                return unic_errf(err, errlen, "[data] eval_split: GCD is scored on the unlabeled "
+                                 "part of the training set; leave eval_split empty");
+            if (open_images(r, eval_split, 0, &r->eval_set, &r->eval, err, errlen) != 0) return -1;
+            r->has_eval_set = 1;
+        }
+        if (*unic_param_str(d, "train_transform"))
+            unic_log(UNIC_LOG_INFO, "[data] train_transform applies while a backbone trains; "
+                     "this one is frozen, so each image is embedded once with transform");
+    } else if (unic_dataset_load(unic_param_str(d, "path"), unic_param_str(d, "tensor"),
+                                 unic_param_str(d, "labels"), unic_param_int(d, "limit"),
+                                 &r->train, err, errlen) != 0)
         return -1;
     r->n = r->train.n;
     const char *eval_path = unic_param_str(d, "eval_path");
+    if (*eval_path && r->train_set)
+        return unic_errf(err, errlen, "[data] eval_path: for image datasets use eval_split");
     if (*eval_path) {
         if (r->gcd)
             return unic_errf(err, errlen, "[data] eval_path: GCD is scored on the unlabeled part "
@@ -188,7 +334,8 @@ static int make_split(run *r, char *err, size_t errlen)
     if (!f) return unic_errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
     fprintf(f, "index,label,old_class,labeled\n");
     for (int64_t i = 0; i < r->n; i++)
-        fprintf(f, "%lld,%d,%d,%d\n", (long long)i, r->train.labels[i],
+        fprintf(f, "%lld,%d,%d,%d\n", (long long)(r->train_index ? r->train_index[i] : i),
+                r->train.labels[i],
                 r->train.labels[i] < 4096 && r->is_old[r->train.labels[i]], r->visible[i] >= 0);
     fclose(f);
     unic_log(UNIC_LOG_INFO, "GCD split: %lld labeled, %lld unlabeled (written to %s)",
@@ -204,20 +351,22 @@ static int covers(unic_scope scope, int labeled)
 }
 
 /* Every anchor gets exactly one positive miner, and one negative miner when
- * a loss uses negatives; checked per group (labeled / unlabeled). */
+ * a loss uses negatives; checked per group (labeled / unlabeled) before any
+ * data is embedded. Labeled anchors exist only in GCD. */
 static int assign_miners(run *r, char *err, size_t errlen)
 {
     const unic_experiment *x = r->x;
     for (int i = 0; i < x->nlosses; i++)
         r->use_negatives |= x->losses[i].component->loss->uses_negatives;
-    int group_pos[2] = {-1, -1}, group_neg[2] = {-1, -1};
+    int has_labeled = r->gcd && unic_param_float(x->data, "labeled_fraction") > 0;
     for (int labeled = 0; labeled < 2; labeled++) {
-        if (labeled ? r->n_labeled == 0 : r->n_unlabeled == 0) continue;
+        r->group_pos[labeled] = r->group_neg[labeled] = -1;
+        if (labeled && !has_labeled) continue;
         for (int m = 0; m < x->nminers; m++) {
             const unic_slot *s = &x->miners[m];
             if (!covers(unic_slot_scope(s), labeled)) continue;
-            int *slot = s->component->miner->role == UNIC_ROLE_POSITIVE ? &group_pos[labeled]
-                                                                        : &group_neg[labeled];
+            int *slot = s->component->miner->role == UNIC_ROLE_POSITIVE ? &r->group_pos[labeled]
+                                                                        : &r->group_neg[labeled];
             if (*slot >= 0)
                 return unic_errf(err, errlen, "[%s] and [%s] both give %s to %s anchors; set "
                                  "scope = labeled / unlabeled to split them",
@@ -227,24 +376,29 @@ static int assign_miners(run *r, char *err, size_t errlen)
                                  labeled ? "labeled" : "unlabeled");
             *slot = m;
         }
-        if (group_pos[labeled] < 0)
+        if (r->group_pos[labeled] < 0)
             return unic_errf(err, errlen, "no positive miner serves the %s anchors: add a "
                              "[miner.*] section with plugin = knn%s",
                              labeled ? "labeled" : "unlabeled",
                              labeled ? " or labeled_pos (scope = labeled)" : "");
-        if (r->use_negatives && group_neg[labeled] < 0)
+        if (r->use_negatives && r->group_neg[labeled] < 0)
             return unic_errf(err, errlen, "a loss uses negatives but no negative miner serves "
                              "the %s anchors: add a [miner.*] section with plugin = far",
                              labeled ? "labeled" : "unlabeled");
     }
+    return 0;
+}
+
+/* After the split: which miner serves each anchor. */
+static void route_anchors(run *r)
+{
     r->pos_miner = unic_xmalloc((size_t)r->n);
     r->neg_miner = unic_xmalloc((size_t)r->n);
     for (int64_t i = 0; i < r->n; i++) {
         int labeled = r->visible[i] >= 0;
-        r->pos_miner[i] = (int8_t)group_pos[labeled];
-        r->neg_miner[i] = (int8_t)(r->use_negatives ? group_neg[labeled] : -1);
+        r->pos_miner[i] = (int8_t)r->group_pos[labeled];
+        r->neg_miner[i] = (int8_t)(r->use_negatives ? r->group_neg[labeled] : -1);
     }
-    return 0;
 }
 
 static int mine(run *r, char *err, size_t errlen)
@@ -523,6 +677,7 @@ static int write_predictions(run *r, char *err, size_t errlen)
     const float *emb = r->has_eval_set ? r->eval_emb : r->emb;
     int64_t n = r->has_eval_set ? r->eval_n : r->n;
     const int32_t *labels = r->has_eval_set ? r->eval.labels : r->train.labels;
+    const int64_t *index = r->has_eval_set ? r->eval_index : r->train_index;
     int32_t *pred = unic_xmalloc((size_t)n * sizeof(int32_t));
     float *conf = unic_xmalloc((size_t)n * sizeof(float));
     predict(r, emb, n, pred, conf);
@@ -530,7 +685,8 @@ static int write_predictions(run *r, char *err, size_t errlen)
     char *buf = unic_xmalloc(cap);
     len += (size_t)snprintf(buf, cap, "index,prediction,confidence,label%s\n", r->gcd ? ",labeled" : "");
     for (int64_t i = 0; i < n; i++) {
-        len += (size_t)snprintf(buf + len, cap - len, "%lld,%d,%.6f,", (long long)i, pred[i], conf[i]);
+        len += (size_t)snprintf(buf + len, cap - len, "%lld,%d,%.6f,",
+                                (long long)(index ? index[i] : i), pred[i], conf[i]);
         if (labels) len += (size_t)snprintf(buf + len, cap - len, "%d", labels[i]);
         if (r->gcd) len += (size_t)snprintf(buf + len, cap - len, ",%d", r->visible[i] >= 0);
         buf[len++] = '\n';
@@ -608,6 +764,11 @@ static void free_run(run *r)
     for (size_t i = 0; i < sizeof own / sizeof *own; i++) unic_tensor_free(own[i]);
     unic_dataset_free(&r->train);
     unic_dataset_free(&r->eval);
+    if (r->train_set) unic_imageset_free(r->train_set);
+    if (r->eval_set) unic_imageset_free(r->eval_set);
+    if (r->pipeline) unic_pipeline_free(r->pipeline);
+    unic_xfree(r->train_index);
+    unic_xfree(r->eval_index);
     unic_xfree(r->emb);
     unic_xfree(r->eval_emb);
     unic_xfree(r->visible);
@@ -679,14 +840,15 @@ int unic_run(const unic_experiment *x, const char *out_dir, int resume, unic_run
     if (write_text(r.out, "config.resolved.ini", config, err, errlen) != 0) goto done;
 
     double t0 = unic_now();
-    if (load_data(&r, err, errlen) != 0 || make_split(&r, err, errlen) != 0 ||
-        assign_miners(&r, err, errlen) != 0)
-        goto done;
-    if (embed(&r, &r.train, &r.emb, err, errlen) != 0) goto done;
+    if (load_data(&r, err, errlen) != 0 || assign_miners(&r, err, errlen) != 0) goto done;
+    if (embed(&r, r.train_set, &r.train, &r.emb, &r.train_index, err, errlen) != 0) goto done;
+    r.n = r.train.n; /* undecodable images are gone */
     if (r.has_eval_set) {
+        if (embed(&r, r.eval_set, &r.eval, &r.eval_emb, &r.eval_index, err, errlen) != 0) goto done;
         r.eval_n = r.eval.n;
-        if (embed(&r, &r.eval, &r.eval_emb, err, errlen) != 0) goto done;
     }
+    if (make_split(&r, err, errlen) != 0) goto done;
+    route_anchors(&r);
     times[0] = unic_now() - t0;
     t0 = unic_now();
     if (mine(&r, err, errlen) != 0) goto done;

@@ -177,4 +177,16 @@ Test(config, class_lists)
     cr_expect_neq(unic_parse_class_list("3-1", mask, 16, &n, err, sizeof err), 0);
     cr_expect_neq(unic_parse_class_list("0-99", mask, 16, &n, err, sizeof err), 0);
     cr_expect_neq(unic_parse_class_list("a", mask, 16, &n, err, sizeof err), 0);
+    /* a split file like experiments/splits/cub200_ssb.txt */
+    char *dir = test_tmpdir("split"), *f = test_path(dir, "split.txt");
+    test_write_text(f, "# header\nold 0\nnew 1 easy\nold 3\nnew 2 hard\n");
+    cr_assert_eq(unic_parse_class_list(f, mask, 16, &n, err, sizeof err), 0, "%s", err);
+    cr_expect(n == 2 && mask[0] && mask[3] && !mask[1] && !mask[2]);
+    test_write_text(f, "old x\n");
+    cr_expect_neq(unic_parse_class_list(f, mask, 16, &n, err, sizeof err), 0);
+    cr_expect(strstr(err, "split.txt:1: expected 'old CLASS_INDEX'"), "%s", err);
+    char ssb[] = UNIC_SOURCE_DIR "/experiments/splits/cub200_ssb.txt";
+    unsigned char big[200];
+    cr_assert_eq(unic_parse_class_list(ssb, big, 200, &n, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(n, 100, "the SSB split has 100 old classes");
 }

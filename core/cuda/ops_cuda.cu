@@ -98,6 +98,18 @@ extern "C" void unic_cuda_free(void *p)
     if (p) CUDA_CHECK(cudaFree(p));
 }
 
+extern "C" void *unic_cuda_host_alloc(size_t bytes)
+{
+    void *p = NULL;
+    CUDA_CHECK(cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocDefault));
+    return p;
+}
+
+extern "C" void unic_cuda_host_free(void *p)
+{
+    if (p) CUDA_CHECK(cudaFreeHost(p));
+}
+
 extern "C" void unic_cuda_memset0(void *p, size_t bytes)
 {
     if (bytes) CUDA_CHECK(cudaMemset(p, 0, bytes));

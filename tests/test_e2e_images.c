@@ -1,0 +1,142 @@
+/* Image datasets end to end through `unic run`: Fashion-MNIST written out as
+ * an ImageFolder of JPEGs (with a corrupt and a truncated file that must be
+ * skipped and listed), a class list naming a missing class (stopped before
+ * any work), and the IDX file read as images through the loader. */
+#include <cJSON.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "io.h"
+
+#define UNIC UNIC_BINARY_DIR "/unic"
+#define IMAGES "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+#define LABELS "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"
+
+static char *run_cmd(const char *args, int *status)
+{
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "cd " UNIC_SOURCE_DIR " && " UNIC " %s", args);
+    return test_run(cmd, status);
+}
+
+/* root/train/cK/img_I.jpg for the first n test images, as gray JPEGs. */
+static void write_image_folder(const char *root, int n)
+{
+    char err[1024];
+    unic_array im, lab;
+    cr_assert_eq(unic_idx_load(IMAGES, &im, err, sizeof err), 0, "%s", err);
+    int32_t *labels;
+    int64_t nl;
+    cr_assert_eq(unic_load_labels(LABELS, "labels", &labels, &nl, err, sizeof err), 0, "%s", err);
+    (void)lab;
+    tjhandle tj = tjInitCompress();
+    char path[4096];
+    for (int c = 0; c < 10; c++) {
+        snprintf(path, sizeof path, "%s/train/c%d", root, c);
+        mkdir(root, 0777);
+        snprintf(path, sizeof path, "%s/train", root);
+        mkdir(path, 0777);
+        snprintf(path, sizeof path, "%s/train/c%d", root, c);
+        mkdir(path, 0777);
+    }
+    for (int i = 0; i < n; i++) {
+        unsigned char *jpeg = NULL;
+        unsigned long size = 0;
+        cr_assert_eq(tjCompress2(tj, (unsigned char *)im.data + (size_t)i * 784, 28, 28, 28,
+                                 TJPF_GRAY, &jpeg, &size, TJSAMP_GRAY, 95, 0), 0, "%s",
+                     tjGetErrorStr2(tj));
+        snprintf(path, sizeof path, "%s/train/c%d/img_%04d.jpg", root, labels[i], i);
+        test_write_file(path, jpeg, size);
+        if (i == 0) { /* a truncated copy of a real JPEG */
+            snprintf(path, sizeof path, "%s/train/c5/truncated.jpg", root);
+            test_write_file(path, jpeg, size / 2);
+        }
+        tjFree(jpeg);
+    }
+    snprintf(path, sizeof path, "%s/train/c3/corrupt.jpg", root);
+    test_write_text(path, "this is not a JPEG file at all");
+    tjDestroy(tj);
+    unic_array_free(&im);
+    free(labels);
+}
+
+static const char *image_ini =
+    "[data]\nformat = imagefolder\npath = %s\nsplit = train\nclass_list = %s\n"
+    "transform = resize(28) center_crop(28)\n"
+    "[backbone]\nplugin = pixels\n[head]\nplugin = mlp\nhidden = 256\n"
+    "[miner.pos]\nplugin = knn\ntau1 = 10\n[miner.neg]\nplugin = far\ntau2 = 300\n"
+    "[loss.pos]\n[loss.neg]\n[loss.entropy]\n"
+    "[train]\nepochs = 10\nbatch_size = 64\nlr = 1e-3\n[eval]\nevery = 0\n";
+
+Test(e2e_images, imagefolder_jpegs_with_corrupt_files, .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("imgs"), *root = test_path(dir, "fmnist");
+    write_image_folder(root, 600);
+    char *list = test_path(dir, "classes.txt"), *ini = test_path(dir, "exp.ini");
+    test_write_text(list, "# Fashion-MNIST classes\nc0 T-shirt\nc1 Trouser\nc2 Pullover\nc3 Dress\n"
+                          "c4 Coat\nc5 Sandal\nc6 Shirt\nc7 Sneaker\nc8 Bag\nc9 Ankle boot\n");
+    char text[4096], args[8192];
+    snprintf(text, sizeof text, image_ini, root, list);
+    test_write_text(ini, text);
+    int status;
+    snprintf(args, sizeof args, "run %s --quiet --out %s/run", ini, dir);
+    char *out = run_cmd(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    free(out);
+    char *skipped = test_read_file(test_path(dir, "run/skipped.txt"), NULL);
+    cr_assert_not_null(skipped, "skipped.txt is missing");
+    cr_expect(strstr(skipped, "corrupt.jpg") && strstr(skipped, "truncated.jpg"), "%s", skipped);
+    char *metrics = test_read_file(test_path(dir, "run/metrics.json"), NULL);
+    cJSON *m = cJSON_Parse(metrics);
+    cr_assert_not_null(m, "%s", metrics);
+    cr_expect_eq(cJSON_GetObjectItem(m, "samples")->valueint, 600, "the two broken files are left out");
+    double acc = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "unic"), "acc")->valuedouble;
+    double km = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "baseline"), "acc")->valuedouble;
+    cr_expect_gt(acc, 0.35, "UNIC on 600 JPEG Fashion-MNIST images: ACC %.3f (k-means %.3f)", acc, km);
+    cJSON_Delete(m);
+
+    /* a class list naming a class the root lacks stops before any work */
+    test_write_text(list, "c0\nc1\nc11 missing\n");
+    out = run_cmd(args, &status);
+    cr_expect_neq(status, 0);
+    cr_expect(strstr(out, "c11") && strstr(out, "classes.txt"), "%s", out);
+    cr_expect(!strstr(out, "mining"), "no work may start: %s", out);
+    free(out);
+}
+
+Test(e2e_images, idx_read_as_images_through_the_loader, .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("idximg"), args[8192];
+    snprintf(args, sizeof args,
+             "run experiments/quickstart.ini --quiet --set data.format=idx_images "
+             "--set data.limit=1000 --set miner.negatives.tau2=500 --set train.epochs=3 "
+             "--set head.hidden=128 --set eval.kmeans=false --out %s", dir);
+    int status;
+    char *out = run_cmd(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    free(out);
+    /* the same data as arrays gives the same embeddings, hence the same run */
+    char *dir2 = test_tmpdir("idxarr");
+    char *args2 = strdup(args);
+    char *at = strstr(args2, "--set data.format=idx_images ");
+    memset(at, ' ', strlen("--set data.format=idx_images "));
+    snprintf(args, sizeof args, "%s", args2);
+    at = strstr(args, dir);
+    snprintf(at, sizeof args - (size_t)(at - args), "%s", dir2);
+    out = run_cmd(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    free(out);
+    char *a = test_read_file(test_path(dir, "predictions.csv"), NULL);
+    char *b = test_read_file(test_path(dir2, "predictions.csv"), NULL);
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    cr_expect_str_eq(a, b, "images through the loader must equal the IDX arrays");
+}
