@@ -41,7 +41,7 @@ typedef struct run {
     int has_eval_set;
     /* image datasets: decoded and transformed by the loader while embedding */
     unic_imageset *train_set, *eval_set;
-    unic_pipeline *pipeline;
+    unic_pipeline *pipeline, *train_pipeline;
     int64_t *train_index, *eval_index; /* dataset index of each kept item */
     float *emb, *eval_emb; /* [n, dim] embeddings, host */
     int64_t n, eval_n;
@@ -252,9 +252,10 @@ static int load_data(run *r, char *err, size_t errlen)
             if (open_images(r, eval_split, 0, &r->eval_set, &r->eval, err, errlen) != 0) return -1;
             r->has_eval_set = 1;
         }
-        if (*unic_param_str(d, "train_transform"))
-            unic_log(UNIC_LOG_INFO, "[data] train_transform applies while a backbone trains; "
-                     "this one is frozen, so each image is embedded once with transform");
+        if (*unic_param_str(d, "train_transform")) {
+            r->train_pipeline = unic_pipeline_parse(unic_param_str(d, "train_transform"), err, errlen);
+            if (!r->train_pipeline) return -1;
+        }
     } else if (unic_dataset_load(unic_param_str(d, "path"), unic_param_str(d, "tensor"),
                                  unic_param_str(d, "labels"), unic_param_int(d, "limit"),
                                  &r->train, err, errlen) != 0)
@@ -466,12 +467,16 @@ static int build_model(run *r, char *err, size_t errlen)
 }
 
 /* Runs the head on rows of emb and returns the probabilities on the host. */
-static unic_tensor forward_rows(run *r, const float *emb, const int64_t *idx, int64_t count)
+static void gather_rows(run *r, const float *emb, const int64_t *idx, int64_t count)
 {
-    unic_tensor xh = unic_rows(r->x_host, 0, count);
     for (int64_t i = 0; i < count; i++)
-        memcpy(xh.data + i * r->dim, emb + idx[i] * r->dim, (size_t)r->dim * sizeof(float));
-    unic_tensor xd = unic_rows(r->x_dev, 0, count);
+        memcpy(r->x_host->data + i * r->dim, emb + idx[i] * r->dim, (size_t)r->dim * sizeof(float));
+}
+
+/* Runs the head on the first rows of x_host; the probabilities on the host. */
+static unic_tensor forward_x(run *r, int64_t count)
+{
+    unic_tensor xh = unic_rows(r->x_host, 0, count), xd = unic_rows(r->x_dev, 0, count);
     if (r->x_dev != r->x_host) unic_tensor_copy(&xd, &xh);
     unic_tensor logits = unic_rows(r->logits, 0, count), probs = unic_rows(r->probs, 0, count);
     r->head.slot->component->head->forward(r->head.state, &xd, &logits);
@@ -479,6 +484,12 @@ static unic_tensor forward_rows(run *r, const float *emb, const int64_t *idx, in
     unic_tensor ph = unic_rows(r->probs_host, 0, count);
     if (r->probs_host != r->probs) unic_tensor_copy(&ph, &probs);
     return ph;
+}
+
+static unic_tensor forward_rows(run *r, const float *emb, const int64_t *idx, int64_t count)
+{
+    gather_rows(r, emb, idx, count);
+    return forward_x(r, count);
 }
 
 static void predict(run *r, const float *emb, int64_t n, int32_t *pred, float *conf)
@@ -611,12 +622,10 @@ static double lr_at(const run *r, int epoch)
     return lo + 0.5 * (lr - lo) * (1.0 + cos(M_PI * epoch / epochs));
 }
 
-/* One optimiser step on anchors order[0..b); returns the objective and adds
- * each loss's unweighted value into loss_sums. */
-static double step(run *r, const int64_t *anchors, int b, int epoch, int64_t step_no, double lr,
-                   double *loss_sums)
+/* Draws a positive and a negative for anchors[0..b) into batch_idx, laid
+ * out as [anchors | positives | negatives]. */
+static void sample_partners(run *r, const int64_t *anchors, int b, int epoch, int64_t step_no)
 {
-    int triple = r->use_negatives ? 3 : 2;
     for (int i = 0; i < b; i++) {
         int64_t a = anchors[i];
         unic_rng g = unic_rng_stream(r->seed, ((uint64_t)epoch << 40) ^ (uint64_t)step_no, (uint64_t)i);
@@ -630,8 +639,16 @@ static double step(run *r, const int64_t *anchors, int b, int epoch, int64_t ste
             r->batch_idx[2 * b + i] = q >= 0 ? q : a;
         }
     }
-    int64_t rows = (int64_t)triple * b;
-    unic_tensor probs = forward_rows(r, r->emb, r->batch_idx, rows);
+}
+
+/* One optimiser step on the b triplets whose embeddings fill x_host;
+ * returns the objective and adds each loss's unweighted value into
+ * loss_sums. */
+static double step(run *r, const int64_t *anchors, int b, int64_t step_no, double lr,
+                   double *loss_sums)
+{
+    int64_t rows = (int64_t)(r->use_negatives ? 3 : 2) * b;
+    unic_tensor probs = forward_x(r, rows);
     unic_tensor dph = unic_rows(r->dprobs_host, 0, rows);
     unic_tensor_zero(&dph);
     for (int i = 0; i < b; i++) r->batch_labels[i] = r->visible[anchors[i]];
@@ -661,6 +678,73 @@ static double step(run *r, const int64_t *anchors, int b, int epoch, int64_t ste
                        (float)unic_param_float(t, "beta2"), (float)unic_param_float(t, "adam_eps"),
                        (float)unic_param_float(t, "weight_decay"), step_no + 1);
     return objective;
+}
+
+/* With [data] train_transform, each epoch reads the images again with their
+ * training augmentation and embeds them (the backbone is frozen, so no
+ * gradients flow into it). Anchors, positives and negatives each get a
+ * loader with their own random streams, so an image paired with itself is
+ * still seen under two augmentations, as in SCAN. */
+typedef struct augmented {
+    int roles;
+    unic_loader *loader[3];
+    int64_t *order[3];
+} augmented;
+
+static void augmented_end(augmented *a)
+{
+    for (int k = 0; k < a->roles; k++) {
+        if (a->loader[k]) unic_loader_free(a->loader[k]);
+        unic_xfree(a->order[k]);
+    }
+    memset(a, 0, sizeof *a);
+}
+
+static int augmented_begin(run *r, int epoch, const int64_t *anchors, int64_t first_step,
+                           augmented *a, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    a->roles = r->use_negatives ? 3 : 2;
+    for (int k = 0; k < a->roles; k++) a->order[k] = unic_xmalloc((size_t)r->n * sizeof(int64_t));
+    for (int64_t s = 0, first = 0; first < r->n; s++, first += r->batch) {
+        int b = (int)(first + r->batch <= r->n ? r->batch : r->n - first);
+        sample_partners(r, anchors + first, b, epoch, first_step + s);
+        for (int k = 0; k < a->roles; k++)
+            for (int i = 0; i < b; i++) a->order[k][first + i] = r->train_index[r->batch_idx[k * b + i]];
+    }
+    int threads = omp_get_max_threads() / a->roles;
+    for (int k = 0; k < a->roles; k++) {
+        a->loader[k] = unic_loader_new(r->train_set, r->train_pipeline, a->order[k], r->n, r->batch,
+                                       threads > 0 ? threads : 1, r->seed,
+                                       (uint64_t)epoch * 3 + (uint64_t)k, err, errlen);
+        if (!a->loader[k]) {
+            augmented_end(a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Fills x_host with the augmented embeddings of the next step's b triplets;
+ * 0 when an image failed to decode this time (the caller then falls back to
+ * the test-transform embeddings for that step). */
+static int augmented_rows(run *r, augmented *a, int b)
+{
+    const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
+    int ok = 1;
+    for (int k = 0; k < a->roles; k++) {
+        unic_batch batch;
+        if (!unic_loader_next(a->loader[k], &batch) || batch.n != b) {
+            ok = 0;
+            continue;
+        }
+        int c, h, w;
+        unic_loader_shape(a->loader[k], &c, &h, &w);
+        unic_tensor in = {(float *)batch.x, {b, c, h, w}, 4, UNIC_CPU};
+        unic_tensor o = {r->x_host->data + (size_t)k * b * r->dim, {b, r->dim}, 2, UNIC_CPU};
+        ops->forward(r->backbone.state, &in, &o);
+    }
+    return ok;
 }
 
 /* ---- outputs ------------------------------------------------------------- */
@@ -767,6 +851,7 @@ static void free_run(run *r)
     if (r->train_set) unic_imageset_free(r->train_set);
     if (r->eval_set) unic_imageset_free(r->eval_set);
     if (r->pipeline) unic_pipeline_free(r->pipeline);
+    if (r->train_pipeline) unic_pipeline_free(r->train_pipeline);
     unic_xfree(r->train_index);
     unic_xfree(r->eval_index);
     unic_xfree(r->emb);
@@ -895,13 +980,22 @@ int unic_run(const unic_experiment *x, const char *out_dir, int resume, unic_run
         snprintf(label, sizeof label, "epoch %d/%d", e + 1, epochs);
         unic_progress p;
         unic_progress_start(&p, label, r.n);
+        augmented aug = {0};
+        if (r.train_pipeline && augmented_begin(&r, e, order, steps, &aug, err, errlen) != 0)
+            goto done_loop;
         for (int64_t s = 0; s < nsteps; s++) {
             int64_t first = s * r.batch;
             int b = (int)(first + r.batch <= r.n ? r.batch : r.n - first);
-            total += step(&r, order + first, b, e, steps, lr, sums);
+            int rows = b * (r.use_negatives ? 3 : 2);
+            if (!r.train_pipeline || !augmented_rows(&r, &aug, b)) {
+                sample_partners(&r, order + first, b, e, steps);
+                gather_rows(&r, r.emb, r.batch_idx, rows);
+            }
+            total += step(&r, order + first, b, steps, lr, sums);
             steps++;
             unic_progress_update(&p, first + b);
         }
+        if (r.train_pipeline) augmented_end(&aug);
         if (p.tty) unic_progress_end(&p);
         cJSON *h = cJSON_CreateObject();
         cJSON_AddNumberToObject(h, "epoch", e + 1);

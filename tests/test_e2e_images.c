@@ -140,3 +140,47 @@ Test(e2e_images, idx_read_as_images_through_the_loader, .timeout = 600)
     cr_assert_not_null(b);
     cr_expect_str_eq(a, b, "images through the loader must equal the IDX arrays");
 }
+
+Test(e2e_images, train_transform_augments_every_epoch_reproducibly, .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("aug"), *root = test_path(dir, "fmnist");
+    write_image_folder(root, 300);
+    char *list = test_path(dir, "classes.txt"), *ini = test_path(dir, "exp.ini");
+    test_write_text(list, "c0\nc1\nc2\nc3\nc4\nc5\nc6\nc7\nc8\nc9\n");
+    char text[4096], args[8192];
+    snprintf(text, sizeof text, image_ini, root, list);
+    char *with = strstr(text, "transform = resize(28) center_crop(28)\n");
+    cr_assert_not_null(with);
+    /* add a training pipeline after the test one */
+    char augmented[4096];
+    snprintf(augmented, sizeof augmented, "%.*stransform = resize(28) center_crop(28)\n"
+             "train_transform = random_resized_crop(28, 0.6, 1.0) hflip(0.5)\n%s",
+             (int)(with - text), text, with + strlen("transform = resize(28) center_crop(28)\n"));
+    test_write_text(ini, augmented);
+    int status;
+    char *runs[2] = {test_path(dir, "a"), test_path(dir, "b")};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "run %s --quiet --set train.epochs=3 --set miner.neg.tau2=150 "
+                 "--out %s", ini, runs[i]);
+        char *out = run_cmd(args, &status);
+        cr_assert_eq(status, 0, "%s", out);
+        free(out);
+    }
+    char *pa = test_read_file(test_path(runs[0], "predictions.csv"), NULL);
+    char *pb = test_read_file(test_path(runs[1], "predictions.csv"), NULL);
+    cr_assert_not_null(pa);
+    cr_assert_not_null(pb);
+    /* (the loader itself is thread-count independent: tests/test_loader.c; the
+     * GEMMs of a whole run are reproducible for a given thread count) */
+    cr_expect_str_eq(pa, pb, "augmented training must be reproducible");
+    /* and it is really augmented: the plain run trains on other inputs */
+    snprintf(args, sizeof args, "run %s --quiet --set data.train_transform= --set train.epochs=3 "
+             "--set miner.neg.tau2=150 --out %s/plain", ini, dir);
+    char *out = run_cmd(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    free(out);
+    char *pc = test_read_file(test_path(dir, "plain/predictions.csv"), NULL);
+    cr_assert_not_null(pc);
+    cr_expect_str_neq(pa, pc, "train_transform had no effect");
+}
