@@ -28,6 +28,7 @@ static const unic_api api = {
     .knn = unic_knn,
     .kth_neighbor = unic_kth_neighbor,
     .sq_dist = unic_sq_dist,
+    .union_sizes = unic_union_sizes,
 };
 
 const unic_api *unic_core_api(void) { return &api; }

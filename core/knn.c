@@ -192,3 +192,26 @@ int unic_kth_neighbor(const unic_mine_input *in, int k, float *sq_dist, int32_t 
     if (k < 1) return unic_errf(err, errlen, "neighbour mining: rank must be at least 1, got %d", k);
     return unic_knn_and_kth(in, 0, NULL, NULL, k, sq_dist, idx, err, errlen);
 }
+
+void unic_union_sizes(const int32_t *idx, int64_t n, int k, int32_t *out)
+{
+    int threads = omp_get_max_threads();
+    int32_t *stamps = unic_xmalloc(sizeof(int32_t) * (size_t)n * (size_t)threads);
+    for (int64_t i = 0; i < n * threads; i++) stamps[i] = -1;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        /* a stamp per point instead of a cleared set: no O(n) reset per anchor */
+        int32_t *seen = stamps + (size_t)omp_get_thread_num() * (size_t)n;
+        int32_t count = 0;
+        for (int a = 0; a < k; a++) {
+            const int32_t *nb = idx + (size_t)idx[i * k + a] * k;
+            for (int b = 0; b < k; b++)
+                if (seen[nb[b]] != (int32_t)i) {
+                    seen[nb[b]] = (int32_t)i;
+                    count++;
+                }
+        }
+        out[i] = count;
+    }
+    unic_xfree(stamps);
+}

@@ -25,6 +25,11 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
  * with a threshold from unic_kth_neighbor to within ~1e-6 relative. */
 float unic_sq_dist(const unic_mine_input *in, int64_t i, int64_t j);
 
+/* Second-order neighbourhood sizes (eq. 4): for each i, the number of
+ * distinct points in the union of the lists of i's neighbours, with idx
+ * [n, k] as unic_knn writes it. Parallel, O(threads x n) extra memory. */
+void unic_union_sizes(const int32_t *idx, int64_t n, int k, int32_t *out);
+
 /* Rows per distance tile for n points within a byte budget. */
 int64_t unic_knn_tile_rows(int64_t n, size_t budget_bytes);
 

@@ -2,7 +2,6 @@
  * (eq. 3). With eta > 0 they are cleaned (eq. 4): an anchor whose
  * second-order neighbourhood, the union of its neighbours' neighbour lists,
  * holds more than eta points keeps only itself. */
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,32 +48,6 @@ static void destroy(void *self)
     free(m);
 }
 
-/* |U_{j in N(i)} N(j)| for every i, with one stamp array per thread so the
- * memory stays O(threads x n). */
-static void union_sizes(knn *m)
-{
-    int64_t n = m->n;
-    int t1 = m->tau1;
-    int threads = omp_get_max_threads();
-    int32_t *stamps = malloc(sizeof(int32_t) * (size_t)n * (size_t)threads);
-    for (int64_t i = 0; i < n * threads; i++) stamps[i] = -1;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        int32_t *seen = stamps + (size_t)omp_get_thread_num() * (size_t)n;
-        int32_t count = 0;
-        for (int a = 0; a < t1; a++) {
-            const int32_t *nb = m->idx + (size_t)m->idx[i * t1 + a] * t1;
-            for (int b = 0; b < t1; b++)
-                if (seen[nb[b]] != (int32_t)i) {
-                    seen[nb[b]] = (int32_t)i;
-                    count++;
-                }
-        }
-        m->union_size[i] = count;
-    }
-    free(stamps);
-}
-
 static int mine(void *self, const unic_mine_input *in, char *err, size_t errlen)
 {
     knn *m = self;
@@ -89,7 +62,7 @@ static int mine(void *self, const unic_mine_input *in, char *err, size_t errlen)
     memset(m->kept, 1, (size_t)in->n);
     if (m->eta > 0) {
         m->union_size = malloc(sizeof(int32_t) * (size_t)in->n);
-        union_sizes(m);
+        unic->union_sizes(m->idx, m->n, m->tau1, m->union_size);
         int64_t dropped = 0;
         for (int64_t i = 0; i < in->n; i++)
             if (m->union_size[i] > m->eta) {

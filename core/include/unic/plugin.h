@@ -192,6 +192,8 @@ typedef struct unic_api {
                         size_t errlen);
     /* Squared Euclidean distance of rows i and j. */
     float (*sq_dist)(const unic_mine_input *in, int64_t i, int64_t j);
+    /* Second-order union sizes (eq. 4) of knn lists idx [n, k]. */
+    void (*union_sizes)(const int32_t *idx, int64_t n, int k, int32_t *out);
 } unic_api;
 
 /* Keeps the api table for the plugin's callbacks (one per shared object). */
