@@ -142,7 +142,7 @@ void unic_grid_free(unic_grid *g)
 
 int unic_grid_run(unic_grid *g, const char *out, int resume, char *err, size_t errlen)
 {
-    if (!g->is_grid) return unic_run(&g->runs[0], out, resume, NULL, err, errlen);
+    if (!g->is_grid) return unic_run(&g->runs[0], out, NULL, resume, NULL, err, errlen);
     char base[2048];
     const unic_experiment *first = &g->runs[0];
     if (out)
@@ -152,8 +152,9 @@ int unic_grid_run(unic_grid *g, const char *out, int resume, char *err, size_t e
     else
         snprintf(base, sizeof base, "runs/%s", first->name);
     if (unic_mkdirs(base, err, errlen) != 0) return -1;
-    char summary_path[2300];
+    char summary_path[2300], cache[2300];
     snprintf(summary_path, sizeof summary_path, "%s/grid.csv", base);
+    snprintf(cache, sizeof cache, "%s/cache", base); /* one mining for every run that can share it */
     FILE *f = fopen(summary_path, resume ? "a" : "w");
     if (!f) return unic_errf(err, errlen, "%s: cannot write: %s", summary_path, strerror(errno));
     int gcd = *unic_param_str(first->data, "old_classes") != '\0';
@@ -167,7 +168,7 @@ int unic_grid_run(unic_grid *g, const char *out, int resume, char *err, size_t e
         unic_log(UNIC_LOG_INFO, "grid run %d/%d: %s", i + 1, g->count, g->names[i]);
         unic_run_summary s;
         memset(&s, 0, sizeof s);
-        rc = unic_run(&g->runs[i], dir, resume, &s, err, errlen);
+        rc = unic_run(&g->runs[i], dir, cache, resume, &s, err, errlen);
         if (rc == 0 && !unic_param_bool(g->runs[i].eval, "kmeans"))
             fprintf(f, "\"%s\",,,,%.6f,%.6f,%.6f\n", g->names[i], s.final[0], s.final[1], s.final[2]);
         else if (rc == 0)

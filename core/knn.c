@@ -4,8 +4,11 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 #include "util.h"
 
@@ -42,25 +45,6 @@ static void select_nth(float *a, int64_t n, int64_t k)
         else
             return;
     }
-}
-
-/* The point at rank k of one row by (distance, index): the k-th smallest
- * distance t, then among the points at exactly t the one whose index makes
- * its rank k. */
-static void rank_k(const float *d, float *scratch, int64_t n, int64_t k, float *th, int32_t *th_idx)
-{
-    memcpy(scratch, d, (size_t)n * sizeof(float));
-    select_nth(scratch, n, k);
-    float t = scratch[k];
-    int64_t less = 0;
-    for (int64_t j = 0; j < n; j++) less += d[j] < t;
-    int64_t want = k - less;
-    for (int64_t j = 0; j < n; j++)
-        if (d[j] == t && want-- == 0) {
-            *th_idx = (int32_t)j;
-            break;
-        }
-    *th = t;
 }
 
 /* The k nearest of one row, sorted by (distance, index): one pass that
@@ -102,16 +86,200 @@ static float *row_norms(const unic_mine_input *in)
     return norms;
 }
 
-float unic_sq_dist(const unic_mine_input *in, int64_t i, int64_t j)
+
+/* The GEMM form rounds: |fl(d) - d| <= (D + 8) u (|x|^2 + |y|^2) with u the
+ * float32 unit roundoff (dot product of D terms, the norms, two adds), a
+ * worst case that real summation orders stay far below. Candidates within
+ * twice that of a boundary are re-ranked with exact distances, so the
+ * neighbour sets are those of exact arithmetic, ties broken by index. */
+static double rounding_bound(int dim, double norm_i, double norm_max)
 {
-    if (i == j) return 0.0f;
+    return (dim + 8) * 5.9604644775390625e-08 * (norm_i + norm_max);
+}
+
+typedef struct exact_pair {
+    double d;
+    int32_t j;
+} exact_pair;
+
+static int cmp_exact(const void *x, const void *y)
+{
+    const exact_pair *a = x, *b = y;
+    if (a->d != b->d) return a->d < b->d ? -1 : 1;
+    return (a->j > b->j) - (a->j < b->j);
+}
+
+static double exact_sq(const unic_mine_input *in, int64_t i, int64_t j)
+{
     const float *x = in->embeddings + i * in->dim, *y = in->embeddings + j * in->dim;
     double d = 0;
     for (int c = 0; c < in->dim; c++) {
         double t = (double)x[c] - y[c];
         d += t * t;
     }
-    return (float)d;
+    return d;
+}
+
+float unic_sq_dist(const unic_mine_input *in, int64_t i, int64_t j)
+{
+    return i == j ? 0.0f : (float)exact_sq(in, i, j);
+}
+
+/* The k nearest of row i (anchor first), exact. row holds GEMM distances
+ * with the anchor at -1; best has room for k pairs, cand for n. */
+static void exact_top(const unic_mine_input *in, int64_t i, const float *row, int k, double delta,
+                      pair *best, exact_pair *cand, int32_t *idx, float *sq)
+{
+    int64_t n = in->n;
+    top_k(row, n, k, best);
+    int64_t m = 0;
+    if (k > 1) {
+        double hi = best[k - 1].d + 2 * delta;
+        for (int64_t j = 0; j < n; j++)
+            if (j != i && row[j] <= hi) cand[m++] = (exact_pair){exact_sq(in, i, j), (int32_t)j};
+        qsort(cand, (size_t)m, sizeof *cand, cmp_exact);
+    }
+    idx[0] = (int32_t)i;
+    if (sq) sq[0] = 0.0f;
+    for (int c = 1; c < k; c++) {
+        idx[c] = cand[c - 1].j;
+        if (sq) sq[c] = (float)cand[c - 1].d;
+    }
+}
+
+/* The point at exact rank k of row i: every point whose GEMM distance lies
+ * more than 2 delta below the GEMM k-th is below it in exact arithmetic too,
+ * every point more than 2 delta above is above, and the exact k-th lies in
+ * the band between (order statistics move by at most delta). */
+static void exact_rank(const unic_mine_input *in, int64_t i, const float *row, float *scratch,
+                       int64_t k, double delta, exact_pair *band, float *th, int32_t *th_idx)
+{
+    int64_t n = in->n;
+    memcpy(scratch, row, (size_t)n * sizeof(float));
+    select_nth(scratch, n, k);
+    double lo = scratch[k] - 2 * delta, hi = scratch[k] + 2 * delta;
+    int64_t below = 1, m = 0; /* the anchor always ranks first */
+    for (int64_t j = 0; j < n; j++) {
+        if (j == i) continue;
+        if (row[j] < lo)
+            below++;
+        else if (row[j] <= hi)
+            band[m++] = (exact_pair){exact_sq(in, i, j), (int32_t)j};
+    }
+    qsort(band, (size_t)m, sizeof *band, cmp_exact);
+    int64_t pos = k - below;
+    if (pos < 0 || pos >= m) { /* cannot happen within the bound; stay exact anyway */
+        m = 0;
+        for (int64_t j = 0; j < n; j++)
+            if (j != i) band[m++] = (exact_pair){exact_sq(in, i, j), (int32_t)j};
+        qsort(band, (size_t)m, sizeof *band, cmp_exact);
+        pos = k - 1;
+    }
+    *th = (float)band[pos].d;
+    *th_idx = band[pos].j;
+}
+
+/* Bytes the system lets us use: UNIC_MEMORY_LIMIT (e.g. 8G, 512M) when set,
+ * else MemAvailable. */
+static size_t memory_limit(const char **source)
+{
+    const char *env = getenv("UNIC_MEMORY_LIMIT");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        double unit = *end == 'G' || *end == 'g' ? 1 << 30 : *end == 'M' || *end == 'm' ? 1 << 20
+                      : *end == 'K' || *end == 'k' ? 1 << 10 : 1;
+        *source = "UNIC_MEMORY_LIMIT";
+        return (size_t)(v * unit);
+    }
+    *source = "MemAvailable";
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb ? kb * 1024 : (size_t)8 << 30;
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    size_t words = size / 8;
+#pragma omp parallel for reduction(^ : h) schedule(static)
+    for (size_t w = 0; w < words; w++) {
+        uint64_t v;
+        memcpy(&v, p + w * 8, 8);
+        h ^= unic_mix64(v ^ unic_mix64(w + 1));
+    }
+    for (size_t b = words * 8; b < size; b++) h = unic_mix64(h ^ p[b] ^ ((uint64_t)b << 8));
+    return unic_mix64(h);
+}
+
+#define CACHE_VERSION "unic-neighbors-2"
+
+static void cache_path(const unic_mine_input *in, int k_top, int k_th, char *buf, size_t buflen)
+{
+    uint64_t h = hash_bytes(0x243f6a8885a308d3ULL, in->embeddings,
+                            (size_t)in->n * (size_t)in->dim * sizeof(float));
+    int64_t key[4] = {in->n, in->dim, k_top, k_th};
+    h = hash_bytes(h, key, sizeof key);
+    snprintf(buf, buflen, "%s/neighbors-%016llx.safetensors", in->cache_dir, (unsigned long long)h);
+}
+
+static int cache_load(const char *path, const unic_mine_input *in, int k_top, int32_t *top_idx,
+                      float *top_sq, int k_th, float *th_sq, int32_t *th_idx)
+{
+    unic_safetensors *st;
+    char err[512];
+    if (access(path, R_OK) != 0 || unic_safetensors_open(path, &st, err, sizeof err) != 0) return -1;
+    const char *v = unic_safetensors_meta(st, "version");
+    int ok = v && strcmp(v, CACHE_VERSION) == 0;
+    struct {
+        const char *name;
+        void *dst;
+        int64_t count;
+        unic_dtype dt;
+    } want[4] = {{"idx", top_idx, in->n * k_top, UNIC_DT_I32},
+                 {"sq", top_sq, in->n * k_top, UNIC_DT_F32},
+                 {"th_sq", th_sq, in->n, UNIC_DT_F32},
+                 {"th_idx", th_idx, in->n, UNIC_DT_I32}};
+    for (int w = 0; ok && w < 4; w++) {
+        if (!want[w].dst || want[w].count == 0) continue;
+        const unic_array *a = unic_safetensors_find(st, want[w].name);
+        ok = a && a->dtype == want[w].dt && unic_array_numel(a) == want[w].count;
+        if (ok) memcpy(want[w].dst, a->data, (size_t)want[w].count * 4);
+    }
+    unic_safetensors_close(st);
+    return ok ? 0 : -1;
+}
+
+static void cache_save(const char *path, const unic_mine_input *in, int k_top,
+                       const int32_t *top_idx, const float *top_sq, int k_th, const float *th_sq,
+                       const int32_t *th_idx)
+{
+    unic_array t[4];
+    int count = 0;
+    if (k_top > 0) {
+        t[count++] = (unic_array){"idx", UNIC_DT_I32, 2, {in->n, k_top}, (void *)top_idx,
+                                  (size_t)(in->n * k_top) * 4};
+        if (top_sq)
+            t[count++] = (unic_array){"sq", UNIC_DT_F32, 2, {in->n, k_top}, (void *)top_sq,
+                                      (size_t)(in->n * k_top) * 4};
+    }
+    if (k_th > 0) {
+        t[count++] = (unic_array){"th_sq", UNIC_DT_F32, 1, {in->n}, (void *)th_sq, (size_t)in->n * 4};
+        if (th_idx)
+            t[count++] = (unic_array){"th_idx", UNIC_DT_I32, 1, {in->n}, (void *)th_idx,
+                                      (size_t)in->n * 4};
+    }
+    char err[512], kt[32], kh[32];
+    snprintf(kt, sizeof kt, "%d", k_top);
+    snprintf(kh, sizeof kh, "%d", k_th);
+    const char *meta[] = {"version", CACHE_VERSION, "k_top", kt, "k_th", kh, NULL};
+    if (unic_mkdirs(in->cache_dir, err, sizeof err) != 0 ||
+        unic_safetensors_write(path, t, count, meta, err, sizeof err) != 0)
+        unic_log(UNIC_LOG_WARN, "could not cache the neighbours: %s", err);
 }
 
 int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, float *top_sq,
@@ -121,24 +289,51 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
     if (k_top > n || k_th >= n)
         return unic_errf(err, errlen, "neighbour mining: asked for %d nearest and rank %d among "
                          "only %lld points", k_top, k_th, (long long)n);
-    int64_t rows = unic_knn_tile_rows(n, TILE_BUDGET);
-    int threads = omp_get_max_threads();
-    size_t tile_bytes = (size_t)rows * (size_t)n * sizeof(float);
-    size_t scratch_bytes = (size_t)threads * ((size_t)n * sizeof(float) + (size_t)k_top * sizeof(pair));
-    char what[96];
+    char what[96], cache[4096] = "";
     if (k_top > 0 && k_th > 0)
         snprintf(what, sizeof what, "the %d nearest and rank %d", k_top, k_th);
     else if (k_top > 0)
         snprintf(what, sizeof what, "the %d nearest", k_top);
     else
         snprintf(what, sizeof what, "rank %d", k_th);
-    unic_log(UNIC_LOG_INFO, "mining %s of N=%lld (D=%d): tiles of %lld rows, %.1f MiB working "
-             "memory", what, (long long)n, in->dim, (long long)rows,
-             (double)(tile_bytes + scratch_bytes) / 1048576.0);
+    if (in->cache_dir && *in->cache_dir) {
+        cache_path(in, k_top, k_th, cache, sizeof cache);
+        if (cache_load(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx) == 0) {
+            unic_log(UNIC_LOG_INFO, "mining %s of N=%lld: cached in %s", what, (long long)n, cache);
+            return 0;
+        }
+    }
+    /* memory: O(N*D + N*k + one tile + per-thread rows), checked up front */
+    int threads = omp_get_max_threads();
+    double mib = 1048576.0;
+    size_t row_bytes = (size_t)n * sizeof(float);
+    size_t fixed = (size_t)n * (size_t)in->dim * sizeof(float) + row_bytes +
+                   (size_t)n * (size_t)(k_top > 0 ? k_top : 0) * 8 + (size_t)n * 8;
+    size_t scratch = (size_t)threads * ((size_t)n * (sizeof(float) + sizeof(exact_pair)) +
+                                        (size_t)(k_top + 1) * sizeof(pair));
+    const char *source;
+    size_t limit = memory_limit(&source);
+    if (fixed + scratch + row_bytes > limit)
+        return unic_errf(err, errlen, "neighbour mining of N=%lld (D=%d) needs at least %.1f MiB "
+                         "(embeddings and results %.1f, per-thread scratch %.1f, one tile row "
+                         "%.1f) but %.1f MiB is available (%s)", (long long)n, in->dim,
+                         (double)(fixed + scratch + row_bytes) / mib, (double)fixed / mib,
+                         (double)scratch / mib, (double)row_bytes / mib, (double)limit / mib,
+                         source);
+    int64_t rows = unic_knn_tile_rows(n, TILE_BUDGET);
+    int64_t fit = (int64_t)((limit - fixed - scratch) / row_bytes);
+    if (rows > fit) rows = fit;
+    unic_log(UNIC_LOG_INFO, "mining %s of N=%lld (D=%d): %.1f MiB (tiles of %lld rows, %.1f MiB; "
+             "%s %.0f MiB)", what, (long long)n, in->dim,
+             (double)(fixed + scratch + (size_t)rows * row_bytes) / mib, (long long)rows,
+             (double)((size_t)rows * row_bytes) / mib, source, (double)limit / mib);
     float *norms = row_norms(in);
-    float *gram = unic_xmalloc(tile_bytes);
-    float *scratch = unic_xmalloc((size_t)threads * (size_t)n * sizeof(float));
-    pair *heads = unic_xmalloc((size_t)threads * (size_t)(k_top > 0 ? k_top : 1) * sizeof(pair));
+    double norm_max = 0;
+    for (int64_t i = 0; i < n; i++) norm_max = norms[i] > norm_max ? norms[i] : norm_max;
+    float *gram = unic_xmalloc((size_t)rows * row_bytes);
+    float *sel = unic_xmalloc((size_t)threads * row_bytes);
+    exact_pair *cand = unic_xmalloc((size_t)threads * (size_t)n * sizeof(exact_pair));
+    pair *heads = unic_xmalloc((size_t)threads * (size_t)(k_top + 1) * sizeof(pair));
     unic_progress prog;
     unic_progress_start(&prog, "mining", n);
     for (int64_t r0 = 0; r0 < n; r0 += rows) {
@@ -146,36 +341,37 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)n, in->dim, 1.0f,
                     in->embeddings + r0 * in->dim, in->dim, in->embeddings, in->dim, 0.0f, gram,
                     (int)n);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 16)
         for (int64_t r = 0; r < nr; r++) {
             int64_t i = r0 + r;
+            int t = omp_get_thread_num();
             float *row = gram + r * n; /* distances overwrite the Gram row in place */
             float ni = norms[i];
             for (int64_t j = 0; j < n; j++) {
                 float d = ni + norms[j] - 2.0f * row[j];
                 row[j] = d > 0.0f ? d : 0.0f;
             }
-            row[i] = -1.0f; /* the anchor ranks first, whatever rounding says */
+            row[i] = -1.0f; /* the anchor ranks first (eq. 3) */
+            double delta = rounding_bound(in->dim, ni, norm_max);
+            exact_pair *c = cand + (size_t)t * (size_t)n;
             if (k_th > 0) {
-                float *s = scratch + (size_t)omp_get_thread_num() * (size_t)n;
-                rank_k(row, s, n, k_th, &th_sq[i], th_idx ? &th_idx[i] : &(int32_t){0});
+                int32_t idx;
+                exact_rank(in, i, row, sel + (size_t)t * (size_t)n, k_th, delta, c, &th_sq[i], &idx);
+                if (th_idx) th_idx[i] = idx;
             }
-            if (k_top > 0) {
-                pair *best = heads + (size_t)omp_get_thread_num() * (size_t)k_top;
-                top_k(row, n, k_top, best);
-                for (int c = 0; c < k_top; c++) {
-                    top_idx[i * k_top + c] = best[c].j;
-                    if (top_sq) top_sq[i * k_top + c] = best[c].d < 0 ? 0.0f : best[c].d;
-                }
-            }
+            if (k_top > 0)
+                exact_top(in, i, row, k_top, delta, heads + (size_t)t * (size_t)(k_top + 1), c,
+                          top_idx + i * k_top, top_sq ? top_sq + i * k_top : NULL);
         }
         unic_progress_update(&prog, r0 + nr);
     }
     unic_progress_end(&prog);
-    unic_xfree(scratch);
+    unic_xfree(sel);
+    unic_xfree(cand);
     unic_xfree(heads);
     unic_xfree(gram);
     unic_xfree(norms);
+    if (*cache) cache_save(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx);
     return 0;
 }
 

@@ -1,8 +1,13 @@
 /* Exact Euclidean neighbour mining, blocked: distance tiles come from GEMM
  * (||x||^2 + ||y||^2 - 2 x.y) and each row is reduced to what the miners
  * need (its k nearest, or its k-th nearest) before the next tile, so memory
- * stays O(tile x N) instead of N x N. Order is by (squared distance, index);
- * every point is its own first neighbour (eq. 3). */
+ * stays O(N*D + N*k + one tile) instead of N x N; the plan is printed first
+ * and refused, with the number it needs, when it exceeds MemAvailable or
+ * UNIC_MEMORY_LIMIT. Candidates near a boundary are re-ranked with exact
+ * distances, so results are those of exact arithmetic, ordered by (squared
+ * distance, index); every point is its own first neighbour (eq. 3). With
+ * in->cache_dir set, results are cached there in safetensors, keyed by a
+ * hash of the embeddings and the request. */
 #ifndef UNIC_KNN_H
 #define UNIC_KNN_H
 
@@ -20,9 +25,10 @@ int unic_kth_neighbor(const unic_mine_input *in, int k, float *sq_dist, int32_t 
 /* Both in one pass over the distances (k_top < k_th). */
 int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, float *top_sq,
                      int k_th, float *th_sq, int32_t *th_idx, char *err, size_t errlen);
-/* ||x_i - x_j||^2 by direct differences in double. It can differ from the
- * tiles' GEMM form by float rounding, which only matters for points that tie
- * with a threshold from unic_kth_neighbor to within ~1e-6 relative. */
+/* ||x_i - x_j||^2 by direct differences in double, rounded to float: the
+ * distances unic_knn and unic_kth_neighbor report are computed the same way,
+ * so comparisons against a rank-k threshold agree with the ranking (up to
+ * two doubles rounding to one float, where the index decides). */
 float unic_sq_dist(const unic_mine_input *in, int64_t i, int64_t j);
 
 /* Second-order neighbourhood sizes (eq. 4): for each i, the number of

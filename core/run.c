@@ -33,7 +33,7 @@ typedef struct instance {
 
 typedef struct run {
     const unic_experiment *x;
-    char out[2048];
+    char out[2048], cache[2300];
     unic_device dev;
     uint64_t seed;
     /* data */
@@ -404,7 +404,7 @@ static void route_anchors(run *r)
 
 static int mine(run *r, char *err, size_t errlen)
 {
-    unic_mine_input in = {r->n, r->dim, r->emb, r->visible, r->out};
+    unic_mine_input in = {r->n, r->dim, r->emb, r->visible, r->cache};
     char msg[1024];
     for (int m = 0; m < r->x->nminers; m++) {
         instance *mi = &r->miners[m];
@@ -897,8 +897,8 @@ static int setup(run *r, const char *out_dir, char *err, size_t errlen)
     return 0;
 }
 
-int unic_run(const unic_experiment *x, const char *out_dir, int resume, unic_run_summary *summary,
-             char *err, size_t errlen)
+int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_dir, int resume,
+             unic_run_summary *summary, char *err, size_t errlen)
 {
     run r;
     memset(&r, 0, sizeof r);
@@ -910,6 +910,8 @@ int unic_run(const unic_experiment *x, const char *out_dir, int resume, unic_run
     int start_epoch = 0;
     int64_t steps = 0;
     if (setup(&r, out_dir, err, errlen) != 0) goto done;
+    snprintf(r.cache, sizeof r.cache, "%s", cache_dir ? cache_dir : "");
+    if (!cache_dir) snprintf(r.cache, sizeof r.cache, "%s/cache", r.out);
 
     char path[2300];
     snprintf(path, sizeof path, "%s/log.txt", r.out);

@@ -14,8 +14,9 @@ typedef struct unic_run_summary {
 } unic_run_summary;
 
 /* out_dir NULL: [train] out or runs/<experiment name>. resume: continue from
- * out_dir/checkpoint.safetensors. */
-int unic_run(const unic_experiment *x, const char *out_dir, int resume, unic_run_summary *summary,
-             char *err, size_t errlen);
+ * out_dir/checkpoint.safetensors. cache_dir NULL: out_dir/cache; a grid
+ * passes one folder for all its runs, so they mine once. */
+int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_dir, int resume,
+             unic_run_summary *summary, char *err, size_t errlen);
 
 #endif

@@ -229,6 +229,10 @@ Test(e2e, grid_runs_every_combination, .timeout = 300)
     char *resolved = test_read_file(test_path(dir, "g/head.hidden=8,loss.entropy.weight=0/config.resolved.ini"), NULL);
     cr_assert_not_null(resolved, "each run has its own folder");
     cr_expect(strstr(resolved, "hidden = 8") && strstr(resolved, "weight = 0"), "%s", resolved);
+    /* four runs over the same embeddings mine once: the second run on hits the cache */
+    char *log = test_read_file(test_path(dir, "g/head.hidden=16,loss.entropy.weight=3/log.txt"), NULL);
+    cr_assert_not_null(log);
+    cr_expect(strstr(log, "the 5 nearest of N=90: cached in"), "%s", log);
 }
 
 Test(e2e, out_of_tree_plugin_through_plugin_path, .timeout = 300)

@@ -1,0 +1,130 @@
+/* The mining engine: exact against a double-precision brute force on
+ * clustered float data with duplicates, the memory plan's refusal, and the
+ * neighbour cache (hit, and invalidation when the embeddings change). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "io.h"
+#include "knn.h"
+#include "unic/rng.h"
+
+typedef struct ref {
+    double d;
+    int32_t j;
+} ref;
+
+static int cmp_ref(const void *x, const void *y)
+{
+    const ref *a = x, *b = y;
+    if (a->d != b->d) return a->d < b->d ? -1 : 1;
+    return (a->j > b->j) - (a->j < b->j);
+}
+
+/* Tight clusters far from the origin (large norms, small distances: the
+ * hard case for the GEMM form) with exact duplicates. */
+static float *clustered(int n, int d, uint64_t seed)
+{
+    float *x = malloc(sizeof(float) * (size_t)n * d);
+    unic_rng g = unic_rng_stream(seed, 1, 1);
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < d; c++)
+            x[i * d + c] = 50.0f + 10.0f * (float)(i % 7 == c % 7) + 0.01f * unic_rng_uniform(&g);
+    for (int i = 0; i < n; i += 13) memcpy(x + (i + 1) % n * d, x + i * d, sizeof(float) * d);
+    return x;
+}
+
+Test(knn, exact_against_brute_force_on_clustered_data)
+{
+    const int n = 600, d = 24, k = 15, kth = 300;
+    float *x = clustered(n, d, 5);
+    unic_mine_input in = {n, d, x, NULL, NULL};
+    int32_t *idx = malloc(sizeof(int32_t) * n * k), th_idx[600];
+    float *sq = malloc(sizeof(float) * n * k), th[600];
+    char err[512];
+    cr_assert_eq(unic_knn_and_kth(&in, k, idx, sq, kth, th, th_idx, err, sizeof err), 0, "%s", err);
+    ref *all = malloc(sizeof(ref) * n);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int c = 0; c < d; c++) {
+                double t = (double)x[i * d + c] - x[j * d + c];
+                s += t * t;
+            }
+            all[j] = (ref){j == i ? -1.0 : s, j};
+        }
+        qsort(all, n, sizeof(ref), cmp_ref);
+        for (int c = 0; c < k; c++)
+            cr_assert_eq(idx[i * k + c], all[c].j, "row %d rank %d: %d, brute force %d", i, c,
+                         idx[i * k + c], all[c].j);
+        cr_assert_eq(th_idx[i], all[kth].j, "row %d: rank-%d point %d, brute force %d", i, kth,
+                     th_idx[i], all[kth].j);
+        cr_assert_float_eq(th[i], (float)all[kth].d, 1e-6f * (float)all[kth].d + 1e-12f);
+    }
+    free(all);
+    free(idx);
+    free(sq);
+    free(x);
+}
+
+Test(knn, refuses_a_plan_that_does_not_fit)
+{
+    float *x = clustered(500, 8, 1);
+    unic_mine_input in = {500, 8, x, NULL, NULL};
+    int32_t idx[500 * 5];
+    char err[1024] = "";
+    setenv("UNIC_MEMORY_LIMIT", "4K", 1);
+    cr_expect_neq(unic_knn(&in, 5, idx, NULL, err, sizeof err), 0);
+    unsetenv("UNIC_MEMORY_LIMIT");
+    cr_expect(strstr(err, "needs at least") && strstr(err, "MiB") &&
+              strstr(err, "UNIC_MEMORY_LIMIT"), "%s", err);
+    free(x);
+}
+
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strstr(e->d_name, ".safetensors") != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+Test(knn, cache_hits_and_invalidates)
+{
+    const int n = 300, d = 6, k = 4;
+    float *x = clustered(n, d, 2);
+    char *dir = test_tmpdir("cache"), err[512];
+    unic_mine_input in = {n, d, x, NULL, dir};
+    int32_t a[300 * 4], b[300 * 5];
+    cr_assert_eq(unic_knn(&in, k, a, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(count_files(dir), 1, "the first call writes the cache");
+    /* doctor the cached file: a hit must return what it holds */
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    char path[4096] = "";
+    while ((e = readdir(dd)))
+        if (strstr(e->d_name, ".safetensors")) snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    closedir(dd);
+    int32_t doctored[300 * 4];
+    for (int i = 0; i < n * k; i++) doctored[i] = 7;
+    unic_array t = {"idx", UNIC_DT_I32, 2, {n, k}, doctored, sizeof doctored};
+    const char *meta[] = {"version", "unic-neighbors-2", NULL};
+    cr_assert_eq(unic_safetensors_write(path, &t, 1, meta, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_knn(&in, k, b, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(b[0], 7, "the second call should have been served from the cache");
+    /* other embeddings or another k: a different key */
+    x[5] += 1.0f;
+    cr_assert_eq(unic_knn(&in, k, b, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(b[0], 0, "changed embeddings must not hit the old cache");
+    cr_expect_eq(count_files(dir), 2);
+    cr_assert_eq(unic_knn(&in, k + 1, b, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(count_files(dir), 3);
+    free(x);
+}
