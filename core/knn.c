@@ -112,12 +112,20 @@ static int cmp_exact(const void *x, const void *y)
 static double exact_sq(const unic_mine_input *in, int64_t i, int64_t j)
 {
     const float *x = in->embeddings + i * in->dim, *y = in->embeddings + j * in->dim;
-    double d = 0;
-    for (int c = 0; c < in->dim; c++) {
+    /* four fixed partial sums: the compiler vectorises them, the order of
+     * additions stays the same on every run */
+    double acc[4] = {0, 0, 0, 0};
+    int c = 0;
+    for (; c + 4 <= in->dim; c += 4)
+        for (int u = 0; u < 4; u++) {
+            double t = (double)x[c + u] - y[c + u];
+            acc[u] += t * t;
+        }
+    for (; c < in->dim; c++) {
         double t = (double)x[c] - y[c];
-        d += t * t;
+        acc[0] += t * t;
     }
-    return d;
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
 }
 
 float unic_sq_dist(const unic_mine_input *in, int64_t i, int64_t j)
@@ -147,6 +155,45 @@ static void exact_top(const unic_mine_input *in, int64_t i, const float *row, in
     }
 }
 
+/* The k-th smallest of a row's n values. On long rows a sorted sample of
+ * 512 values brackets it (with a margin of 4 binomial standard deviations),
+ * one pass keeps only the values inside the bracket, and the selection runs
+ * on those: about 1.5 passes instead of a copy and a full quickselect. */
+static float gemm_kth(const float *row, float *scratch, int64_t n, int64_t k, uint64_t salt)
+{
+    enum { S = 512 };
+    if (salt || n > 4096) {
+        float sample[S];
+        int64_t stride = n / S;
+        for (int q = 0; q < S; q++) sample[q] = row[q * stride + (int64_t)(salt % (uint64_t)stride)];
+        double f = (double)k / (double)n, sd = sqrt(f * (1 - f) / S) + 2.0 / S;
+        int qlo = (int)floor((f - 4 * sd) * S), qhi = (int)ceil((f + 4 * sd) * S);
+        float lo = -INFINITY, hi = INFINITY;
+        if (qhi < S - 1) {
+            select_nth(sample, S, qhi);
+            hi = sample[qhi];
+        }
+        if (qlo > 0) {
+            select_nth(sample, qhi < S - 1 ? qhi : S, qlo); /* below qhi after the first select */
+            lo = sample[qlo];
+        }
+        int64_t below = 0, m = 0;
+        for (int64_t j = 0; j < n; j++) { /* branch-free: about a fifth of the values stay */
+            float v = row[j];
+            below += v < lo;
+            scratch[m] = v;
+            m += (v >= lo) & (v <= hi);
+        }
+        if (below <= k && k < below + m) {
+            select_nth(scratch, m, k - below);
+            return scratch[k - below];
+        }
+    }
+    memcpy(scratch, row, (size_t)n * sizeof(float)); /* the bracket missed: select on all */
+    select_nth(scratch, n, k);
+    return scratch[k];
+}
+
 /* The point at exact rank k of row i: every point whose GEMM distance lies
  * more than 2 delta below the GEMM k-th is below it in exact arithmetic too,
  * every point more than 2 delta above is above, and the exact k-th lies in
@@ -155,9 +202,8 @@ static void exact_rank(const unic_mine_input *in, int64_t i, const float *row, f
                        int64_t k, double delta, exact_pair *band, float *th, int32_t *th_idx)
 {
     int64_t n = in->n;
-    memcpy(scratch, row, (size_t)n * sizeof(float));
-    select_nth(scratch, n, k);
-    double lo = scratch[k] - 2 * delta, hi = scratch[k] + 2 * delta;
+    float t = gemm_kth(row, scratch, n, k, in->n > 4096 ? (uint64_t)i : 0);
+    double lo = t - 2 * delta, hi = t + 2 * delta;
     int64_t below = 1, m = 0; /* the anchor always ranks first */
     for (int64_t j = 0; j < n; j++) {
         if (j == i) continue;

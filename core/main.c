@@ -1,5 +1,5 @@
 /* The `unic` command: run (an experiment or a grid of them), check, plugins,
- * eval. */
+ * eval, neighbors. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "io.h"
 #include "log.h"
 #include "metrics.h"
+#include "neighbors.h"
 #include "params.h"
 #include "registry.h"
 #include "run.h"
@@ -30,6 +31,12 @@ static void usage(FILE *f)
             "      score a predictions file (columns: prediction, and label unless --labels):\n"
             "      clustering ACC/NMI/ARI, or with --old-classes GCD All/Old/New over the rows\n"
             "      not marked labeled=1\n"
+            "  unic neighbors EMBEDDINGS|RUN [--labels FILE] [--out DIR] [--tau1 10,50]\n"
+            "                 [--max-union N] [--quiet]\n"
+            "      judge a backbone's neighbours against the labels before training: CSV and\n"
+            "      SVG of true positives by union size, same-class rate by rank, removal and\n"
+            "      purity by union size (paper figures 4, 8, 9, 10) in DIR (default\n"
+            "      neighbors/ beside the input)\n"
             "plugins are loaded from %s and the folders in UNIC_PLUGIN_PATH\n",
             UNIC_PLUGIN_DIR);
 }
@@ -316,6 +323,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "plugins") == 0) return cmd_plugins();
+    if (strcmp(argv[1], "neighbors") == 0) return unic_neighbors_command(argc - 2, argv + 2);
     cli c;
     int known = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "check") == 0 ||
                 strcmp(argv[1], "eval") == 0;
