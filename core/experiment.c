@@ -65,6 +65,8 @@ const unic_param_spec unic_eval_spec[] = {
     {"kmeans_restarts", UNIC_INT, "10", "k-means restarts (sklearn's n_init)", NULL},
     {"kmeans_max_iter", UNIC_INT, "300", "k-means iterations per restart", NULL},
     {"kmeans_seed", UNIC_INT, "0", "k-means seed", NULL},
+    {"save_embeddings", UNIC_BOOL, "true", "write the training embeddings and labels to "
+                                           "embeddings.safetensors (for `unic neighbors RUN`)", NULL},
     {NULL},
 };
 

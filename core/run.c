@@ -17,6 +17,7 @@
 #include "checkpoint.h"
 #include "dataset.h"
 #include "imagesets.h"
+#include "io.h"
 #include "kmeans.h"
 #include "loader.h"
 #include "log.h"
@@ -749,6 +750,25 @@ static int augmented_rows(run *r, augmented *a, int b)
 
 /* ---- outputs ------------------------------------------------------------- */
 
+/* The training embeddings as the features backbone and `unic neighbors`
+ * read them back: tensors embeddings [N, D], labels [N], index [N]. */
+static int save_embeddings(run *r, char *err, size_t errlen)
+{
+    char path[2300];
+    snprintf(path, sizeof path, "%s/embeddings.safetensors", r->out);
+    int64_t *index = unic_xmalloc((size_t)r->n * sizeof(int64_t));
+    for (int64_t i = 0; i < r->n; i++) index[i] = r->train_index ? r->train_index[i] : i;
+    unic_array t[3] = {{"embeddings", UNIC_DT_F32, 2, {r->n, r->dim}, r->emb,
+                        (size_t)r->n * (size_t)r->dim * sizeof(float)},
+                       {"index", UNIC_DT_I64, 1, {r->n}, index, (size_t)r->n * sizeof(int64_t)},
+                       {"labels", UNIC_DT_I32, 1, {r->n}, r->train.labels,
+                        (size_t)r->n * sizeof(int32_t)}};
+    const char *meta[] = {"source", r->train.path, NULL};
+    int rc = unic_safetensors_write(path, t, r->train.labels ? 3 : 2, meta, err, errlen);
+    unic_xfree(index);
+    return rc;
+}
+
 static int write_text(const char *dir, const char *name, const char *text, char *err, size_t errlen)
 {
     char path[2300];
@@ -936,6 +956,8 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
     }
     if (make_split(&r, err, errlen) != 0) goto done;
     route_anchors(&r);
+    if (unic_param_bool(x->eval, "save_embeddings") && save_embeddings(&r, err, errlen) != 0)
+        goto done;
     times[0] = unic_now() - t0;
     t0 = unic_now();
     if (mine(&r, err, errlen) != 0) goto done;

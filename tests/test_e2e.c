@@ -69,8 +69,14 @@ Test(e2e, unic_beats_kmeans_on_fashion_mnist, .timeout = 600)
         double u = get(m, "unic", keys[i]), k = get(m, "baseline", keys[i]);
         cr_expect_gt(u, k, "UNIC %s %.4f should beat k-means %.4f", keys[i], u, k);
     }
+    /* the run's embeddings feed the neighbour analyses */
+    snprintf(args, sizeof args, "neighbors %s --tau1 10 --quiet", dir);
+    free(run_unic(args, 0));
+    char *fig4 = test_read_file(test_path(dir, "neighbors/fig4_union_threshold_tau1-10.csv"), NULL);
+    cr_expect_not_null(fig4, "unic neighbors RUN did not write figure 4");
     for (const char *const *f = (const char *const[]){"config.resolved.ini", "log.txt",
-                                                     "predictions.csv", "checkpoint.safetensors", NULL};
+                                                     "predictions.csv", "checkpoint.safetensors",
+                                                     "embeddings.safetensors", NULL};
          *f; f++) {
         char *p = test_path(dir, *f);
         cr_expect_eq(access(p, R_OK), 0, "run folder lacks %s", *f);
