@@ -11,15 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${THREADS:-2}
 sizes=${SIZES:-"20000 50000"}
-need=()
-for p in python3-faiss python3-numpy; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if ((${#need[@]})); then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+tools/need-debs python3-faiss python3-numpy
 tools/bootstrap >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -10,15 +10,7 @@ cd "$(dirname "$0")/.."
 threads=${THREADS:-2}
 seeds=${SEEDS:-0}
 
-need=()
-for p in python3-torch python3-numpy python3-scipy python3-sklearn; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if ((${#need[@]})); then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+tools/need-debs python3-torch python3-numpy python3-scipy python3-sklearn
 tools/bootstrap >/dev/null
 
 tmp=$(mktemp -d)
