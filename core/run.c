@@ -217,6 +217,7 @@ static int open_images(run *r, const char *split, int64_t limit, unic_imageset *
     d->n = unic_imageset_size(*set);
     if (limit > 0 && limit < d->n) d->n = limit;
     d->num_classes = unic_imageset_num_classes(*set);
+    if (d->num_classes == 0) return 0; /* unlabeled (IDX without labels, STL-10 unlabeled) */
     d->labels = unic_xmalloc((size_t)d->n * sizeof(int32_t));
     for (int64_t i = 0; i < d->n; i++) d->labels[i] = unic_imageset_label(*set, i);
     return 0;
