@@ -1,10 +1,90 @@
 #include "api.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include "io.h"
 #include "knn.h"
 #include "log.h"
 #include "ops.h"
 #include "params.h"
 #include "registry.h"
+#include "util.h"
+
+static int format_shape(char *buf, size_t len, const int64_t *shape, int ndim)
+{
+    int off = snprintf(buf, len, "[");
+    for (int i = 0; i < ndim && off < (int)len; i++)
+        off += snprintf(buf + off, len - (size_t)off, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (off < (int)len) off += snprintf(buf + off, len - (size_t)off, "]");
+    return off;
+}
+
+/* Opens path and finds name in it; on failure *st is closed and NULL. */
+static const unic_array *find_tensor(const char *path, const char *name, unic_safetensors **st,
+                                     char *err, size_t errlen)
+{
+    if (unic_safetensors_open(path, st, err, errlen) != 0) {
+        *st = NULL;
+        return NULL;
+    }
+    const unic_array *a = unic_safetensors_find(*st, name);
+    if (!a) {
+        unic_errf(err, errlen, "%s: no tensor '%s' in this checkpoint (%d tensors)", path, name,
+                  (*st)->count);
+        unic_safetensors_close(*st);
+        *st = NULL;
+    }
+    return a;
+}
+
+static int load_tensor_f32(const char *path, const char *name, float *dst, const int64_t *shape,
+                           int ndim, char *err, size_t errlen)
+{
+    unic_safetensors *st;
+    const unic_array *a = find_tensor(path, name, &st, err, errlen);
+    if (!a) return -1;
+    int same = a->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = a->shape[i] == shape[i];
+    if (!same) {
+        char have[160], want[160];
+        format_shape(have, sizeof have, a->shape, a->ndim);
+        format_shape(want, sizeof want, shape, ndim);
+        unic_errf(err, errlen, "%s: tensor '%s' has shape %s, expected %s", path, name, have, want);
+        unic_safetensors_close(st);
+        return -1;
+    }
+    if (a->dtype != UNIC_DT_F32 && a->dtype != UNIC_DT_F16 && a->dtype != UNIC_DT_BF16 &&
+        a->dtype != UNIC_DT_F64) {
+        unic_errf(err, errlen, "%s: tensor '%s' is %s, expected floating point (F32, F16, BF16, "
+                  "F64)", path, name, unic_dtype_name(a->dtype));
+        unic_safetensors_close(st);
+        return -1;
+    }
+    char why[512];
+    int rc = unic_array_to_f32(a, dst, why, sizeof why);
+    if (rc != 0) unic_errf(err, errlen, "%s: tensor '%s': %s", path, name, why);
+    unic_safetensors_close(st);
+    return rc;
+}
+
+static int tensor_shape(const char *path, const char *name, int64_t *shape, int max_ndim,
+                        char *err, size_t errlen)
+{
+    unic_safetensors *st;
+    const unic_array *a = find_tensor(path, name, &st, err, errlen);
+    if (!a) return -1;
+    int ndim = a->ndim;
+    if (ndim > max_ndim) {
+        unic_errf(err, errlen, "%s: tensor '%s' has %d dimensions, at most %d expected", path, name,
+                  ndim, max_ndim);
+        ndim = -1;
+    } else {
+        memcpy(shape, a->shape, sizeof(int64_t) * (size_t)ndim);
+    }
+    unic_safetensors_close(st);
+    return ndim;
+}
 
 static const unic_api api = {
     .abi_version = UNIC_ABI_VERSION,
@@ -29,6 +109,8 @@ static const unic_api api = {
     .kth_neighbor = unic_kth_neighbor,
     .sq_dist = unic_sq_dist,
     .union_sizes = unic_union_sizes,
+    .load_tensor_f32 = load_tensor_f32,
+    .tensor_shape = tensor_shape,
 };
 
 const unic_api *unic_core_api(void) { return &api; }

@@ -17,7 +17,7 @@
 #include "tensor.h"
 
 /* Bumped whenever a struct below or the order of the api table changes. */
-#define UNIC_ABI_VERSION 1
+#define UNIC_ABI_VERSION 2
 
 #define UNIC_ENTRY_POINT "unic_plugin_init"
 
@@ -66,7 +66,9 @@ typedef struct unic_input_info {
 typedef struct unic_backbone_ops {
     /* Accept the dataset's items (or explain why not) and say the embedding size. */
     int (*open)(void *self, const unic_input_info *in, int *embed_dim, char *err, size_t errlen);
-    /* input: [n, item...] raw values (pixels 0..255, features as stored). */
+    /* input: [n, item...] as the data gives it: features as stored, pixels
+     * 0..255 from IDX or a pipeline without normalize, normalised floats
+     * from a pipeline ending in normalize (what ViTs expect). */
     void (*forward)(void *self, const unic_tensor *input, unic_tensor *embeddings);
     /* d_embeddings: [n, embed_dim]; accumulates parameter gradients. */
     void (*backward)(void *self, const unic_tensor *d_embeddings);
@@ -194,6 +196,22 @@ typedef struct unic_api {
     float (*sq_dist)(const unic_mine_input *in, int64_t i, int64_t j);
     /* Second-order union sizes (eq. 4) of knn lists idx [n, k]. */
     void (*union_sizes)(const int32_t *idx, int64_t n, int k, int32_t *out);
+
+    /* Checkpoints, for backbones that start from published weights (the
+     * plugin cannot link the core's readers). Both map the safetensors file
+     * for the call only, so a plugin holds nothing open. */
+    /* Copies tensor `name` of `path` into dst as float32 (F32, F16, BF16 and
+     * F64 convert) after checking its shape is exactly shape[0..ndim); a
+     * missing tensor, another shape or an integer dtype is an error that
+     * names the tensor and the file. */
+    int (*load_tensor_f32)(const char *path, const char *name, float *dst, const int64_t *shape,
+                           int ndim, char *err, size_t errlen);
+    /* The shape of tensor `name` of `path` into shape[0..max_ndim): returns
+     * its ndim, or -1 with a message (missing, or more than max_ndim dims).
+     * For the tensors whose size the checkpoint decides, as the grid of a
+     * ViT's pos_embed. */
+    int (*tensor_shape)(const char *path, const char *name, int64_t *shape, int max_ndim,
+                        char *err, size_t errlen);
 } unic_api;
 
 /* Keeps the api table for the plugin's callbacks (one per shared object). */

@@ -1,0 +1,550 @@
+/* `vit`: a Vision Transformer loaded from a timm / DINO / DINOv2 safetensors
+ * checkpoint, forward only, on the CPU. The embedding is the CLS token after
+ * the final LayerNorm, as DINO evaluates its features.
+ *
+ * The architecture is timm's VisionTransformer: patch embedding (a stride-p
+ * convolution, done here as im2col + GEMM), a CLS token, learned positional
+ * embeddings, pre-norm blocks (LayerNorm eps 1e-6, multi-head attention with
+ * a biased qkv whose rows are Q, K, V each head-major, exact erf GELU MLP,
+ * optional DINOv2 LayerScale) and a final LayerNorm. Matrix products go
+ * through the api's ops; LayerNorm and the attention softmax are plain loops
+ * here because the api has none.
+ *
+ * When images give another patch grid than the checkpoint's pos_embed, the
+ * grid is resized with DINOv2's recipe (interpolate_pos_encoding): bicubic,
+ * A = -0.75, scale factor (g + 0.1) / M, so output index d samples source
+ * (d + 0.5) * M / (g + 0.1) - 0.5, taps clamped to the grid, align_corners
+ * off, no antialias. timm instead resizes once to g x g with antialias,
+ * which gives slightly different features; DINOv2's is what its reported
+ * numbers use. For a non-square grid each axis uses its own size (DINOv2's
+ * code swaps the two there; square grids, the usual case, are identical). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unic/plugin.h"
+
+UNIC_PLUGIN_API;
+
+/* Images run through the blocks this many at a time, which bounds the
+ * activations (ViT-B/16 at 224 px: about 80 MB) whatever the batch. */
+#define VIT_CHUNK 16
+#define MAX_WEIGHTS 512
+
+typedef struct vit_block {
+    unic_tensor *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
+    unic_tensor *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+    unic_tensor *ls1, *ls2; /* NULL without layerscale */
+} vit_block;
+
+typedef struct vit {
+    char *checkpoint;
+    int patch, depth, dim, heads, hidden, layerscale, interp_dinov2;
+
+    /* weights, as the checkpoint holds them (matrices viewed 2-D) */
+    unic_tensor *weights[MAX_WEIGHTS];
+    int nweights;
+    unic_tensor *patch_w, *patch_b, *cls, *pos_ckpt, *norm_w, *norm_b;
+    int grid_ckpt; /* pos_embed's grid is grid_ckpt x grid_ckpt */
+    vit_block *blocks;
+
+    /* set by open: the input's geometry and its positional embeddings */
+    int64_t height, width;
+    int gh, gw, tokens;
+    unic_tensor *pos; /* [tokens, dim] */
+
+    /* activations for up to `cap` images, shared by every (frozen) block */
+    int64_t cap;
+    unic_tensor *cols, *patches, *x, *ln, *qkv, *att, *tmp, *hid;
+    unic_tensor *q, *k, *v, *scores, *o; /* one head of one image */
+} vit;
+
+static const unic_param_spec params[] = {
+    {"checkpoint", UNIC_STRING, "",
+     "path of a .safetensors checkpoint with timm / DINO names (required)", NULL},
+    {"patch", UNIC_INT, "16", "patch size in pixels", NULL},
+    {"depth", UNIC_INT, "12", "number of transformer blocks", NULL},
+    {"dim", UNIC_INT, "768", "embedding width (the embedding size)", NULL},
+    {"heads", UNIC_INT, "12", "attention heads (dim must be a multiple)", NULL},
+    {"mlp_ratio", UNIC_INT, "4", "MLP hidden width over dim", NULL},
+    {"layerscale", UNIC_BOOL, "false", "blocks have DINOv2's ls1.gamma / ls2.gamma", NULL},
+    {"pos_interp", UNIC_CHOICE, "dinov2",
+     "pos_embed for another patch grid than the checkpoint's: DINOv2's bicubic recipe, or refuse",
+     "dinov2|none"},
+    {"finetune", UNIC_CHOICE, "frozen",
+     "which weights train; only frozen for now (last_block and full come with the backward pass)",
+     "frozen"},
+    {NULL},
+};
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* Allocates a tensor of the file's shape, fills it from the checkpoint, and
+ * views it as rows x cols (cols = 0: one dimension of rows). */
+static unic_tensor *load(vit *x, const char *name, int ndim, const int64_t *shape, int64_t rows,
+                         int64_t cols, char *err, size_t errlen)
+{
+    if (x->nweights == MAX_WEIGHTS) {
+        snprintf(err, errlen, "%s: more than %d tensors to load (depth too large)", x->checkpoint,
+                 MAX_WEIGHTS);
+        return NULL;
+    }
+    int64_t flat[2] = {rows, cols};
+    unic_tensor *t = unic->tensor_new(UNIC_CPU, cols ? 2 : 1, flat);
+    x->weights[x->nweights++] = t;
+    if (unic->load_tensor_f32(x->checkpoint, name, t->data, shape, ndim, err, errlen) != 0)
+        return NULL;
+    return t;
+}
+
+static unic_tensor *load_vec(vit *x, const char *name, int64_t n, char *err, size_t errlen)
+{
+    return load(x, name, 1, &n, n, 0, err, errlen);
+}
+
+static unic_tensor *load_mat(vit *x, const char *name, int64_t rows, int64_t cols, char *err,
+                             size_t errlen)
+{
+    int64_t shape[2] = {rows, cols};
+    return load(x, name, 2, shape, rows, cols, err, errlen);
+}
+
+/* A block's tensor name, "blocks.<i>.<what>". */
+static const char *bname(char *buf, size_t len, int i, const char *what)
+{
+    snprintf(buf, len, "blocks.%d.%s", i, what);
+    return buf;
+}
+
+static int has_tensor(const vit *x, const char *name)
+{
+    int64_t shape[8];
+    char ignored[512];
+    return unic->tensor_shape(x->checkpoint, name, shape, 8, ignored, sizeof ignored) >= 0;
+}
+
+static int load_block(vit *x, int i, vit_block *b, char *err, size_t errlen)
+{
+    char n[96];
+    int64_t d = x->dim, h = x->hidden;
+#define L(field, expr) \
+    if (!(b->field = (expr))) return -1
+    L(norm1_w, load_vec(x, bname(n, sizeof n, i, "norm1.weight"), d, err, errlen));
+    L(norm1_b, load_vec(x, bname(n, sizeof n, i, "norm1.bias"), d, err, errlen));
+    L(qkv_w, load_mat(x, bname(n, sizeof n, i, "attn.qkv.weight"), 3 * d, d, err, errlen));
+    L(qkv_b, load_vec(x, bname(n, sizeof n, i, "attn.qkv.bias"), 3 * d, err, errlen));
+    L(proj_w, load_mat(x, bname(n, sizeof n, i, "attn.proj.weight"), d, d, err, errlen));
+    L(proj_b, load_vec(x, bname(n, sizeof n, i, "attn.proj.bias"), d, err, errlen));
+    L(norm2_w, load_vec(x, bname(n, sizeof n, i, "norm2.weight"), d, err, errlen));
+    L(norm2_b, load_vec(x, bname(n, sizeof n, i, "norm2.bias"), d, err, errlen));
+    L(fc1_w, load_mat(x, bname(n, sizeof n, i, "mlp.fc1.weight"), h, d, err, errlen));
+    L(fc1_b, load_vec(x, bname(n, sizeof n, i, "mlp.fc1.bias"), h, err, errlen));
+    L(fc2_w, load_mat(x, bname(n, sizeof n, i, "mlp.fc2.weight"), d, h, err, errlen));
+    L(fc2_b, load_vec(x, bname(n, sizeof n, i, "mlp.fc2.bias"), d, err, errlen));
+    if (x->layerscale) {
+        L(ls1, load_vec(x, bname(n, sizeof n, i, "ls1.gamma"), d, err, errlen));
+        L(ls2, load_vec(x, bname(n, sizeof n, i, "ls2.gamma"), d, err, errlen));
+    }
+#undef L
+    return 0;
+}
+
+static void free_activations(vit *x)
+{
+    unic_tensor **all[] = {&x->cols, &x->patches, &x->x, &x->ln, &x->qkv, &x->att, &x->tmp,
+                           &x->hid, &x->q, &x->k, &x->v, &x->scores, &x->o};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (*all[i]) unic->tensor_free(*all[i]);
+        *all[i] = NULL;
+    }
+    x->cap = 0;
+}
+
+static void destroy(void *self)
+{
+    vit *x = self;
+    if (!x) return;
+    free_activations(x);
+    if (x->pos) unic->tensor_free(x->pos);
+    for (int i = 0; i < x->nweights; i++) unic->tensor_free(x->weights[i]);
+    free(x->blocks);
+    free(x->checkpoint);
+    free(x);
+}
+
+/* Loads everything in create, so a wrong checkpoint fails before any data is read. */
+static int load_all(vit *x, char *err, size_t errlen)
+{
+    const char *ck = x->checkpoint;
+    int64_t d = x->dim, p = x->patch;
+
+    int64_t pshape[8] = {0};
+    int nd = unic->tensor_shape(ck, "pos_embed", pshape, 8, err, errlen);
+    if (nd < 0) return -1;
+    int64_t n = nd == 3 ? pshape[1] - 1 : -1;
+    int g = n > 0 ? (int)llround(sqrt((double)n)) : 0;
+    if (nd != 3 || pshape[0] != 1 || pshape[2] != d || (int64_t)g * g != n) {
+        char have[160];
+        int off = snprintf(have, sizeof have, "[");
+        for (int i = 0; i < nd && off < (int)sizeof have; i++)
+            off += snprintf(have + off, sizeof have - (size_t)off, "%s%lld", i ? ", " : "",
+                            (long long)pshape[i]);
+        snprintf(err, errlen, "%s: tensor 'pos_embed' has shape %s%s, expected [1, 1 + g * g, %d] "
+                 "(a CLS token and a square grid; dim = %d)", ck, have, off < (int)sizeof have ?
+                 "]" : "", x->dim, x->dim);
+        return -1;
+    }
+    x->grid_ckpt = g;
+    int64_t pos_shape[3] = {1, 1 + n, d}, cls_shape[3] = {1, 1, d}, pw_shape[4] = {d, 3, p, p};
+    if (!(x->pos_ckpt = load(x, "pos_embed", 3, pos_shape, 1 + n, d, err, errlen))) return -1;
+    if (!(x->cls = load(x, "cls_token", 3, cls_shape, 1, d, err, errlen))) return -1;
+    if (!(x->patch_w = load(x, "patch_embed.proj.weight", 4, pw_shape, d, 3 * p * p, err, errlen)))
+        return -1;
+    if (!(x->patch_b = load_vec(x, "patch_embed.proj.bias", d, err, errlen))) return -1;
+    x->blocks = calloc((size_t)x->depth, sizeof *x->blocks);
+    for (int i = 0; i < x->depth; i++)
+        if (load_block(x, i, &x->blocks[i], err, errlen) != 0) return -1;
+    if (!(x->norm_w = load_vec(x, "norm.weight", d, err, errlen))) return -1;
+    if (!(x->norm_b = load_vec(x, "norm.bias", d, err, errlen))) return -1;
+
+    /* A checkpoint with more blocks, or with LayerScale the config leaves
+     * out, would otherwise load "fine" and give wrong features. */
+    char name[96];
+    if (has_tensor(x, bname(name, sizeof name, x->depth, "norm1.weight"))) {
+        snprintf(err, errlen, "%s: has a tensor '%s' beyond depth = %d: set depth to the "
+                 "checkpoint's number of blocks", ck, name, x->depth);
+        return -1;
+    }
+    if (!x->layerscale && has_tensor(x, "blocks.0.ls1.gamma")) {
+        snprintf(err, errlen, "%s: has LayerScale ('blocks.0.ls1.gamma', DINOv2): set "
+                 "layerscale = true", ck);
+        return -1;
+    }
+    return 0;
+}
+
+static void *create(const unic_params *p, char *err, size_t errlen)
+{
+    const char *ck = unic->param_str(p, "checkpoint");
+    if (!ck || !*ck) {
+        snprintf(err, errlen, "checkpoint is required: the path of a .safetensors file with timm / "
+                 "DINO tensor names");
+        return NULL;
+    }
+    vit *x = calloc(1, sizeof *x);
+    x->checkpoint = malloc(strlen(ck) + 1);
+    strcpy(x->checkpoint, ck);
+    x->patch = (int)unic->param_int(p, "patch");
+    x->depth = (int)unic->param_int(p, "depth");
+    x->dim = (int)unic->param_int(p, "dim");
+    x->heads = (int)unic->param_int(p, "heads");
+    long ratio = unic->param_int(p, "mlp_ratio");
+    x->layerscale = unic->param_bool(p, "layerscale");
+    x->interp_dinov2 = strcmp(unic->param_str(p, "pos_interp"), "dinov2") == 0;
+    if (x->patch < 1 || x->depth < 1 || x->dim < 1 || x->heads < 1 || ratio < 1) {
+        snprintf(err, errlen, "patch, depth, dim, heads and mlp_ratio must be positive");
+        destroy(x);
+        return NULL;
+    }
+    if (x->dim % x->heads != 0) {
+        snprintf(err, errlen, "dim = %d is not a multiple of heads = %d", x->dim, x->heads);
+        destroy(x);
+        return NULL;
+    }
+    x->hidden = (int)(x->dim * ratio);
+    if (load_all(x, err, errlen) != 0) {
+        destroy(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* ---- positional embeddings ---------------------------------------------- */
+
+/* PyTorch's cubic convolution weights (A = -0.75) for fraction t. */
+static void cubic_weights(double t, double w[4])
+{
+    const double a = -0.75;
+    double t1 = t + 1, t2 = 1 - t, t3 = 2 - t;
+    w[0] = ((a * t1 - 5 * a) * t1 + 8 * a) * t1 - 4 * a;
+    w[1] = ((a + 2) * t - (a + 3)) * t * t + 1;
+    w[2] = ((a + 2) * t2 - (a + 3)) * t2 * t2 + 1;
+    w[3] = ((a * t3 - 5 * a) * t3 + 8 * a) * t3 - 4 * a;
+}
+
+/* Row d of the 1-D resampling matrix from m to g samples: r[g * m]. */
+static void resample_matrix(int m, int g, double *r)
+{
+    memset(r, 0, sizeof(double) * (size_t)g * (size_t)m);
+    for (int d = 0; d < g; d++) {
+        double s = (d + 0.5) * m / (g + 0.1) - 0.5; /* DINOv2's scale factor, not m / g */
+        double f = floor(s), w[4];
+        cubic_weights(s - f, w);
+        for (int k = 0; k < 4; k++) {
+            int i = (int)f - 1 + k;
+            i = i < 0 ? 0 : i >= m ? m - 1 : i;
+            r[(size_t)d * m + i] += w[k];
+        }
+    }
+}
+
+static void interpolate_pos(vit *x)
+{
+    int m = x->grid_ckpt, gh = x->gh, gw = x->gw, d = x->dim;
+    double *rh = malloc(sizeof(double) * (size_t)gh * m);
+    double *rw = malloc(sizeof(double) * (size_t)gw * m);
+    resample_matrix(m, gh, rh);
+    resample_matrix(m, gw, rw);
+    const float *src = x->pos_ckpt->data + d; /* the grid, after the CLS entry */
+    float *dst = x->pos->data;
+    memcpy(dst, x->pos_ckpt->data, sizeof(float) * (size_t)d);
+#pragma omp parallel for collapse(2)
+    for (int y = 0; y < gh; y++)
+        for (int xx = 0; xx < gw; xx++) {
+            float *out = dst + (size_t)(1 + y * gw + xx) * d;
+            for (int c = 0; c < d; c++) {
+                double acc = 0;
+                for (int i = 0; i < m; i++) {
+                    double wy = rh[(size_t)y * m + i];
+                    if (wy == 0) continue;
+                    double row = 0;
+                    for (int j = 0; j < m; j++)
+                        row += rw[(size_t)xx * m + j] * src[(size_t)(i * m + j) * d + c];
+                    acc += wy * row;
+                }
+                out[c] = (float)acc;
+            }
+        }
+    free(rh);
+    free(rw);
+}
+
+static int open_input(void *self, const unic_input_info *in, int *embed_dim, char *err,
+                      size_t errlen)
+{
+    vit *x = self;
+    if (in->ndim != 3 || in->shape[0] != 3) {
+        snprintf(err, errlen, "%s: the vit backbone expects RGB images (N x 3 x H x W), got items "
+                 "of %d dimensions%s", in->source, in->ndim,
+                 in->ndim == 3 ? " with other than 3 channels" : "");
+        return -1;
+    }
+    int64_t h = in->shape[1], w = in->shape[2];
+    if (h % x->patch || w % x->patch || h < x->patch || w < x->patch) {
+        snprintf(err, errlen, "%s: images of %lld x %lld are not a multiple of patch = %d: resize "
+                 "or crop them (e.g. 224 for patch 16, 224 or 518 for patch 14)", in->source,
+                 (long long)h, (long long)w, x->patch);
+        return -1;
+    }
+    int gh = (int)(h / x->patch), gw = (int)(w / x->patch), m = x->grid_ckpt;
+    if ((gh != m || gw != m) && !x->interp_dinov2) {
+        snprintf(err, errlen, "%s: %lld x %lld images give a %d x %d patch grid but %s was trained "
+                 "on %d x %d (pos_interp = none): use %d px images or pos_interp = dinov2",
+                 in->source, (long long)h, (long long)w, gh, gw, x->checkpoint, m, m,
+                 m * x->patch);
+        return -1;
+    }
+    free_activations(x);
+    if (x->pos) unic->tensor_free(x->pos);
+    x->height = h;
+    x->width = w;
+    x->gh = gh;
+    x->gw = gw;
+    x->tokens = 1 + gh * gw;
+    int64_t shape[2] = {x->tokens, x->dim};
+    x->pos = unic->tensor_new(UNIC_CPU, 2, shape);
+    if (gh == m && gw == m)
+        unic->tensor_copy(x->pos, x->pos_ckpt);
+    else
+        interpolate_pos(x);
+    *embed_dim = x->dim;
+    return 0;
+}
+
+/* ---- forward ------------------------------------------------------------ */
+
+static unic_tensor *mat(int64_t rows, int64_t cols)
+{
+    int64_t shape[2] = {rows, cols};
+    return unic->tensor_new(UNIC_CPU, 2, shape);
+}
+
+/* Grows the activations to hold `images` images; a smaller batch uses views. */
+static void ensure_activations(vit *x, int64_t images)
+{
+    if (images <= x->cap) return;
+    free_activations(x);
+    int64_t g = (int64_t)x->gh * x->gw, rows = images * x->tokens, hd = x->dim / x->heads;
+    x->cols = mat(images * g, 3LL * x->patch * x->patch);
+    x->patches = mat(images * g, x->dim);
+    x->x = mat(rows, x->dim);
+    x->ln = mat(rows, x->dim);
+    x->qkv = mat(rows, 3LL * x->dim);
+    x->att = mat(rows, x->dim);
+    x->tmp = mat(rows, x->dim);
+    x->hid = mat(rows, x->hidden);
+    x->q = mat(x->tokens, hd);
+    x->k = mat(x->tokens, hd);
+    x->v = mat(x->tokens, hd);
+    x->o = mat(x->tokens, hd);
+    x->scores = mat(x->tokens, x->tokens);
+    x->cap = images;
+}
+
+/* out[r] = LayerNorm(in[r]) * w + b over dim columns, eps 1e-6 as timm's
+ * ViTs; two passes in double so the variance does not cancel. */
+static void layer_norm(float *out, const float *in, int64_t rows, int dim, const float *w,
+                       const float *b)
+{
+#pragma omp parallel for if (rows * dim > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = in + r * dim;
+        float *yr = out + r * dim;
+        double mean = 0, var = 0;
+        for (int c = 0; c < dim; c++) mean += xr[c];
+        mean /= dim;
+        for (int c = 0; c < dim; c++) var += (xr[c] - mean) * (xr[c] - mean);
+        double inv = 1.0 / sqrt(var / dim + 1e-6);
+        for (int c = 0; c < dim; c++) yr[c] = (float)((xr[c] - mean) * inv) * w[c] + b[c];
+    }
+}
+
+/* x += gamma * y (gamma NULL: 1), the residual with optional LayerScale. */
+static void residual(float *x, const float *y, int64_t rows, int dim, const float *gamma)
+{
+#pragma omp parallel for if (rows * dim > 65536)
+    for (int64_t r = 0; r < rows; r++)
+        for (int c = 0; c < dim; c++) x[r * dim + c] += (gamma ? gamma[c] : 1.0f) * y[r * dim + c];
+}
+
+static void softmax_rows(float *s, int64_t rows, int64_t cols)
+{
+#pragma omp parallel for if (rows * cols > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        float *sr = s + r * cols, mx = sr[0];
+        for (int64_t c = 1; c < cols; c++) mx = sr[c] > mx ? sr[c] : mx;
+        double sum = 0;
+        for (int64_t c = 0; c < cols; c++) {
+            sr[c] = expf(sr[c] - mx);
+            sum += sr[c];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int64_t c = 0; c < cols; c++) sr[c] *= inv;
+    }
+}
+
+/* Multi-head self-attention of each image's tokens: qkv [images * T, 3 dim]
+ * -> att [images * T, dim] (before proj). Each head is gathered into
+ * contiguous Q, K, V so the products are plain GEMMs. */
+static void attention(vit *x, int64_t images)
+{
+    int t = x->tokens, d = x->dim, hd = d / x->heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t b = 0; b < images; b++)
+        for (int h = 0; h < x->heads; h++) {
+            const float *base = x->qkv->data + b * t * 3 * d + h * hd;
+            for (int i = 0; i < t; i++) {
+                const float *row = base + (int64_t)i * 3 * d;
+                memcpy(x->q->data + (int64_t)i * hd, row, sizeof(float) * hd);
+                memcpy(x->k->data + (int64_t)i * hd, row + d, sizeof(float) * hd);
+                memcpy(x->v->data + (int64_t)i * hd, row + 2 * d, sizeof(float) * hd);
+            }
+            unic->gemm(0, 1, scale, x->q, x->k, 0.0f, x->scores);
+            softmax_rows(x->scores->data, t, t);
+            unic->gemm(0, 0, 1.0f, x->scores, x->v, 0.0f, x->o);
+            float *out = x->att->data + b * t * d + h * hd;
+            for (int i = 0; i < t; i++)
+                memcpy(out + (int64_t)i * d, x->o->data + (int64_t)i * hd, sizeof(float) * hd);
+        }
+}
+
+/* input: `images` images [3, H, W] -> emb [images, dim]. */
+static void forward_chunk(vit *x, const float *input, int64_t images, float *emb)
+{
+    int p = x->patch, gh = x->gh, gw = x->gw, d = x->dim, t = x->tokens;
+    int64_t g = (int64_t)gh * gw, rows = images * t, H = x->height, W = x->width;
+    int64_t kcols = 3LL * p * p;
+
+    /* patch embedding: im2col in the weight's (c, ky, kx) order, then GEMM */
+#pragma omp parallel for collapse(2)
+    for (int64_t b = 0; b < images; b++)
+        for (int64_t cell = 0; cell < g; cell++) {
+            int64_t gy = cell / gw, gx = cell % gw;
+            float *col = x->cols->data + (b * g + cell) * kcols;
+            for (int c = 0; c < 3; c++)
+                for (int ky = 0; ky < p; ky++)
+                    memcpy(col + ((int64_t)c * p + ky) * p,
+                           input + ((b * 3 + c) * H + gy * p + ky) * W + gx * p, sizeof(float) * p);
+        }
+    unic_tensor cols = unic_rows(x->cols, 0, images * g);
+    unic_tensor patches = unic_rows(x->patches, 0, images * g);
+    unic->linear_forward(&patches, &cols, x->patch_w, x->patch_b);
+
+    /* tokens: CLS then the grid row-major, plus positional embeddings */
+    const float *pos = x->pos->data;
+    for (int64_t b = 0; b < images; b++) {
+        float *xb = x->x->data + b * t * d;
+        for (int c = 0; c < d; c++) xb[c] = x->cls->data[c] + pos[c];
+        for (int64_t i = 0; i < g; i++)
+            for (int c = 0; c < d; c++)
+                xb[(1 + i) * d + c] = patches.data[(b * g + i) * d + c] + pos[(1 + i) * d + c];
+    }
+
+    unic_tensor xs = unic_rows(x->x, 0, rows), ln = unic_rows(x->ln, 0, rows);
+    unic_tensor qkv = unic_rows(x->qkv, 0, rows), att = unic_rows(x->att, 0, rows);
+    unic_tensor tmp = unic_rows(x->tmp, 0, rows), hid = unic_rows(x->hid, 0, rows);
+    for (int i = 0; i < x->depth; i++) {
+        const vit_block *bl = &x->blocks[i];
+        layer_norm(ln.data, xs.data, rows, d, bl->norm1_w->data, bl->norm1_b->data);
+        unic->linear_forward(&qkv, &ln, bl->qkv_w, bl->qkv_b);
+        attention(x, images);
+        unic->linear_forward(&tmp, &att, bl->proj_w, bl->proj_b);
+        residual(xs.data, tmp.data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
+        layer_norm(ln.data, xs.data, rows, d, bl->norm2_w->data, bl->norm2_b->data);
+        unic->linear_forward(&hid, &ln, bl->fc1_w, bl->fc1_b);
+        unic->gelu_forward(&hid, &hid); /* elementwise, so in place is safe */
+        unic->linear_forward(&tmp, &hid, bl->fc2_w, bl->fc2_b);
+        residual(xs.data, tmp.data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
+    }
+    /* the embedding: each image's CLS token after the final norm */
+    for (int64_t b = 0; b < images; b++)
+        layer_norm(emb + b * d, xs.data + b * t * d, 1, d, x->norm_w->data, x->norm_b->data);
+}
+
+static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
+{
+    vit *x = self;
+    int64_t n = input->shape[0], per = 3 * x->height * x->width;
+    ensure_activations(x, n < VIT_CHUNK ? n : VIT_CHUNK);
+    for (int64_t b0 = 0; b0 < n; b0 += VIT_CHUNK) {
+        int64_t nb = n - b0 < VIT_CHUNK ? n - b0 : VIT_CHUNK;
+        forward_chunk(x, input->data + b0 * per, nb, emb->data + b0 * x->dim);
+    }
+}
+
+/* finetune = frozen is the only mode so far: the weights are fixed, so
+ * there is nothing to differentiate and parameters() reports none, which
+ * makes the core embed the dataset once. */
+static void backward(void *self, const unic_tensor *d_emb) {}
+static int parameters(void *self, unic_param_tensor *out, int max) { return 0; }
+
+static const unic_backbone_ops ops = {open_input, forward, backward, parameters};
+
+static const unic_component component = {
+    .abi_version = UNIC_ABI_VERSION,
+    .kind = UNIC_KIND_BACKBONE,
+    .name = "vit",
+    .doc = "Vision Transformer from a timm / DINO / DINOv2 safetensors checkpoint (CLS, frozen, "
+           "CPU)",
+    .params = params,
+    .create = create,
+    .destroy = destroy,
+    .backbone = &ops,
+};
+
+UNIC_EXPORT int unic_plugin_init(const unic_api *api, unic_registrar *reg)
+{
+    UNIC_PLUGIN_INIT(api);
+    return api->register_component(reg, &component);
+}

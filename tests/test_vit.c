@@ -1,0 +1,255 @@
+/* The `vit` backbone against PyTorch: two tiny ViTs written by
+ * tests/fixtures/make_vit_fixtures.py with timm / DINO names, one DINO-like
+ * (float32, the checkpoint's own grid) and one DINOv2-like (bfloat16,
+ * LayerScale, pos_embed interpolated from 5 x 5 to 8 x 8 with DINOv2's
+ * recipe), and the errors a wrong checkpoint must give. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "io.h"
+#include "params.h"
+#include "registry.h"
+
+static unic_registry *reg;
+static void setup(void) { reg = test_builtin_registry(); }
+static void teardown(void) { unic_registry_free(reg); }
+TestSuite(vit, .init = setup, .fini = teardown);
+
+#define DIM 24
+
+typedef struct vit_run {
+    const unic_component *c;
+    unic_params *p;
+    void *state;
+} vit_run;
+
+/* Creates the backbone from NULL-terminated key, value pairs; on failure
+ * state is NULL and err holds the message. */
+static vit_run make(char *err, size_t errlen, const char *const *kv)
+{
+    vit_run r = {0};
+    r.c = unic_registry_find(reg, UNIC_KIND_BACKBONE, "vit", err, errlen);
+    cr_assert_not_null(r.c, "%s", err);
+    r.p = unic_params_new();
+    unic_params_add_table(r.p, r.c->params);
+    for (int i = 0; kv[i]; i += 2)
+        cr_assert_eq(unic_params_set(r.p, kv[i], kv[i + 1], err, errlen), 0, "%s", err);
+    r.state = r.c->create(r.p, err, errlen);
+    return r;
+}
+
+static void drop(vit_run *r)
+{
+    if (r->state) r->c->destroy(r->state);
+    unic_params_free(r->p);
+}
+
+static const unic_input_info rgb32 = {3, {3, 32, 32}, "vit_inputs.npy"};
+
+/* Forwards the fixture images, repeated `copies` times (more than the
+ * plugin's chunk of images checks batches that span chunks), and compares
+ * every copy with PyTorch's embeddings. */
+static void check_against_torch(const char *const *kv, const char *expected_name, int copies)
+{
+    char err[1024] = "";
+    vit_run r = make(err, sizeof err, kv);
+    cr_assert_not_null(r.state, "%s", err);
+    int dim = 0;
+    cr_assert_eq(r.c->backbone->open(r.state, &rgb32, &dim, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(dim, DIM);
+    cr_expect_eq(r.c->backbone->parameters(r.state, NULL, 0), 0, "frozen: nothing to train");
+
+    unic_array in, want;
+    char *in_path = test_fixture("vit_inputs.npy"), *want_path = test_fixture(expected_name);
+    cr_assert_eq(unic_npy_load(in_path, &in, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_npy_load(want_path, &want, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(in.dtype, UNIC_DT_F32);
+    cr_assert_eq(want.shape[0], 2);
+    cr_assert_eq(want.shape[1], DIM);
+    int64_t per = 3 * 32 * 32, n = 2LL * copies;
+    float *images = malloc(sizeof(float) * (size_t)(n * per));
+    for (int i = 0; i < copies; i++)
+        memcpy(images + (int64_t)i * 2 * per, in.data, sizeof(float) * (size_t)(2 * per));
+    unic_tensor input = {images, {n, 3, 32, 32}, 4, UNIC_CPU};
+    float *emb = calloc((size_t)(n * DIM), sizeof(float));
+    unic_tensor out = {emb, {n, DIM}, 2, UNIC_CPU};
+    r.c->backbone->forward(r.state, &input, &out);
+
+    const float *w = want.data;
+    for (int i = 0; i < copies; i++) {
+        double e = test_rel_err(emb + (int64_t)i * 2 * DIM, w, 2 * DIM);
+        cr_expect_lt(e, 1e-4, "%s copy %d: relative error %g", expected_name, i, e);
+    }
+    /* The two images' embeddings share much (CLS, positions): their
+     * difference checks that the image-dependent part is right too. */
+    float got_diff[DIM], want_diff[DIM];
+    for (int c = 0; c < DIM; c++) {
+        got_diff[c] = emb[DIM + c] - emb[c];
+        want_diff[c] = w[DIM + c] - w[c];
+    }
+    double e = test_rel_err(got_diff, want_diff, DIM);
+    cr_expect_lt(e, 1e-3, "%s: relative error of the difference of the two images %g",
+                 expected_name, e);
+
+    free(emb);
+    free(images);
+    unic_array_free(&in);
+    unic_array_free(&want);
+    free(in_path);
+    free(want_path);
+    drop(&r);
+}
+
+Test(vit, dino_like_matches_pytorch)
+{
+    char *ck = test_fixture("vit_a.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        NULL};
+    check_against_torch(kv, "vit_a_expected.npy", 1);
+    free(ck);
+}
+
+Test(vit, batches_beyond_one_chunk_match_pytorch)
+{
+    char *ck = test_fixture("vit_a.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        NULL};
+    check_against_torch(kv, "vit_a_expected.npy", 19);
+    free(ck);
+}
+
+Test(vit, dinov2_like_bf16_layerscale_interpolated_matches_pytorch)
+{
+    char *ck = test_fixture("vit_b.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "4", "depth", "2", "dim", "24", "heads", "2",
+                        "layerscale", "true", "pos_interp", "dinov2", NULL};
+    check_against_torch(kv, "vit_b_expected.npy", 1);
+    free(ck);
+}
+
+Test(vit, other_grid_without_interpolation_is_refused)
+{
+    char err[1024] = "";
+    char *ck = test_fixture("vit_b.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "4", "depth", "2", "dim", "24", "heads", "2",
+                        "layerscale", "true", "pos_interp", "none", NULL};
+    vit_run r = make(err, sizeof err, kv);
+    cr_assert_not_null(r.state, "%s", err);
+    int dim = 0;
+    cr_assert_neq(r.c->backbone->open(r.state, &rgb32, &dim, err, sizeof err), 0);
+    cr_expect_not_null(strstr(err, "8 x 8"), "%s", err);
+    cr_expect_not_null(strstr(err, "5 x 5"), "%s", err);
+    unic_input_info odd = {3, {3, 30, 32}, "odd.npy"};
+    cr_assert_neq(r.c->backbone->open(r.state, &odd, &dim, err, sizeof err), 0);
+    cr_expect_not_null(strstr(err, "multiple of patch"), "%s", err);
+    drop(&r);
+    free(ck);
+}
+
+Test(vit, missing_checkpoint_names_the_file)
+{
+    char err[1024] = "";
+    const char *kv[] = {"checkpoint", "/nonexistent/dino_vitb16.safetensors", "depth", "2", NULL};
+    vit_run r = make(err, sizeof err, kv);
+    cr_expect_null(r.state);
+    cr_expect_not_null(strstr(err, "/nonexistent/dino_vitb16.safetensors"), "%s", err);
+    drop(&r);
+    const char *none[] = {NULL};
+    r = make(err, sizeof err, none);
+    cr_expect_null(r.state);
+    cr_expect_not_null(strstr(err, "checkpoint is required"), "%s", err);
+    drop(&r);
+}
+
+/* Copies vit_a.safetensors to dir/name without tensor `drop_name` and with
+ * tensor `reshape_name` given shape (rows, cols) over the same data. */
+static char *altered_copy(const char *dir, const char *name, const char *drop_name,
+                          const char *reshape_name, int64_t rows, int64_t cols)
+{
+    char err[1024] = "";
+    char *src = test_fixture("vit_a.safetensors"), *dst = test_path(dir, name);
+    unic_safetensors *st;
+    cr_assert_eq(unic_safetensors_open(src, &st, err, sizeof err), 0, "%s", err);
+    unic_array *keep = calloc((size_t)st->count, sizeof *keep);
+    int n = 0;
+    for (int i = 0; i < st->count; i++) {
+        if (drop_name && strcmp(st->tensors[i].name, drop_name) == 0) continue;
+        keep[n] = st->tensors[i];
+        if (reshape_name && strcmp(st->tensors[i].name, reshape_name) == 0) {
+            cr_assert_eq(unic_array_numel(&keep[n]), rows * cols);
+            keep[n].ndim = 2;
+            keep[n].shape[0] = rows;
+            keep[n].shape[1] = cols;
+        }
+        n++;
+    }
+    cr_assert_eq(unic_safetensors_write(dst, keep, n, NULL, err, sizeof err), 0, "%s", err);
+    free(keep);
+    unic_safetensors_close(st);
+    free(src);
+    return dst;
+}
+
+Test(vit, missing_tensor_names_the_tensor_and_the_file)
+{
+    char err[1024] = "";
+    char *dir = test_tmpdir("vit_missing");
+    char *ck = altered_copy(dir, "no_qkv.safetensors", "blocks.1.attn.qkv.weight", NULL, 0, 0);
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        NULL};
+    vit_run r = make(err, sizeof err, kv);
+    cr_expect_null(r.state);
+    cr_expect_not_null(strstr(err, "'blocks.1.attn.qkv.weight'"), "%s", err);
+    cr_expect_not_null(strstr(err, ck), "%s", err);
+    drop(&r);
+    free(ck);
+    free(dir);
+}
+
+Test(vit, wrong_shape_names_the_tensor_and_both_shapes)
+{
+    char err[1024] = "";
+    char *dir = test_tmpdir("vit_shape");
+    char *ck = altered_copy(dir, "bad_fc1.safetensors", NULL, "blocks.0.mlp.fc1.weight", 48, 48);
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        NULL};
+    vit_run r = make(err, sizeof err, kv);
+    cr_expect_null(r.state);
+    cr_expect_not_null(strstr(err, "'blocks.0.mlp.fc1.weight'"), "%s", err);
+    cr_expect_not_null(strstr(err, "[48, 48]"), "%s", err);
+    cr_expect_not_null(strstr(err, "[96, 24]"), "%s", err);
+    cr_expect_not_null(strstr(err, ck), "%s", err);
+    drop(&r);
+    free(ck);
+    free(dir);
+}
+
+Test(vit, config_that_disagrees_with_the_checkpoint_is_refused)
+{
+    char err[1024] = "";
+    char *a = test_fixture("vit_a.safetensors"), *b = test_fixture("vit_b.safetensors");
+    /* too few blocks: the features would silently be an earlier layer's */
+    const char *shallow[] = {"checkpoint", a, "patch", "8", "depth", "1", "dim", "24", "heads", "3",
+                             NULL};
+    vit_run r = make(err, sizeof err, shallow);
+    cr_expect_null(r.state);
+    cr_expect_not_null(strstr(err, "blocks.1.norm1.weight"), "%s", err);
+    drop(&r);
+    /* DINOv2 weights without layerscale = true */
+    const char *no_ls[] = {"checkpoint", b, "patch", "4", "depth", "2", "dim", "24", "heads", "2",
+                           NULL};
+    r = make(err, sizeof err, no_ls);
+    cr_expect_null(r.state);
+    cr_expect_not_null(strstr(err, "layerscale = true"), "%s", err);
+    drop(&r);
+    /* the default ViT-B width against a 24-wide checkpoint */
+    const char *wide[] = {"checkpoint", a, "patch", "8", "depth", "2", NULL};
+    r = make(err, sizeof err, wide);
+    cr_expect_null(r.state);
+    cr_expect_not_null(strstr(err, "pos_embed"), "%s", err);
+    drop(&r);
+    free(a);
+    free(b);
+}
