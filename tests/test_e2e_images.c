@@ -184,3 +184,38 @@ Test(e2e_images, train_transform_augments_every_epoch_reproducibly, .timeout = 6
     cr_assert_not_null(pc);
     cr_expect_str_neq(pa, pc, "train_transform had no effect");
 }
+
+/* The image path into a real backbone: JPEGs, the test pipeline with
+ * ImageNet normalisation, and a (tiny, DINO-layout) ViT checkpoint. */
+Test(e2e_images, images_through_a_vit_checkpoint, .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("vit"), *root = test_path(dir, "fmnist");
+    write_image_folder(root, 300);
+    char *ini = test_path(dir, "exp.ini"), *ck = test_fixture("vit_a.safetensors");
+    char text[4096], args[8192];
+    snprintf(text, sizeof text,
+             "[data]\nformat = imagefolder\npath = %s\nsplit = train\n"
+             "transform = resize(32, bicubic) center_crop(32) normalize(imagenet)\n"
+             "[backbone]\nplugin = vit\ncheckpoint = %s\npatch = 8\ndepth = 2\ndim = 24\n"
+             "heads = 3\n[head]\nplugin = mlp\nhidden = 64\n"
+             "[miner.pos]\nplugin = knn\ntau1 = 10\n[miner.neg]\nplugin = far\ntau2 = 150\n"
+             "[loss.pos]\n[loss.neg]\n[loss.entropy]\n"
+             "[train]\nepochs = 3\nbatch_size = 64\nlr = 1e-3\n[eval]\nevery = 0\n",
+             root, ck);
+    test_write_text(ini, text);
+    int status;
+    snprintf(args, sizeof args, "run %s --quiet --out %s/run", ini, dir);
+    char *out = run_cmd(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    free(out);
+    char err[1024];
+    unic_safetensors *st;
+    char *emb = test_path(dir, "run/embeddings.safetensors");
+    cr_assert_eq(unic_safetensors_open(emb, &st, err, sizeof err), 0, "%s", err);
+    const unic_array *a = unic_safetensors_find(st, "embeddings");
+    cr_assert_not_null(a);
+    cr_expect(a->shape[0] == 300 && a->shape[1] == 24, "ViT-sized embeddings: %lld x %lld",
+              (long long)a->shape[0], (long long)a->shape[1]);
+    unic_safetensors_close(st);
+}
