@@ -1,6 +1,9 @@
 /* `vit`: a Vision Transformer loaded from a timm / DINO / DINOv2 safetensors
- * checkpoint, forward only, on the CPU. The embedding is the CLS token after
- * the final LayerNorm, as DINO evaluates its features.
+ * checkpoint, on the CPU. The embedding is the CLS token after the final
+ * LayerNorm, as DINO evaluates its features. finetune = frozen (the default)
+ * runs forward only; finetune = last_block makes the last block and the final
+ * norm trainable: forward keeps that block's activations for the batch and
+ * backward differentiates it (the blocks before keep nothing).
  *
  * The architecture is timm's VisionTransformer: patch embedding (a stride-p
  * convolution, done here as im2col + GEMM), a CLS token, learned positional
@@ -58,6 +61,22 @@ typedef struct vit {
     int64_t cap;
     unic_tensor *cols, *patches, *x, *ln, *qkv, *att, *tmp, *hid;
     unic_tensor *q, *k, *v, *scores, *o; /* one head of one image */
+
+    /* finetune = last_block: the last block and the final norm train. Their
+     * gradients, as parameters() reports them (timm names), and what the
+     * last block's forward keeps for the whole batch (`saved` images); the
+     * blocks before it keep nothing. */
+    int last_block;
+    int nparams;
+    unic_param_tensor params[16];
+    char names[16][96];
+    unic_tensor *grads[16];
+    int64_t saved, batch; /* capacity, and the images of the last forward */
+    unic_tensor *s_xin, *s_ln1, *s_qkv, *s_probs, *s_att, *s_proj, *s_xmid, *s_ln2, *s_pre,
+        *s_post, *s_mlp, *s_xout;
+    /* backward's scratch, sized with the saved activations */
+    unic_tensor *g_x, *g_hid, *g_hid2, *g_d, *g_d2, *g_qkv;
+    unic_tensor *g_do, *g_dp, *g_dq, *g_dk, *g_dv; /* one head of one image */
 } vit;
 
 static const unic_param_spec params[] = {
@@ -73,8 +92,9 @@ static const unic_param_spec params[] = {
      "pos_embed for another patch grid than the checkpoint's: DINOv2's bicubic recipe, or refuse",
      "dinov2|none"},
     {"finetune", UNIC_CHOICE, "frozen",
-     "which weights train; only frozen for now (last_block and full come with the backward pass)",
-     "frozen"},
+     "which weights train: frozen (none: the dataset is embedded once) or last_block (the last "
+     "transformer block and the final norm; full is still to come)",
+     "frozen|last_block"},
     {NULL},
 };
 
@@ -161,11 +181,26 @@ static void free_activations(vit *x)
     x->cap = 0;
 }
 
+static void free_saved(vit *x)
+{
+    unic_tensor **all[] = {&x->s_xin, &x->s_ln1, &x->s_qkv, &x->s_probs, &x->s_att, &x->s_proj,
+                           &x->s_xmid, &x->s_ln2, &x->s_pre, &x->s_post, &x->s_mlp, &x->s_xout,
+                           &x->g_x, &x->g_hid, &x->g_hid2, &x->g_d, &x->g_d2, &x->g_qkv,
+                           &x->g_do, &x->g_dp, &x->g_dq, &x->g_dk, &x->g_dv};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (*all[i]) unic->tensor_free(*all[i]);
+        *all[i] = NULL;
+    }
+    x->saved = 0;
+}
+
 static void destroy(void *self)
 {
     vit *x = self;
     if (!x) return;
     free_activations(x);
+    free_saved(x);
+    for (int i = 0; i < x->nparams; i++) unic->tensor_free(x->grads[i]);
     if (x->pos) unic->tensor_free(x->pos);
     for (int i = 0; i < x->nweights; i++) unic->tensor_free(x->weights[i]);
     free(x->blocks);
@@ -224,6 +259,38 @@ static int load_all(vit *x, char *err, size_t errlen)
     return 0;
 }
 
+/* The trainable tensors of finetune = last_block, timm's names and order. */
+static void add_param(vit *x, const char *name, unic_tensor *value)
+{
+    int i = x->nparams++;
+    snprintf(x->names[i], sizeof x->names[i], "%s", name);
+    x->grads[i] = unic->tensor_new(UNIC_CPU, value->ndim, value->shape);
+    x->params[i] = (unic_param_tensor){x->names[i], value, x->grads[i]};
+}
+
+static void setup_trainable(vit *x)
+{
+    int i = x->depth - 1;
+    vit_block *b = &x->blocks[i];
+    char n[96];
+    add_param(x, bname(n, sizeof n, i, "norm1.weight"), b->norm1_w);
+    add_param(x, bname(n, sizeof n, i, "norm1.bias"), b->norm1_b);
+    add_param(x, bname(n, sizeof n, i, "attn.qkv.weight"), b->qkv_w);
+    add_param(x, bname(n, sizeof n, i, "attn.qkv.bias"), b->qkv_b);
+    add_param(x, bname(n, sizeof n, i, "attn.proj.weight"), b->proj_w);
+    add_param(x, bname(n, sizeof n, i, "attn.proj.bias"), b->proj_b);
+    if (b->ls1) add_param(x, bname(n, sizeof n, i, "ls1.gamma"), b->ls1);
+    add_param(x, bname(n, sizeof n, i, "norm2.weight"), b->norm2_w);
+    add_param(x, bname(n, sizeof n, i, "norm2.bias"), b->norm2_b);
+    add_param(x, bname(n, sizeof n, i, "mlp.fc1.weight"), b->fc1_w);
+    add_param(x, bname(n, sizeof n, i, "mlp.fc1.bias"), b->fc1_b);
+    add_param(x, bname(n, sizeof n, i, "mlp.fc2.weight"), b->fc2_w);
+    add_param(x, bname(n, sizeof n, i, "mlp.fc2.bias"), b->fc2_b);
+    if (b->ls2) add_param(x, bname(n, sizeof n, i, "ls2.gamma"), b->ls2);
+    add_param(x, "norm.weight", x->norm_w);
+    add_param(x, "norm.bias", x->norm_b);
+}
+
 static void *create(const unic_params *p, char *err, size_t errlen)
 {
     const char *ck = unic->param_str(p, "checkpoint");
@@ -257,6 +324,8 @@ static void *create(const unic_params *p, char *err, size_t errlen)
         destroy(x);
         return NULL;
     }
+    x->last_block = strcmp(unic->param_str(p, "finetune"), "last_block") == 0;
+    if (x->last_block) setup_trainable(x);
     return x;
 }
 
@@ -346,6 +415,7 @@ static int open_input(void *self, const unic_input_info *in, int *embed_dim, cha
         return -1;
     }
     free_activations(x);
+    free_saved(x);
     if (x->pos) unic->tensor_free(x->pos);
     x->height = h;
     x->width = w;
@@ -437,13 +507,13 @@ static void softmax_rows(float *s, int64_t rows, int64_t cols)
 /* Multi-head self-attention of each image's tokens: qkv [images * T, 3 dim]
  * -> att [images * T, dim] (before proj). Each head is gathered into
  * contiguous Q, K, V so the products are plain GEMMs. */
-static void attention(vit *x, int64_t images)
+static void attention(vit *x, int64_t images, const float *qkv, float *att, float *probs)
 {
     int t = x->tokens, d = x->dim, hd = d / x->heads;
     float scale = 1.0f / sqrtf((float)hd);
     for (int64_t b = 0; b < images; b++)
         for (int h = 0; h < x->heads; h++) {
-            const float *base = x->qkv->data + b * t * 3 * d + h * hd;
+            const float *base = qkv + b * t * 3 * d + h * hd;
             for (int i = 0; i < t; i++) {
                 const float *row = base + (int64_t)i * 3 * d;
                 memcpy(x->q->data + (int64_t)i * hd, row, sizeof(float) * hd);
@@ -452,15 +522,86 @@ static void attention(vit *x, int64_t images)
             }
             unic->gemm(0, 1, scale, x->q, x->k, 0.0f, x->scores);
             softmax_rows(x->scores->data, t, t);
+            if (probs) /* [images, heads, T, T] */
+                memcpy(probs + (b * x->heads + h) * t * t, x->scores->data,
+                       sizeof(float) * (size_t)t * t);
             unic->gemm(0, 0, 1.0f, x->scores, x->v, 0.0f, x->o);
-            float *out = x->att->data + b * t * d + h * hd;
+            float *out = att + b * t * d + h * hd;
             for (int i = 0; i < t; i++)
                 memcpy(out + (int64_t)i * d, x->o->data + (int64_t)i * hd, sizeof(float) * hd);
         }
 }
 
-/* input: `images` images [3, H, W] -> emb [images, dim]. */
-static void forward_chunk(vit *x, const float *input, int64_t images, float *emb)
+/* A 2-D view of rows x cols floats. */
+static unic_tensor view(float *data, int64_t rows, int64_t cols)
+{
+    unic_tensor v = {data, {rows, cols}, 2, UNIC_CPU};
+    return v;
+}
+
+/* Grows what the last block keeps (and backward's scratch) to `images`. */
+static void ensure_saved(vit *x, int64_t images)
+{
+    if (images <= x->saved) return;
+    free_saved(x);
+    int64_t rows = images * x->tokens, d = x->dim, t = x->tokens, hd = x->dim / x->heads;
+    x->s_xin = mat(rows, d);
+    x->s_ln1 = mat(rows, d);
+    x->s_qkv = mat(rows, 3 * d);
+    x->s_probs = mat(images * x->heads * t, t);
+    x->s_att = mat(rows, d);
+    x->s_proj = mat(rows, d);
+    x->s_xmid = mat(rows, d);
+    x->s_ln2 = mat(rows, d);
+    x->s_pre = mat(rows, x->hidden);
+    x->s_post = mat(rows, x->hidden);
+    x->s_mlp = mat(rows, d);
+    x->s_xout = mat(images, d);
+    x->g_x = mat(rows, d);
+    x->g_hid = mat(rows, x->hidden);
+    x->g_hid2 = mat(rows, x->hidden);
+    x->g_d = mat(rows, d);
+    x->g_d2 = mat(rows, d);
+    x->g_qkv = mat(rows, 3 * d);
+    x->g_do = mat(t, hd);
+    x->g_dp = mat(t, t);
+    x->g_dq = mat(t, hd);
+    x->g_dk = mat(t, hd);
+    x->g_dv = mat(t, hd);
+    x->saved = images;
+}
+
+/* The last block for finetune = last_block: as the loop in forward_chunk,
+ * but every intermediate lands in the saved buffers at image `first`. */
+static void last_block_train(vit *x, unic_tensor *xs, int64_t images, int64_t first)
+{
+    const vit_block *bl = &x->blocks[x->depth - 1];
+    int d = x->dim, t = x->tokens;
+    int64_t rows = images * t, r0 = first * t;
+    unic_tensor xin = unic_rows(x->s_xin, r0, rows), ln1 = unic_rows(x->s_ln1, r0, rows);
+    unic_tensor qkv = unic_rows(x->s_qkv, r0, rows), att = unic_rows(x->s_att, r0, rows);
+    unic_tensor proj = unic_rows(x->s_proj, r0, rows), xmid = unic_rows(x->s_xmid, r0, rows);
+    unic_tensor ln2 = unic_rows(x->s_ln2, r0, rows), pre = unic_rows(x->s_pre, r0, rows);
+    unic_tensor post = unic_rows(x->s_post, r0, rows), mlp = unic_rows(x->s_mlp, r0, rows);
+    unic->tensor_copy(&xin, xs);
+    layer_norm(ln1.data, xs->data, rows, d, bl->norm1_w->data, bl->norm1_b->data);
+    unic->linear_forward(&qkv, &ln1, bl->qkv_w, bl->qkv_b);
+    attention(x, images, qkv.data, att.data, x->s_probs->data + first * x->heads * t * t);
+    unic->linear_forward(&proj, &att, bl->proj_w, bl->proj_b);
+    residual(xs->data, proj.data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
+    unic->tensor_copy(&xmid, xs);
+    layer_norm(ln2.data, xs->data, rows, d, bl->norm2_w->data, bl->norm2_b->data);
+    unic->linear_forward(&pre, &ln2, bl->fc1_w, bl->fc1_b);
+    unic->gelu_forward(&post, &pre);
+    unic->linear_forward(&mlp, &post, bl->fc2_w, bl->fc2_b);
+    residual(xs->data, mlp.data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
+    for (int64_t b = 0; b < images; b++) /* the final norm's input, CLS only */
+        memcpy(x->s_xout->data + (first + b) * d, xs->data + b * t * d, sizeof(float) * d);
+}
+
+/* input: `images` images [3, H, W] -> emb [images, dim]; `first` is the
+ * chunk's first image in the batch (where finetune keeps its activations). */
+static void forward_chunk(vit *x, const float *input, int64_t images, int64_t first, float *emb)
 {
     int p = x->patch, gh = x->gh, gw = x->gw, d = x->dim, t = x->tokens;
     int64_t g = (int64_t)gh * gw, rows = images * t, H = x->height, W = x->width;
@@ -494,11 +635,12 @@ static void forward_chunk(vit *x, const float *input, int64_t images, float *emb
     unic_tensor xs = unic_rows(x->x, 0, rows), ln = unic_rows(x->ln, 0, rows);
     unic_tensor qkv = unic_rows(x->qkv, 0, rows), att = unic_rows(x->att, 0, rows);
     unic_tensor tmp = unic_rows(x->tmp, 0, rows), hid = unic_rows(x->hid, 0, rows);
-    for (int i = 0; i < x->depth; i++) {
+    int frozen_depth = x->last_block ? x->depth - 1 : x->depth;
+    for (int i = 0; i < frozen_depth; i++) {
         const vit_block *bl = &x->blocks[i];
         layer_norm(ln.data, xs.data, rows, d, bl->norm1_w->data, bl->norm1_b->data);
         unic->linear_forward(&qkv, &ln, bl->qkv_w, bl->qkv_b);
-        attention(x, images);
+        attention(x, images, x->qkv->data, x->att->data, NULL);
         unic->linear_forward(&tmp, &att, bl->proj_w, bl->proj_b);
         residual(xs.data, tmp.data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
         layer_norm(ln.data, xs.data, rows, d, bl->norm2_w->data, bl->norm2_b->data);
@@ -507,6 +649,7 @@ static void forward_chunk(vit *x, const float *input, int64_t images, float *emb
         unic->linear_forward(&tmp, &hid, bl->fc2_w, bl->fc2_b);
         residual(xs.data, tmp.data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
     }
+    if (x->last_block) last_block_train(x, &xs, images, first);
     /* the embedding: each image's CLS token after the final norm */
     for (int64_t b = 0; b < images; b++)
         layer_norm(emb + b * d, xs.data + b * t * d, 1, d, x->norm_w->data, x->norm_b->data);
@@ -517,17 +660,166 @@ static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
     vit *x = self;
     int64_t n = input->shape[0], per = 3 * x->height * x->width;
     ensure_activations(x, n < VIT_CHUNK ? n : VIT_CHUNK);
+    if (x->last_block) ensure_saved(x, n);
+    x->batch = n;
     for (int64_t b0 = 0; b0 < n; b0 += VIT_CHUNK) {
         int64_t nb = n - b0 < VIT_CHUNK ? n - b0 : VIT_CHUNK;
-        forward_chunk(x, input->data + b0 * per, nb, emb->data + b0 * x->dim);
+        forward_chunk(x, input->data + b0 * per, nb, b0, emb->data + b0 * x->dim);
     }
 }
 
-/* finetune = frozen is the only mode so far: the weights are fixed, so
- * there is nothing to differentiate and parameters() reports none, which
- * makes the core embed the dataset once. */
-static void backward(void *self, const unic_tensor *d_emb) {}
-static int parameters(void *self, unic_param_tensor *out, int max) { return 0; }
+/* ---- backward (finetune = last_block) ----------------------------------- */
+
+static unic_tensor *grad_of(vit *x, const unic_tensor *value)
+{
+    for (int i = 0; i < x->nparams; i++)
+        if (x->params[i].value == value) return x->grads[i];
+    return NULL;
+}
+
+/* LayerNorm backward over rows of `in` (the norm's input) given dy:
+ * dw += sum dy * xhat, db += sum dy, and dx (may be NULL) += the input's
+ * gradient, in double as the forward. */
+static void layer_norm_backward(float *dx, float *dw, float *db, const float *dy, const float *in,
+                                int64_t rows, int dim, const float *w)
+{
+    double *xhat = malloc(sizeof(double) * (size_t)dim);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = in + r * dim, *gr = dy + r * dim;
+        double mean = 0, var = 0;
+        for (int c = 0; c < dim; c++) mean += xr[c];
+        mean /= dim;
+        for (int c = 0; c < dim; c++) var += (xr[c] - mean) * (xr[c] - mean);
+        double inv = 1.0 / sqrt(var / dim + 1e-6), m1 = 0, m2 = 0;
+        for (int c = 0; c < dim; c++) {
+            xhat[c] = (xr[c] - mean) * inv;
+            double g = (double)gr[c] * w[c];
+            m1 += g;
+            m2 += g * xhat[c];
+            dw[c] += (float)(gr[c] * xhat[c]);
+            db[c] += gr[c];
+        }
+        if (!dx) continue;
+        m1 /= dim;
+        m2 /= dim;
+        for (int c = 0; c < dim; c++)
+            dx[r * dim + c] += (float)(inv * ((double)gr[c] * w[c] - m1 - xhat[c] * m2));
+    }
+    free(xhat);
+}
+
+/* The residual branch y scaled by gamma (NULL: 1): d_branch = gamma * d_out,
+ * d_gamma += sum over rows of d_out * y. */
+static void residual_backward(float *d_branch, float *d_gamma, const float *d_out, const float *y,
+                              int64_t rows, int dim, const float *gamma)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int c = 0; c < dim; c++) {
+            float g = d_out[r * dim + c];
+            d_branch[r * dim + c] = gamma ? gamma[c] * g : g;
+            if (d_gamma) d_gamma[c] += g * y[r * dim + c];
+        }
+}
+
+/* d_att [rows, dim] -> d_qkv [rows, 3 dim] (overwritten), from the saved
+ * qkv and attention probabilities. With S = scale Q K^T, P = softmax(S),
+ * O = P V: dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(P dP)),
+ * dQ = scale dS K, dK = scale dS^T Q. */
+static void attention_backward(vit *x, int64_t images, const float *d_att, float *d_qkv)
+{
+    int t = x->tokens, d = x->dim, hd = d / x->heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t b = 0; b < images; b++)
+        for (int h = 0; h < x->heads; h++) {
+            const float *base = x->s_qkv->data + b * t * 3 * d + h * hd;
+            for (int i = 0; i < t; i++) {
+                const float *row = base + (int64_t)i * 3 * d;
+                memcpy(x->q->data + (int64_t)i * hd, row, sizeof(float) * hd);
+                memcpy(x->k->data + (int64_t)i * hd, row + d, sizeof(float) * hd);
+                memcpy(x->v->data + (int64_t)i * hd, row + 2 * d, sizeof(float) * hd);
+                memcpy(x->g_do->data + (int64_t)i * hd, d_att + (b * t + i) * d + h * hd,
+                       sizeof(float) * hd);
+            }
+            unic_tensor p = view(x->s_probs->data + (b * x->heads + h) * t * t, t, t);
+            unic->gemm(1, 0, 1.0f, &p, x->g_do, 0.0f, x->g_dv);
+            unic->gemm(0, 1, 1.0f, x->g_do, x->v, 0.0f, x->g_dp);
+            for (int i = 0; i < t; i++) {
+                float *dp = x->g_dp->data + (int64_t)i * t;
+                const float *pr = p.data + (int64_t)i * t;
+                double dot = 0;
+                for (int j = 0; j < t; j++) dot += (double)pr[j] * dp[j];
+                for (int j = 0; j < t; j++) dp[j] = pr[j] * (float)(dp[j] - dot);
+            }
+            unic->gemm(0, 0, scale, x->g_dp, x->k, 0.0f, x->g_dq);
+            unic->gemm(1, 0, scale, x->g_dp, x->q, 0.0f, x->g_dk);
+            float *out = d_qkv + b * t * 3 * d + h * hd;
+            for (int i = 0; i < t; i++) {
+                float *row = out + (int64_t)i * 3 * d;
+                memcpy(row, x->g_dq->data + (int64_t)i * hd, sizeof(float) * hd);
+                memcpy(row + d, x->g_dk->data + (int64_t)i * hd, sizeof(float) * hd);
+                memcpy(row + 2 * d, x->g_dv->data + (int64_t)i * hd, sizeof(float) * hd);
+            }
+        }
+}
+
+/* d_emb [n, dim] for the images of the last forward. Only each image's CLS
+ * token reaches the embedding, so the final norm is differentiated there
+ * alone; inside the last block attention mixes the tokens, so every token's
+ * path contributes to its parameters' gradients. Nothing flows further. */
+static void backward(void *self, const unic_tensor *d_emb)
+{
+    vit *x = self;
+    if (!x->last_block || x->batch == 0) return;
+    const vit_block *bl = &x->blocks[x->depth - 1];
+    int d = x->dim, t = x->tokens;
+    int64_t n = x->batch, rows = n * t;
+    unic_tensor dx = unic_rows(x->g_x, 0, rows), dh = unic_rows(x->g_hid, 0, rows);
+    unic_tensor dh2 = unic_rows(x->g_hid2, 0, rows), da = unic_rows(x->g_d, 0, rows);
+    unic_tensor db = unic_rows(x->g_d2, 0, rows), dqkv = unic_rows(x->g_qkv, 0, rows);
+    unic_tensor ln1 = unic_rows(x->s_ln1, 0, rows), att = unic_rows(x->s_att, 0, rows);
+    unic_tensor ln2 = unic_rows(x->s_ln2, 0, rows), pre = unic_rows(x->s_pre, 0, rows);
+    unic_tensor post = unic_rows(x->s_post, 0, rows);
+
+    /* the final norm, CLS rows only; the other tokens' gradient is zero */
+    unic->tensor_zero(&dx);
+    for (int64_t b = 0; b < n; b++)
+        layer_norm_backward(dx.data + b * t * d, grad_of(x, x->norm_w)->data,
+                            grad_of(x, x->norm_b)->data, d_emb->data + b * d,
+                            x->s_xout->data + b * d, 1, d, x->norm_w->data);
+
+    /* MLP branch: out = xmid + ls2 * fc2(gelu(fc1(norm2(xmid)))) */
+    residual_backward(da.data, bl->ls2 ? grad_of(x, bl->ls2)->data : NULL, dx.data,
+                      x->s_mlp->data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
+    unic->tensor_zero(&dh);
+    unic->linear_backward(&dh, grad_of(x, bl->fc2_w), grad_of(x, bl->fc2_b), &da, &post, bl->fc2_w);
+    unic->tensor_zero(&dh2);
+    unic->gelu_backward(&dh2, &pre, &dh);
+    unic->tensor_zero(&db);
+    unic->linear_backward(&db, grad_of(x, bl->fc1_w), grad_of(x, bl->fc1_b), &dh2, &ln2, bl->fc1_w);
+    layer_norm_backward(dx.data, grad_of(x, bl->norm2_w)->data, grad_of(x, bl->norm2_b)->data,
+                        db.data, x->s_xmid->data, rows, d, bl->norm2_w->data);
+
+    /* attention branch: xmid = xin + ls1 * proj(attn(norm1(xin))) */
+    residual_backward(da.data, bl->ls1 ? grad_of(x, bl->ls1)->data : NULL, dx.data,
+                      x->s_proj->data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
+    unic->tensor_zero(&db);
+    unic->linear_backward(&db, grad_of(x, bl->proj_w), grad_of(x, bl->proj_b), &da, &att,
+                          bl->proj_w);
+    attention_backward(x, n, db.data, dqkv.data);
+    unic->tensor_zero(&da);
+    unic->linear_backward(&da, grad_of(x, bl->qkv_w), grad_of(x, bl->qkv_b), &dqkv, &ln1,
+                          bl->qkv_w);
+    layer_norm_backward(NULL, grad_of(x, bl->norm1_w)->data, grad_of(x, bl->norm1_b)->data,
+                        da.data, x->s_xin->data, rows, d, bl->norm1_w->data);
+}
+
+/* frozen: none, which makes the core embed the dataset once. */
+static int parameters(void *self, unic_param_tensor *out, int max)
+{
+    vit *x = self;
+    for (int i = 0; i < x->nparams && i < max; i++) out[i] = x->params[i];
+    return x->nparams;
+}
 
 static const unic_backbone_ops ops = {open_input, forward, backward, parameters};
 
@@ -535,8 +827,8 @@ static const unic_component component = {
     .abi_version = UNIC_ABI_VERSION,
     .kind = UNIC_KIND_BACKBONE,
     .name = "vit",
-    .doc = "Vision Transformer from a timm / DINO / DINOv2 safetensors checkpoint (CLS, frozen, "
-           "CPU)",
+    .doc = "Vision Transformer from a timm / DINO / DINOv2 safetensors checkpoint (CLS, CPU; frozen "
+           "or last block trainable)",
     .params = params,
     .create = create,
     .destroy = destroy,

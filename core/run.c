@@ -1059,6 +1059,10 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         }
     }
     times[2] = unic_now() - t0;
+    if (start_epoch >= epochs && scored) { /* resumed a finished run: score what it holds */
+        predict(&r, r.has_eval_set ? r.eval_emb : r.emb, eval_n, pred, NULL);
+        if (score(&r, pred, fin, err, errlen) != 0) goto done_loop;
+    }
     if (write_predictions(&r, err, errlen) != 0 ||
         write_metrics(&r, base, fin, scored, times, err, errlen) != 0)
         goto done_loop;

@@ -2,8 +2,11 @@
  * tests/fixtures/make_vit_fixtures.py with timm / DINO names, one DINO-like
  * (float32, the checkpoint's own grid) and one DINOv2-like (bfloat16,
  * LayerScale, pos_embed interpolated from 5 x 5 to 8 x 8 with DINOv2's
- * recipe), and the errors a wrong checkpoint must give. */
+ * recipe), the errors a wrong checkpoint must give, and the gradients of
+ * finetune = last_block against PyTorch's and finite differences. */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,4 +255,160 @@ Test(vit, config_that_disagrees_with_the_checkpoint_is_refused)
     drop(&r);
     free(a);
     free(b);
+}
+
+/* ---- finetune = last_block ---------------------------------------------- */
+
+typedef struct grad_ctx {
+    vit_run *r;
+    unic_tensor *input, *out;
+    const float *rr; /* R, [n, DIM] */
+} grad_ctx;
+
+/* L = sum(emb * R), accumulated in double. */
+static double objective(grad_ctx *g)
+{
+    g->r->c->backbone->forward(g->r->state, g->input, g->out);
+    double v = 0;
+    for (int64_t i = 0; i < unic_numel(g->out); i++) v += (double)g->out->data[i] * g->rr[i];
+    return v;
+}
+
+/* Forwards the two fixture images repeated `copies` times with finetune =
+ * last_block, backpropagates R (repeated too) and compares every trainable
+ * tensor's gradient with PyTorch's, times copies; with `fd`, also checks a
+ * few entries of each against central differences of the C forward. */
+static void check_last_block(const char *const *kv, const char *tag, int nparams, int copies,
+                             int fd)
+{
+    char err[1024] = "", name[160];
+    vit_run r = make(err, sizeof err, kv);
+    cr_assert_not_null(r.state, "%s", err);
+    int dim = 0;
+    cr_assert_eq(r.c->backbone->open(r.state, &rgb32, &dim, err, sizeof err), 0, "%s", err);
+    unic_param_tensor params[32];
+    int np = r.c->backbone->parameters(r.state, params, 32);
+    cr_assert_eq(np, nparams, "%s: %d trainable tensors", tag, np);
+    cr_expect_str_eq(params[0].name, "blocks.1.norm1.weight");
+    cr_expect_str_eq(params[np - 1].name, "norm.bias");
+
+    unic_array in, rmat, want;
+    char *in_path = test_fixture("vit_inputs.npy");
+    snprintf(name, sizeof name, "vit_%s_grad_R.npy", tag);
+    char *r_path = test_fixture(name);
+    cr_assert_eq(unic_npy_load(in_path, &in, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_npy_load(r_path, &rmat, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_array_numel(&rmat), 2 * DIM);
+    int64_t per = 3 * 32 * 32, n = 2LL * copies;
+    float *images = malloc(sizeof(float) * (size_t)(n * per));
+    float *rr = malloc(sizeof(float) * (size_t)(n * DIM));
+    for (int i = 0; i < copies; i++) {
+        memcpy(images + (int64_t)i * 2 * per, in.data, sizeof(float) * (size_t)(2 * per));
+        memcpy(rr + (int64_t)i * 2 * DIM, rmat.data, sizeof(float) * 2 * DIM);
+    }
+    unic_tensor input = {images, {n, 3, 32, 32}, 4, UNIC_CPU};
+    float *emb = calloc((size_t)(n * DIM), sizeof(float));
+    unic_tensor out = {emb, {n, DIM}, 2, UNIC_CPU}, d_emb = {rr, {n, DIM}, 2, UNIC_CPU};
+    grad_ctx g = {&r, &input, &out, rr};
+
+    for (int j = 0; j < np; j++) memset(params[j].grad->data, 0, sizeof(float) * (size_t)unic_numel(params[j].grad));
+    objective(&g);
+    /* training keeps the forward exact */
+    snprintf(name, sizeof name, "vit_%s_expected.npy", tag);
+    char *want_path = test_fixture(name);
+    cr_assert_eq(unic_npy_load(want_path, &want, err, sizeof err), 0, "%s", err);
+    double e = test_rel_err(emb + (n - 2) * DIM, want.data, 2 * DIM);
+    cr_expect_lt(e, 1e-4, "%s: last_block forward relative error %g", tag, e);
+    unic_array_free(&want);
+    free(want_path);
+    r.c->backbone->backward(r.state, &d_emb);
+
+    for (int j = 0; j < np; j++) {
+        snprintf(name, sizeof name, "vit_%s_grad_%s.npy", tag, params[j].name);
+        char *path = test_fixture(name);
+        cr_assert_eq(unic_npy_load(path, &want, err, sizeof err), 0, "%s", err);
+        int64_t m = unic_numel(params[j].grad);
+        cr_assert_eq(unic_array_numel(&want), m, "%s", params[j].name);
+        float *w = want.data;
+        for (int64_t i = 0; i < m; i++) w[i] *= (float)copies;
+        e = test_rel_err(params[j].grad->data, w, m);
+        cr_expect_lt(e, 1e-4, "%s x%d: d %s relative error %g", tag, copies, params[j].name, e);
+        unic_array_free(&want);
+        free(path);
+    }
+
+    if (fd) { /* central differences in float32: a coarse, independent check */
+        for (int j = 0; j < np; j++) {
+            float *v = params[j].value->data;
+            const float *gr = params[j].grad->data;
+            int64_t m = unic_numel(params[j].value), stride = m > 6 ? m / 6 : 1;
+            double num = 0, den = 0;
+            for (int64_t i = 0; i < m; i += stride) {
+                float keep = v[i], h = 1e-2f;
+                v[i] = keep + h;
+                double up = objective(&g);
+                v[i] = keep - h;
+                double down = objective(&g);
+                v[i] = keep;
+                double diff = (up - down) / (2.0 * h);
+                num += (diff - gr[i]) * (diff - gr[i]);
+                den += diff * diff;
+            }
+            e = sqrt(num) / fmax(sqrt(den), 1e-12);
+            cr_expect_lt(e, 1e-2, "%s: finite differences on %s: relative error %g", tag,
+                         params[j].name, e);
+        }
+    }
+
+    free(emb);
+    free(images);
+    free(rr);
+    unic_array_free(&in);
+    unic_array_free(&rmat);
+    free(in_path);
+    free(r_path);
+    drop(&r);
+}
+
+Test(vit, last_block_gradients_match_pytorch)
+{
+    char *ck = test_fixture("vit_a.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        "finetune", "last_block", NULL};
+    check_last_block(kv, "a", 14, 1, 1);
+    free(ck);
+}
+
+Test(vit, last_block_gradients_accumulate_over_chunks)
+{
+    char *ck = test_fixture("vit_a.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        "finetune", "last_block", NULL};
+    check_last_block(kv, "a", 14, 9, 0); /* 18 images: two chunks */
+    free(ck);
+}
+
+Test(vit, last_block_layerscale_gradients_match_pytorch)
+{
+    char *ck = test_fixture("vit_b.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "4", "depth", "2", "dim", "24", "heads", "2",
+                        "layerscale", "true", "pos_interp", "dinov2", "finetune", "last_block",
+                        NULL};
+    check_last_block(kv, "b", 16, 1, 1);
+    free(ck);
+}
+
+Test(vit, frozen_has_no_parameters)
+{
+    char err[1024] = "";
+    char *ck = test_fixture("vit_a.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        "finetune", "frozen", NULL};
+    vit_run r = make(err, sizeof err, kv);
+    cr_assert_not_null(r.state, "%s", err);
+    int dim = 0;
+    cr_assert_eq(r.c->backbone->open(r.state, &rgb32, &dim, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(r.c->backbone->parameters(r.state, NULL, 0), 0);
+    drop(&r);
+    free(ck);
 }

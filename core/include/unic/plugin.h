@@ -6,7 +6,7 @@
  * components with api->register_component. A plugin links against nothing of
  * the core: every service it needs comes through the api table, so checking
  * the ABI version of each registered component is enough to load it safely.
- * See plugins/README.md for a walk-through and plugins/template.c. */
+ * See plugins/README.md for a walk-through and plugins/kl_uniform.c. */
 #ifndef UNIC_PLUGIN_H
 #define UNIC_PLUGIN_H
 
