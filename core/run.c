@@ -913,6 +913,12 @@ static int setup(run *r, const char *out_dir, char *err, size_t errlen)
     if (create_instance(&r->backbone, &x->backbone, err, errlen) != 0 ||
         create_instance(&r->head, &x->head, err, errlen) != 0)
         return -1;
+    /* The loop embeds the data once and trains the head; until it runs a
+     * trainable backbone per batch, refuse rather than silently freeze it. */
+    if (x->backbone.component->backbone->parameters(r->backbone.state, NULL, 0) > 0)
+        return unic_errf(err, errlen, "[backbone] %s: this setting trains backbone parameters "
+                         "(e.g. finetune = last_block), but runs train only the head so far; set "
+                         "finetune = frozen", x->backbone.component->name);
     for (int m = 0; m < x->nminers; m++)
         if (create_instance(&r->miners[m], &x->miners[m], err, errlen) != 0) return -1;
     return 0;

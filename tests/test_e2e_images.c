@@ -218,4 +218,11 @@ Test(e2e_images, images_through_a_vit_checkpoint, .timeout = 600)
     cr_expect(a->shape[0] == 300 && a->shape[1] == 24, "ViT-sized embeddings: %lld x %lld",
               (long long)a->shape[0], (long long)a->shape[1]);
     unic_safetensors_close(st);
+    /* a trainable backbone is refused, not silently frozen */
+    snprintf(args, sizeof args, "run %s --quiet --set backbone.finetune=last_block --out %s/run2",
+             ini, dir);
+    out = run_cmd(args, &status);
+    cr_expect_neq(status, 0);
+    cr_expect(strstr(out, "runs train only the head so far"), "%s", out);
+    free(out);
 }
