@@ -68,6 +68,10 @@ typedef struct run {
     unic_tensor *x_host, *x_dev, *logits, *probs, *probs_host, *dprobs_host, *dprobs, *dlogits;
     int64_t *batch_idx;
     int32_t *batch_labels;
+    /* a trainable backbone: images of a step in one buffer, d(embeddings) */
+    int train_backbone;
+    float *images;
+    unic_tensor *dx;
     cJSON *history;
 } run;
 
@@ -453,6 +457,23 @@ static int build_model(run *r, char *err, size_t errlen)
         c->v = like(list[i].value);
     }
     r->nparams = n;
+    if (r->train_backbone) {
+        const unic_backbone_ops *b = r->backbone.slot->component->backbone;
+        int m = b->parameters(r->backbone.state, list, MAX_PARAMS);
+        if (n + m > MAX_PARAMS)
+            return unic_errf(err, errlen, "more than %d trainable tensors", MAX_PARAMS);
+        for (int i = 0; i < m; i++) {
+            r->params[n + i] = list[i];
+            unic_ckpt_tensor *c = &r->ckpt[n + i];
+            snprintf(c->name, sizeof c->name, "backbone.%s", list[i].name);
+            c->value = list[i].value;
+            c->m = like(list[i].value);
+            c->v = like(list[i].value);
+        }
+        r->nparams = n + m;
+        r->dx = unic_tensor_2d(UNIC_CPU, r->rows, r->dim);
+        r->images = unic_xmalloc((size_t)r->rows * (size_t)r->train.item_size * sizeof(float));
+    }
     r->x_host = unic_tensor_2d(UNIC_CPU, r->rows, r->dim);
     r->x_dev = r->dev == UNIC_CPU ? r->x_host : unic_tensor_2d(r->dev, r->rows, r->dim);
     r->logits = unic_tensor_2d(r->dev, r->rows, r->k);
@@ -672,7 +693,14 @@ static double step(run *r, const int64_t *anchors, int b, int64_t step_no, doubl
     unic_tensor_zero(&dl);
     unic_softmax_backward(&dl, &pd, &dp);
     for (int i = 0; i < r->nparams; i++) unic_tensor_zero(r->params[i].grad);
-    r->head.slot->component->head->backward(r->head.state, &dl, NULL);
+    if (r->train_backbone) {
+        unic_tensor dx = unic_rows(r->dx, 0, rows);
+        unic_tensor_zero(&dx);
+        r->head.slot->component->head->backward(r->head.state, &dl, &dx);
+        r->backbone.slot->component->backbone->backward(r->backbone.state, &dx);
+    } else {
+        r->head.slot->component->head->backward(r->head.state, &dl, NULL);
+    }
     const unic_params *t = r->x->train;
     for (int i = 0; i < r->nparams; i++)
         unic_adam_step(r->params[i].value, r->params[i].grad, r->ckpt[i].m, r->ckpt[i].v,
@@ -715,8 +743,9 @@ static int augmented_begin(run *r, int epoch, const int64_t *anchors, int64_t fi
             for (int i = 0; i < b; i++) a->order[k][first + i] = r->train_index[r->batch_idx[k * b + i]];
     }
     int threads = omp_get_max_threads() / a->roles;
+    const unic_pipeline *p = r->train_pipeline ? r->train_pipeline : r->pipeline;
     for (int k = 0; k < a->roles; k++) {
-        a->loader[k] = unic_loader_new(r->train_set, r->train_pipeline, a->order[k], r->n, r->batch,
+        a->loader[k] = unic_loader_new(r->train_set, p, a->order[k], r->n, r->batch,
                                        threads > 0 ? threads : 1, r->seed,
                                        (uint64_t)epoch * 3 + (uint64_t)k, err, errlen);
         if (!a->loader[k]) {
@@ -733,20 +762,54 @@ static int augmented_begin(run *r, int epoch, const int64_t *anchors, int64_t fi
 static int augmented_rows(run *r, augmented *a, int b)
 {
     const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
-    int ok = 1;
+    int ok = 1, c, h, w;
+    unic_loader_shape(a->loader[0], &c, &h, &w);
+    size_t item = (size_t)c * h * w;
     for (int k = 0; k < a->roles; k++) {
         unic_batch batch;
         if (!unic_loader_next(a->loader[k], &batch) || batch.n != b) {
             ok = 0;
             continue;
         }
-        int c, h, w;
-        unic_loader_shape(a->loader[k], &c, &h, &w);
+        if (r->train_backbone) { /* one forward over all roles: backward needs them together */
+            memcpy(r->images + (size_t)k * b * item, batch.x, (size_t)b * item * sizeof(float));
+            continue;
+        }
         unic_tensor in = {(float *)batch.x, {b, c, h, w}, 4, UNIC_CPU};
         unic_tensor o = {r->x_host->data + (size_t)k * b * r->dim, {b, r->dim}, 2, UNIC_CPU};
         ops->forward(r->backbone.state, &in, &o);
     }
+    if (ok && r->train_backbone) {
+        unic_tensor in = {r->images, {(int64_t)a->roles * b, c, h, w}, 4, UNIC_CPU};
+        unic_tensor o = {r->x_host->data, {(int64_t)a->roles * b, r->dim}, 2, UNIC_CPU};
+        ops->forward(r->backbone.state, &in, &o);
+    }
     return ok;
+}
+
+/* With a trainable backbone the embeddings move: re-embed the kept images
+ * with the test pipeline before evaluating. */
+static int refresh_embeddings(run *r, unic_imageset *set, const int64_t *index, int64_t n,
+                              float *emb, char *err, size_t errlen)
+{
+    unic_loader *l = unic_loader_new(set, r->pipeline, index, n, 256, omp_get_max_threads(),
+                                     r->seed, 0, err, errlen);
+    if (!l) return -1;
+    const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
+    int c, h, w;
+    unic_loader_shape(l, &c, &h, &w);
+    unic_batch b;
+    int64_t done = 0;
+    while (unic_loader_next(l, &b)) {
+        for (int i = 0; i < b.n; i++) { /* positions by index: a rare skip keeps the old row */
+            while (done < n && index[done] != b.idx[i]) done++;
+            unic_tensor in = {(float *)b.x + (size_t)i * c * h * w, {1, c, h, w}, 4, UNIC_CPU};
+            unic_tensor o = {emb + done * r->dim, {1, r->dim}, 2, UNIC_CPU};
+            ops->forward(r->backbone.state, &in, &o);
+        }
+    }
+    unic_loader_free(l);
+    return 0;
 }
 
 /* ---- outputs ------------------------------------------------------------- */
@@ -884,6 +947,8 @@ static void free_run(run *r)
     unic_xfree(r->neg_miner);
     unic_xfree(r->batch_idx);
     unic_xfree(r->batch_labels);
+    unic_xfree(r->images);
+    unic_tensor_free(r->dx);
     cJSON_Delete(r->history);
 }
 
@@ -913,12 +978,12 @@ static int setup(run *r, const char *out_dir, char *err, size_t errlen)
     if (create_instance(&r->backbone, &x->backbone, err, errlen) != 0 ||
         create_instance(&r->head, &x->head, err, errlen) != 0)
         return -1;
-    /* The loop embeds the data once and trains the head; until it runs a
-     * trainable backbone per batch, refuse rather than silently freeze it. */
-    if (x->backbone.component->backbone->parameters(r->backbone.state, NULL, 0) > 0)
-        return unic_errf(err, errlen, "[backbone] %s: this setting trains backbone parameters "
-                         "(e.g. finetune = last_block), but runs train only the head so far; set "
-                         "finetune = frozen", x->backbone.component->name);
+    /* A backbone with trainable parameters (vit finetune = last_block) runs
+     * per batch on the images, with its backward after the head's. */
+    r->train_backbone = x->backbone.component->backbone->parameters(r->backbone.state, NULL, 0) > 0;
+    if (r->train_backbone && r->dev != UNIC_CPU)
+        return unic_errf(err, errlen, "[backbone] %s trains on the CPU only so far; set [train] "
+                         "device = cpu", x->backbone.component->name);
     for (int m = 0; m < x->nminers; m++)
         if (create_instance(&r->miners[m], &x->miners[m], err, errlen) != 0) return -1;
     return 0;
@@ -1012,13 +1077,20 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         unic_progress p;
         unic_progress_start(&p, label, r.n);
         augmented aug = {0};
-        if (r.train_pipeline && augmented_begin(&r, e, order, steps, &aug, err, errlen) != 0)
+        int per_step = r.train_pipeline || r.train_backbone; /* images read every step */
+        if (per_step && augmented_begin(&r, e, order, steps, &aug, err, errlen) != 0)
             goto done_loop;
         for (int64_t s = 0; s < nsteps; s++) {
             int64_t first = s * r.batch;
             int b = (int)(first + r.batch <= r.n ? r.batch : r.n - first);
             int rows = b * (r.use_negatives ? 3 : 2);
-            if (!r.train_pipeline || !augmented_rows(&r, &aug, b)) {
+            if (!per_step || !augmented_rows(&r, &aug, b)) {
+                if (r.train_backbone) { /* an image failed to decode this time */
+                    unic_log(UNIC_LOG_WARN, "step %lld: an image failed to load; step skipped",
+                             (long long)steps);
+                    steps++;
+                    continue;
+                }
                 sample_partners(&r, order + first, b, e, steps);
                 gather_rows(&r, r.emb, r.batch_idx, rows);
             }
@@ -1026,7 +1098,7 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
             steps++;
             unic_progress_update(&p, first + b);
         }
-        if (r.train_pipeline) augmented_end(&aug);
+        if (per_step) augmented_end(&aug);
         if (p.tty) unic_progress_end(&p);
         cJSON *h = cJSON_CreateObject();
         cJSON_AddNumberToObject(h, "epoch", e + 1);
@@ -1044,6 +1116,11 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         int last = e + 1 == epochs;
         if (scored && (last || (every > 0 && (e + 1) % every == 0))) {
             double s[3];
+            if (r.train_backbone &&
+                (refresh_embeddings(&r, r.train_set, r.train_index, r.n, r.emb, err, errlen) != 0 ||
+                 (r.has_eval_set && refresh_embeddings(&r, r.eval_set, r.eval_index, r.eval_n,
+                                                       r.eval_emb, err, errlen) != 0)))
+                goto done_loop;
             predict(&r, r.has_eval_set ? r.eval_emb : r.emb, eval_n, pred, NULL);
             if (score(&r, pred, s, err, errlen) != 0) goto done_loop;
             for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(h, metric_names(&r, i), s[i]);
@@ -1065,6 +1142,9 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         }
     }
     times[2] = unic_now() - t0;
+    if (r.train_backbone && !scored &&
+        refresh_embeddings(&r, r.train_set, r.train_index, r.n, r.emb, err, errlen) != 0)
+        goto done_loop;
     if (start_epoch >= epochs && scored) { /* resumed a finished run: score what it holds */
         predict(&r, r.has_eval_set ? r.eval_emb : r.emb, eval_n, pred, NULL);
         if (score(&r, pred, fin, err, errlen) != 0) goto done_loop;
