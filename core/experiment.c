@@ -250,8 +250,9 @@ int unic_parse_class_list(const char *text, unsigned char *mask, int max_classes
     return 0;
 }
 
-int unic_experiment_prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *x,
-                            char *err, size_t errlen)
+/* training: a run needs losses and miners; `unic extract` only data and a backbone. */
+static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *x, int training,
+                   char *err, size_t errlen)
 {
     memset(x, 0, sizeof *x);
     char where[1200];
@@ -310,12 +311,12 @@ int unic_experiment_prepare(unic_config *cfg, const unic_registry *reg, unic_exp
                               errlen))
             goto fail;
     }
-    if (x->nlosses == 0) {
+    if (training && x->nlosses == 0) {
         unic_errf(err, errlen, "%s: no [loss.*] sections: add e.g. [loss.pos], [loss.neg] and "
                   "[loss.entropy]", path);
         goto fail;
     }
-    if (x->nminers == 0) {
+    if (training && x->nminers == 0) {
         unic_errf(err, errlen, "%s: no [miner.*] sections: add e.g. [miner.positives] with "
                   "plugin = knn", path);
         goto fail;
@@ -378,6 +379,18 @@ fail:
     x->cfg = NULL;
     unic_experiment_free(x);
     return -1;
+}
+
+int unic_experiment_prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *x,
+                            char *err, size_t errlen)
+{
+    return prepare(cfg, reg, x, 1, err, errlen);
+}
+
+int unic_experiment_prepare_extract(unic_config *cfg, const unic_registry *reg,
+                                    unic_experiment *x, char *err, size_t errlen)
+{
+    return prepare(cfg, reg, x, 0, err, errlen);
 }
 
 unic_scope unic_slot_scope(const unic_slot *s)

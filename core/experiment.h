@@ -36,6 +36,9 @@ typedef struct unic_experiment {
 /* Takes ownership of cfg on success. */
 int unic_experiment_prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *x,
                             char *err, size_t errlen);
+/* The same for `unic extract`: only [data] and [backbone] are required. */
+int unic_experiment_prepare_extract(unic_config *cfg, const unic_registry *reg,
+                                    unic_experiment *x, char *err, size_t errlen);
 void unic_experiment_free(unic_experiment *x);
 
 unic_scope unic_slot_scope(const unic_slot *s);

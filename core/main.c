@@ -25,6 +25,10 @@ static void usage(FILE *f)
             "      train and evaluate; an experiment with a [grid] section runs every combination\n"
             "  unic check EXPERIMENT.ini [--set section.key=value]...\n"
             "      validate the experiment against the plugins' parameter tables, do nothing else\n"
+            "  unic extract EXPERIMENT.ini [--set section.key=value]... [--out FILE]\n"
+            "      run the [backbone] over the [data] (test transform) and write embeddings,\n"
+            "      labels and indices to FILE (default embeddings/<name>.safetensors), which\n"
+            "      the features backbone and `unic neighbors` read\n"
             "  unic plugins\n"
             "      list every component with its parameters, defaults and docs\n"
             "  unic eval PREDICTIONS.csv [--labels FILE] [--old-classes 0-4] [--json]\n"
@@ -159,6 +163,41 @@ static int cmd_run(const cli *c, int check_only)
     unic_grid_free(&grid);
     unic_registry_free(reg);
     return rc == 0 ? 0 : 1;
+}
+
+static int cmd_extract(const cli *c)
+{
+    char err[4096];
+    unic_registry *reg = load_registry();
+    unic_config *cfg;
+    int rc = 2;
+    if (unic_config_load(c->ini, &cfg, err, sizeof err) != 0) goto fail;
+    for (int i = 0; i < c->nsets; i++)
+        if (unic_config_override(cfg, c->sets[i], err, sizeof err) != 0) {
+            unic_config_free(cfg);
+            goto fail;
+        }
+    unic_experiment x;
+    if (unic_experiment_prepare_extract(cfg, reg, &x, err, sizeof err) != 0) {
+        unic_config_free(cfg);
+        goto fail;
+    }
+    char out[4096];
+    if (c->out)
+        snprintf(out, sizeof out, "%s", c->out);
+    else
+        snprintf(out, sizeof out, "embeddings/%s.safetensors", x.name);
+    unic_log_set_quiet(c->quiet);
+    rc = unic_extract(&x, out, err, sizeof err) == 0 ? 0 : 1;
+    unic_experiment_free(&x);
+    if (rc == 0) {
+        unic_registry_free(reg);
+        return 0;
+    }
+fail:
+    fprintf(stderr, "unic: %s\n", err);
+    unic_registry_free(reg);
+    return rc;
 }
 
 /* ---- unic eval ----------------------------------------------------------- */
@@ -326,7 +365,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "neighbors") == 0) return unic_neighbors_command(argc - 2, argv + 2);
     cli c;
     int known = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "check") == 0 ||
-                strcmp(argv[1], "eval") == 0;
+                strcmp(argv[1], "eval") == 0 || strcmp(argv[1], "extract") == 0;
     if (!known) {
         fprintf(stderr, "unic: unknown command '%s'\n", argv[1]);
         usage(stderr);
@@ -336,6 +375,8 @@ int main(int argc, char **argv)
     int rc;
     if (strcmp(argv[1], "eval") == 0)
         rc = cmd_eval(&c);
+    else if (strcmp(argv[1], "extract") == 0)
+        rc = cmd_extract(&c);
     else
         rc = cmd_run(&c, strcmp(argv[1], "check") == 0);
     free(c.sets);

@@ -816,10 +816,8 @@ static int refresh_embeddings(run *r, unic_imageset *set, const int64_t *index, 
 
 /* The training embeddings as the features backbone and `unic neighbors`
  * read them back: tensors embeddings [N, D], labels [N], index [N]. */
-static int save_embeddings(run *r, char *err, size_t errlen)
+static int write_embeddings(run *r, const char *path, char *err, size_t errlen)
 {
-    char path[2300];
-    snprintf(path, sizeof path, "%s/embeddings.safetensors", r->out);
     int64_t *index = unic_xmalloc((size_t)r->n * sizeof(int64_t));
     for (int64_t i = 0; i < r->n; i++) index[i] = r->train_index ? r->train_index[i] : i;
     unic_array t[3] = {{"embeddings", UNIC_DT_F32, 2, {r->n, r->dim}, r->emb,
@@ -831,6 +829,13 @@ static int save_embeddings(run *r, char *err, size_t errlen)
     int rc = unic_safetensors_write(path, t, r->train.labels ? 3 : 2, meta, err, errlen);
     unic_xfree(index);
     return rc;
+}
+
+static int save_embeddings(run *r, char *err, size_t errlen)
+{
+    char path[2300];
+    snprintf(path, sizeof path, "%s/embeddings.safetensors", r->out);
+    return write_embeddings(r, path, err, errlen);
 }
 
 static int write_text(const char *dir, const char *name, const char *text, char *err, size_t errlen)
@@ -1180,5 +1185,40 @@ done:
         if (rc != 0) fprintf(log, "[error] %s\n", err);
         fclose(log);
     }
+    return rc;
+}
+
+int unic_extract(const unic_experiment *x, const char *out_path, char *err, size_t errlen)
+{
+    run r;
+    memset(&r, 0, sizeof r);
+    r.x = x;
+    int rc = -1;
+    char *dir = unic_xstrdup(out_path), *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    snprintf(r.out, sizeof r.out, "%s", slash ? dir : ".");
+    free(dir);
+    if (unic_mkdirs(r.out, err, errlen) != 0) goto done;
+    r.seed = (uint64_t)unic_param_int(x->train, "seed");
+    long threads = unic_param_int(x->train, "threads");
+    if (threads > 0) omp_set_num_threads((int)threads);
+    if (create_instance(&r.backbone, &x->backbone, err, errlen) != 0) goto done;
+    double t0 = unic_now();
+    if (load_data(&r, err, errlen) != 0 ||
+        embed(&r, r.train_set, &r.train, &r.emb, &r.train_index, err, errlen) != 0)
+        goto done;
+    r.n = r.train.n;
+    if (write_embeddings(&r, out_path, err, errlen) != 0) goto done;
+    unic_log(UNIC_LOG_INFO, "extract: %lld embeddings of size %d in %.1f s -> %s", (long long)r.n,
+             r.dim, unic_now() - t0, out_path);
+    rc = 0;
+done:
+    destroy_instance(&r.backbone);
+    unic_dataset_free(&r.train);
+    if (r.train_set) unic_imageset_free(r.train_set);
+    if (r.pipeline) unic_pipeline_free(r.pipeline);
+    if (r.train_pipeline) unic_pipeline_free(r.train_pipeline);
+    unic_xfree(r.train_index);
+    unic_xfree(r.emb);
     return rc;
 }

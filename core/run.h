@@ -19,4 +19,9 @@ typedef struct unic_run_summary {
 int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_dir, int resume,
              unic_run_summary *summary, char *err, size_t errlen);
 
+/* Runs the experiment's backbone over its [data] (test transform) and writes
+ * embeddings [N, D], labels [N] and dataset indices [N] to out_path as
+ * safetensors, for the features backbone and `unic neighbors`. */
+int unic_extract(const unic_experiment *x, const char *out_path, char *err, size_t errlen);
+
 #endif

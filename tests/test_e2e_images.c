@@ -242,3 +242,47 @@ Test(e2e_images, images_through_a_vit_checkpoint, .timeout = 600)
     unic_safetensors_close(ckpt);
     unic_safetensors_close(orig);
 }
+
+/* unic extract from an ImageFolder through a ViT checkpoint, and the
+ * features backbone reading the file back for a head-only run. */
+Test(e2e_images, extract_then_features, .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("extract"), *root = test_path(dir, "fmnist");
+    write_image_folder(root, 300);
+    char *ini = test_path(dir, "extract.ini"), *ck = test_fixture("vit_a.safetensors");
+    char text[4096], args[8192], err[1024];
+    snprintf(text, sizeof text,
+             "[data]\nformat = imagefolder\npath = %s\nsplit = train\n"
+             "transform = resize(32, bicubic) center_crop(32) normalize(imagenet)\n"
+             "[backbone]\nplugin = vit\ncheckpoint = %s\npatch = 8\ndepth = 2\ndim = 24\n"
+             "heads = 3\n", root, ck);
+    test_write_text(ini, text);
+    int status;
+    snprintf(args, sizeof args, "extract %s --quiet --out %s/emb/vit.safetensors", ini, dir);
+    char *out = run_cmd(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    free(out);
+    char *file = test_path(dir, "emb/vit.safetensors");
+    unic_safetensors *st;
+    cr_assert_eq(unic_safetensors_open(file, &st, err, sizeof err), 0, "%s", err);
+    const unic_array *e = unic_safetensors_find(st, "embeddings");
+    const unic_array *l = unic_safetensors_find(st, "labels");
+    cr_assert(e && l, "embeddings and labels tensors expected");
+    cr_expect(e->shape[0] == 300 && e->shape[1] == 24 && l->shape[0] == 300);
+    unic_safetensors_close(st);
+    char *run_ini = test_path(dir, "features.ini");
+    snprintf(text, sizeof text,
+             "[data]\npath = %s\n[backbone]\nplugin = features\n[head]\nplugin = mlp\n"
+             "hidden = 32\n[miner.pos]\nplugin = knn\ntau1 = 10\n[miner.neg]\nplugin = far\n"
+             "tau2 = 150\n[loss.pos]\n[loss.neg]\n[loss.entropy]\n[train]\nepochs = 2\n"
+             "batch_size = 64\n[eval]\nevery = 0\n", file);
+    test_write_text(run_ini, text);
+    snprintf(args, sizeof args, "run %s --quiet --out %s/run", run_ini, dir);
+    out = run_cmd(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    free(out);
+    char *metrics = test_read_file(test_path(dir, "run/metrics.json"), NULL);
+    cr_assert_not_null(metrics);
+    cr_expect(strstr(metrics, "\"samples\":\t300"), "%s", metrics);
+}
