@@ -3,7 +3,12 @@
  * LayerNorm, as DINO evaluates its features. finetune = frozen (the default)
  * runs forward only; finetune = last_block makes the last block and the final
  * norm trainable: forward keeps that block's activations for the batch and
- * backward differentiates it (the blocks before keep nothing).
+ * backward differentiates it (the blocks before keep nothing). finetune =
+ * full trains everything: forward keeps every block's activations (and the
+ * patch embedding's im2col) for the batch, backward runs the block backward
+ * from the last block to the first, then the patch embedding, cls_token and
+ * pos_embed (through the bicubic interpolation's weights when the grid was
+ * resized, so the checkpoint-grid pos_embed is what trains).
  *
  * The architecture is timm's VisionTransformer: patch embedding (a stride-p
  * convolution, done here as im2col + GEMM), a CLS token, learned positional
@@ -41,6 +46,11 @@ typedef struct vit_block {
     unic_tensor *ls1, *ls2; /* NULL without layerscale */
 } vit_block;
 
+/* One trained block's activations for the whole batch. */
+typedef struct vit_saved {
+    unic_tensor *xin, *ln1, *qkv, *probs, *att, *proj, *xmid, *ln2, *pre, *post, *mlp;
+} vit_saved;
+
 typedef struct vit {
     char *checkpoint;
     int patch, depth, dim, heads, hidden, layerscale, interp_dinov2;
@@ -62,20 +72,22 @@ typedef struct vit {
     unic_tensor *cols, *patches, *x, *ln, *qkv, *att, *tmp, *hid;
     unic_tensor *q, *k, *v, *scores, *o; /* one head of one image */
 
-    /* finetune = last_block: the last block and the final norm train. Their
-     * gradients, as parameters() reports them (timm names), and what the
-     * last block's forward keeps for the whole batch (`saved` images); the
-     * blocks before it keep nothing. */
-    int last_block;
+    /* finetune = last_block: the last block and the final norm train; full:
+     * everything. Their gradients, as parameters() reports them (timm
+     * names), and what the trained blocks' forward keeps for the whole batch
+     * (`saved` images); the frozen blocks before them keep nothing. */
+    int last_block, full;
+    int first_trained; /* the first block that trains: depth (frozen), depth - 1, or 0 */
     int nparams;
-    unic_param_tensor params[16];
-    char names[16][96];
-    unic_tensor *grads[16];
+    unic_param_tensor *params;
+    char (*names)[96];
+    unic_tensor **grads;
     int64_t saved, batch; /* capacity, and the images of the last forward */
-    unic_tensor *s_xin, *s_ln1, *s_qkv, *s_probs, *s_att, *s_proj, *s_xmid, *s_ln2, *s_pre,
-        *s_post, *s_mlp, *s_xout;
+    vit_saved *sv;        /* [depth - first_trained], block first_trained + i */
+    unic_tensor *s_xout;  /* the final norm's input, CLS rows */
+    unic_tensor *s_cols;  /* full: the patch embedding's im2col for the batch */
     /* backward's scratch, sized with the saved activations */
-    unic_tensor *g_x, *g_hid, *g_hid2, *g_d, *g_d2, *g_qkv;
+    unic_tensor *g_x, *g_hid, *g_hid2, *g_d, *g_d2, *g_qkv, *g_patch;
     unic_tensor *g_do, *g_dp, *g_dq, *g_dk, *g_dv; /* one head of one image */
 } vit;
 
@@ -92,9 +104,10 @@ static const unic_param_spec params[] = {
      "pos_embed for another patch grid than the checkpoint's: DINOv2's bicubic recipe, or refuse",
      "dinov2|none"},
     {"finetune", UNIC_CHOICE, "frozen",
-     "which weights train: frozen (none: the dataset is embedded once) or last_block (the last "
-     "transformer block and the final norm; full is still to come)",
-     "frozen|last_block"},
+     "which weights train: frozen (none: the dataset is embedded once), last_block (the last "
+     "transformer block and the final norm) or full (every parameter: cls_token, pos_embed, the "
+     "patch embedding, every block and the final norm; keeps every block's activations)",
+     "frozen|last_block|full"},
     {NULL},
 };
 
@@ -183,13 +196,21 @@ static void free_activations(vit *x)
 
 static void free_saved(vit *x)
 {
-    unic_tensor **all[] = {&x->s_xin, &x->s_ln1, &x->s_qkv, &x->s_probs, &x->s_att, &x->s_proj,
-                           &x->s_xmid, &x->s_ln2, &x->s_pre, &x->s_post, &x->s_mlp, &x->s_xout,
-                           &x->g_x, &x->g_hid, &x->g_hid2, &x->g_d, &x->g_d2, &x->g_qkv,
-                           &x->g_do, &x->g_dp, &x->g_dq, &x->g_dk, &x->g_dv};
+    unic_tensor **all[] = {&x->s_xout, &x->s_cols, &x->g_x, &x->g_hid, &x->g_hid2, &x->g_d,
+                           &x->g_d2, &x->g_qkv, &x->g_patch, &x->g_do, &x->g_dp, &x->g_dq,
+                           &x->g_dk, &x->g_dv};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (*all[i]) unic->tensor_free(*all[i]);
         *all[i] = NULL;
+    }
+    for (int b = 0; x->sv && b < x->depth - x->first_trained; b++) {
+        vit_saved *s = &x->sv[b];
+        unic_tensor **blk[] = {&s->xin, &s->ln1, &s->qkv, &s->probs, &s->att, &s->proj,
+                               &s->xmid, &s->ln2, &s->pre, &s->post, &s->mlp};
+        for (size_t i = 0; i < sizeof blk / sizeof blk[0]; i++) {
+            if (*blk[i]) unic->tensor_free(*blk[i]);
+            *blk[i] = NULL;
+        }
     }
     x->saved = 0;
 }
@@ -201,6 +222,10 @@ static void destroy(void *self)
     free_activations(x);
     free_saved(x);
     for (int i = 0; i < x->nparams; i++) unic->tensor_free(x->grads[i]);
+    free(x->params);
+    free(x->names);
+    free(x->grads);
+    free(x->sv);
     if (x->pos) unic->tensor_free(x->pos);
     for (int i = 0; i < x->nweights; i++) unic->tensor_free(x->weights[i]);
     free(x->blocks);
@@ -259,7 +284,7 @@ static int load_all(vit *x, char *err, size_t errlen)
     return 0;
 }
 
-/* The trainable tensors of finetune = last_block, timm's names and order. */
+/* The trainable tensors, timm's names and order (named_parameters). */
 static void add_param(vit *x, const char *name, unic_tensor *value)
 {
     int i = x->nparams++;
@@ -270,23 +295,35 @@ static void add_param(vit *x, const char *name, unic_tensor *value)
 
 static void setup_trainable(vit *x)
 {
-    int i = x->depth - 1;
-    vit_block *b = &x->blocks[i];
-    char n[96];
-    add_param(x, bname(n, sizeof n, i, "norm1.weight"), b->norm1_w);
-    add_param(x, bname(n, sizeof n, i, "norm1.bias"), b->norm1_b);
-    add_param(x, bname(n, sizeof n, i, "attn.qkv.weight"), b->qkv_w);
-    add_param(x, bname(n, sizeof n, i, "attn.qkv.bias"), b->qkv_b);
-    add_param(x, bname(n, sizeof n, i, "attn.proj.weight"), b->proj_w);
-    add_param(x, bname(n, sizeof n, i, "attn.proj.bias"), b->proj_b);
-    if (b->ls1) add_param(x, bname(n, sizeof n, i, "ls1.gamma"), b->ls1);
-    add_param(x, bname(n, sizeof n, i, "norm2.weight"), b->norm2_w);
-    add_param(x, bname(n, sizeof n, i, "norm2.bias"), b->norm2_b);
-    add_param(x, bname(n, sizeof n, i, "mlp.fc1.weight"), b->fc1_w);
-    add_param(x, bname(n, sizeof n, i, "mlp.fc1.bias"), b->fc1_b);
-    add_param(x, bname(n, sizeof n, i, "mlp.fc2.weight"), b->fc2_w);
-    add_param(x, bname(n, sizeof n, i, "mlp.fc2.bias"), b->fc2_b);
-    if (b->ls2) add_param(x, bname(n, sizeof n, i, "ls2.gamma"), b->ls2);
+    int cap = 4 + 14 * x->depth + 2;
+    x->params = calloc((size_t)cap, sizeof *x->params);
+    x->names = calloc((size_t)cap, sizeof *x->names);
+    x->grads = calloc((size_t)cap, sizeof *x->grads);
+    x->sv = calloc((size_t)(x->depth - x->first_trained), sizeof *x->sv);
+    if (x->full) {
+        add_param(x, "cls_token", x->cls);
+        add_param(x, "pos_embed", x->pos_ckpt);
+        add_param(x, "patch_embed.proj.weight", x->patch_w);
+        add_param(x, "patch_embed.proj.bias", x->patch_b);
+    }
+    for (int i = x->first_trained; i < x->depth; i++) {
+        vit_block *b = &x->blocks[i];
+        char n[96];
+        add_param(x, bname(n, sizeof n, i, "norm1.weight"), b->norm1_w);
+        add_param(x, bname(n, sizeof n, i, "norm1.bias"), b->norm1_b);
+        add_param(x, bname(n, sizeof n, i, "attn.qkv.weight"), b->qkv_w);
+        add_param(x, bname(n, sizeof n, i, "attn.qkv.bias"), b->qkv_b);
+        add_param(x, bname(n, sizeof n, i, "attn.proj.weight"), b->proj_w);
+        add_param(x, bname(n, sizeof n, i, "attn.proj.bias"), b->proj_b);
+        if (b->ls1) add_param(x, bname(n, sizeof n, i, "ls1.gamma"), b->ls1);
+        add_param(x, bname(n, sizeof n, i, "norm2.weight"), b->norm2_w);
+        add_param(x, bname(n, sizeof n, i, "norm2.bias"), b->norm2_b);
+        add_param(x, bname(n, sizeof n, i, "mlp.fc1.weight"), b->fc1_w);
+        add_param(x, bname(n, sizeof n, i, "mlp.fc1.bias"), b->fc1_b);
+        add_param(x, bname(n, sizeof n, i, "mlp.fc2.weight"), b->fc2_w);
+        add_param(x, bname(n, sizeof n, i, "mlp.fc2.bias"), b->fc2_b);
+        if (b->ls2) add_param(x, bname(n, sizeof n, i, "ls2.gamma"), b->ls2);
+    }
     add_param(x, "norm.weight", x->norm_w);
     add_param(x, "norm.bias", x->norm_b);
 }
@@ -324,8 +361,11 @@ static void *create(const unic_params *p, char *err, size_t errlen)
         destroy(x);
         return NULL;
     }
-    x->last_block = strcmp(unic->param_str(p, "finetune"), "last_block") == 0;
-    if (x->last_block) setup_trainable(x);
+    const char *ft = unic->param_str(p, "finetune");
+    x->last_block = strcmp(ft, "last_block") == 0;
+    x->full = strcmp(ft, "full") == 0;
+    x->first_trained = x->full ? 0 : x->last_block ? x->depth - 1 : x->depth;
+    if (x->last_block || x->full) setup_trainable(x);
     return x;
 }
 
@@ -389,6 +429,16 @@ static void interpolate_pos(vit *x)
     free(rw);
 }
 
+/* The positional embeddings for the input's grid from the checkpoint's
+ * (again before every forward with finetune = full, where pos_embed trains). */
+static void refresh_pos(vit *x)
+{
+    if (x->gh == x->grid_ckpt && x->gw == x->grid_ckpt)
+        unic->tensor_copy(x->pos, x->pos_ckpt);
+    else
+        interpolate_pos(x);
+}
+
 static int open_input(void *self, const unic_input_info *in, int *embed_dim, char *err,
                       size_t errlen)
 {
@@ -424,10 +474,7 @@ static int open_input(void *self, const unic_input_info *in, int *embed_dim, cha
     x->tokens = 1 + gh * gw;
     int64_t shape[2] = {x->tokens, x->dim};
     x->pos = unic->tensor_new(UNIC_CPU, 2, shape);
-    if (gh == m && gw == m)
-        unic->tensor_copy(x->pos, x->pos_ckpt);
-    else
-        interpolate_pos(x);
+    refresh_pos(x);
     *embed_dim = x->dim;
     return 0;
 }
@@ -539,24 +586,32 @@ static unic_tensor view(float *data, int64_t rows, int64_t cols)
     return v;
 }
 
-/* Grows what the last block keeps (and backward's scratch) to `images`. */
+/* Grows what the trained blocks keep (and backward's scratch) to `images`. */
 static void ensure_saved(vit *x, int64_t images)
 {
     if (images <= x->saved) return;
     free_saved(x);
     int64_t rows = images * x->tokens, d = x->dim, t = x->tokens, hd = x->dim / x->heads;
-    x->s_xin = mat(rows, d);
-    x->s_ln1 = mat(rows, d);
-    x->s_qkv = mat(rows, 3 * d);
-    x->s_probs = mat(images * x->heads * t, t);
-    x->s_att = mat(rows, d);
-    x->s_proj = mat(rows, d);
-    x->s_xmid = mat(rows, d);
-    x->s_ln2 = mat(rows, d);
-    x->s_pre = mat(rows, x->hidden);
-    x->s_post = mat(rows, x->hidden);
-    x->s_mlp = mat(rows, d);
+    int64_t g = (int64_t)x->gh * x->gw;
+    for (int i = 0; i < x->depth - x->first_trained; i++) {
+        vit_saved *s = &x->sv[i];
+        s->xin = mat(rows, d);
+        s->ln1 = mat(rows, d);
+        s->qkv = mat(rows, 3 * d);
+        s->probs = mat(images * x->heads * t, t);
+        s->att = mat(rows, d);
+        s->proj = mat(rows, d);
+        s->xmid = mat(rows, d);
+        s->ln2 = mat(rows, d);
+        s->pre = mat(rows, x->hidden);
+        s->post = mat(rows, x->hidden);
+        s->mlp = mat(rows, d);
+    }
     x->s_xout = mat(images, d);
+    if (x->full) {
+        x->s_cols = mat(images * g, 3LL * x->patch * x->patch);
+        x->g_patch = mat(images * g, d);
+    }
     x->g_x = mat(rows, d);
     x->g_hid = mat(rows, x->hidden);
     x->g_hid2 = mat(rows, x->hidden);
@@ -571,22 +626,23 @@ static void ensure_saved(vit *x, int64_t images)
     x->saved = images;
 }
 
-/* The last block for finetune = last_block: as the loop in forward_chunk,
- * but every intermediate lands in the saved buffers at image `first`. */
-static void last_block_train(vit *x, unic_tensor *xs, int64_t images, int64_t first)
+/* A trained block (block i) in training: as the loop in forward_chunk, but
+ * every intermediate lands in its saved buffers at image `first`. */
+static void block_train(vit *x, int bi, unic_tensor *xs, int64_t images, int64_t first)
 {
-    const vit_block *bl = &x->blocks[x->depth - 1];
+    const vit_block *bl = &x->blocks[bi];
+    vit_saved *sv = &x->sv[bi - x->first_trained];
     int d = x->dim, t = x->tokens;
     int64_t rows = images * t, r0 = first * t;
-    unic_tensor xin = unic_rows(x->s_xin, r0, rows), ln1 = unic_rows(x->s_ln1, r0, rows);
-    unic_tensor qkv = unic_rows(x->s_qkv, r0, rows), att = unic_rows(x->s_att, r0, rows);
-    unic_tensor proj = unic_rows(x->s_proj, r0, rows), xmid = unic_rows(x->s_xmid, r0, rows);
-    unic_tensor ln2 = unic_rows(x->s_ln2, r0, rows), pre = unic_rows(x->s_pre, r0, rows);
-    unic_tensor post = unic_rows(x->s_post, r0, rows), mlp = unic_rows(x->s_mlp, r0, rows);
+    unic_tensor xin = unic_rows(sv->xin, r0, rows), ln1 = unic_rows(sv->ln1, r0, rows);
+    unic_tensor qkv = unic_rows(sv->qkv, r0, rows), att = unic_rows(sv->att, r0, rows);
+    unic_tensor proj = unic_rows(sv->proj, r0, rows), xmid = unic_rows(sv->xmid, r0, rows);
+    unic_tensor ln2 = unic_rows(sv->ln2, r0, rows), pre = unic_rows(sv->pre, r0, rows);
+    unic_tensor post = unic_rows(sv->post, r0, rows), mlp = unic_rows(sv->mlp, r0, rows);
     unic->tensor_copy(&xin, xs);
     layer_norm(ln1.data, xs->data, rows, d, bl->norm1_w->data, bl->norm1_b->data);
     unic->linear_forward(&qkv, &ln1, bl->qkv_w, bl->qkv_b);
-    attention(x, images, qkv.data, att.data, x->s_probs->data + first * x->heads * t * t);
+    attention(x, images, qkv.data, att.data, sv->probs->data + first * x->heads * t * t);
     unic->linear_forward(&proj, &att, bl->proj_w, bl->proj_b);
     residual(xs->data, proj.data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
     unic->tensor_copy(&xmid, xs);
@@ -595,8 +651,6 @@ static void last_block_train(vit *x, unic_tensor *xs, int64_t images, int64_t fi
     unic->gelu_forward(&post, &pre);
     unic->linear_forward(&mlp, &post, bl->fc2_w, bl->fc2_b);
     residual(xs->data, mlp.data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
-    for (int64_t b = 0; b < images; b++) /* the final norm's input, CLS only */
-        memcpy(x->s_xout->data + (first + b) * d, xs->data + b * t * d, sizeof(float) * d);
 }
 
 /* input: `images` images [3, H, W] -> emb [images, dim]; `first` is the
@@ -621,6 +675,10 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
     unic_tensor cols = unic_rows(x->cols, 0, images * g);
     unic_tensor patches = unic_rows(x->patches, 0, images * g);
     unic->linear_forward(&patches, &cols, x->patch_w, x->patch_b);
+    if (x->full) {
+        unic_tensor keep = unic_rows(x->s_cols, first * g, images * g);
+        unic->tensor_copy(&keep, &cols);
+    }
 
     /* tokens: CLS then the grid row-major, plus positional embeddings */
     const float *pos = x->pos->data;
@@ -635,8 +693,7 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
     unic_tensor xs = unic_rows(x->x, 0, rows), ln = unic_rows(x->ln, 0, rows);
     unic_tensor qkv = unic_rows(x->qkv, 0, rows), att = unic_rows(x->att, 0, rows);
     unic_tensor tmp = unic_rows(x->tmp, 0, rows), hid = unic_rows(x->hid, 0, rows);
-    int frozen_depth = x->last_block ? x->depth - 1 : x->depth;
-    for (int i = 0; i < frozen_depth; i++) {
+    for (int i = 0; i < x->first_trained; i++) {
         const vit_block *bl = &x->blocks[i];
         layer_norm(ln.data, xs.data, rows, d, bl->norm1_w->data, bl->norm1_b->data);
         unic->linear_forward(&qkv, &ln, bl->qkv_w, bl->qkv_b);
@@ -649,7 +706,10 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
         unic->linear_forward(&tmp, &hid, bl->fc2_w, bl->fc2_b);
         residual(xs.data, tmp.data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
     }
-    if (x->last_block) last_block_train(x, &xs, images, first);
+    for (int i = x->first_trained; i < x->depth; i++) block_train(x, i, &xs, images, first);
+    if (x->nparams) /* the final norm's input, CLS only */
+        for (int64_t b = 0; b < images; b++)
+            memcpy(x->s_xout->data + (first + b) * d, xs.data + b * t * d, sizeof(float) * d);
     /* the embedding: each image's CLS token after the final norm */
     for (int64_t b = 0; b < images; b++)
         layer_norm(emb + b * d, xs.data + b * t * d, 1, d, x->norm_w->data, x->norm_b->data);
@@ -660,7 +720,8 @@ static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
     vit *x = self;
     int64_t n = input->shape[0], per = 3 * x->height * x->width;
     ensure_activations(x, n < VIT_CHUNK ? n : VIT_CHUNK);
-    if (x->last_block) ensure_saved(x, n);
+    if (x->nparams) ensure_saved(x, n);
+    if (x->full) refresh_pos(x);
     x->batch = n;
     for (int64_t b0 = 0; b0 < n; b0 += VIT_CHUNK) {
         int64_t nb = n - b0 < VIT_CHUNK ? n - b0 : VIT_CHUNK;
@@ -668,7 +729,7 @@ static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
     }
 }
 
-/* ---- backward (finetune = last_block) ----------------------------------- */
+/* ---- backward (finetune = last_block or full) --------------------------- */
 
 static unic_tensor *grad_of(vit *x, const unic_tensor *value)
 {
@@ -725,13 +786,14 @@ static void residual_backward(float *d_branch, float *d_gamma, const float *d_ou
  * qkv and attention probabilities. With S = scale Q K^T, P = softmax(S),
  * O = P V: dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(P dP)),
  * dQ = scale dS K, dK = scale dS^T Q. */
-static void attention_backward(vit *x, int64_t images, const float *d_att, float *d_qkv)
+static void attention_backward(vit *x, const vit_saved *sv, int64_t images, const float *d_att,
+                               float *d_qkv)
 {
     int t = x->tokens, d = x->dim, hd = d / x->heads;
     float scale = 1.0f / sqrtf((float)hd);
     for (int64_t b = 0; b < images; b++)
         for (int h = 0; h < x->heads; h++) {
-            const float *base = x->s_qkv->data + b * t * 3 * d + h * hd;
+            const float *base = sv->qkv->data + b * t * 3 * d + h * hd;
             for (int i = 0; i < t; i++) {
                 const float *row = base + (int64_t)i * 3 * d;
                 memcpy(x->q->data + (int64_t)i * hd, row, sizeof(float) * hd);
@@ -740,7 +802,7 @@ static void attention_backward(vit *x, int64_t images, const float *d_att, float
                 memcpy(x->g_do->data + (int64_t)i * hd, d_att + (b * t + i) * d + h * hd,
                        sizeof(float) * hd);
             }
-            unic_tensor p = view(x->s_probs->data + (b * x->heads + h) * t * t, t, t);
+            unic_tensor p = view(sv->probs->data + (b * x->heads + h) * t * t, t, t);
             unic->gemm(1, 0, 1.0f, &p, x->g_do, 0.0f, x->g_dv);
             unic->gemm(0, 1, 1.0f, x->g_do, x->v, 0.0f, x->g_dp);
             for (int i = 0; i < t; i++) {
@@ -762,23 +824,116 @@ static void attention_backward(vit *x, int64_t images, const float *d_att, float
         }
 }
 
+/* Block bi's backward over the batch's `rows` rows: dx holds d(block output)
+ * on entry and, with want_dx, d(block input) on return (without, it is left
+ * as d(xmid)). Attention mixes the tokens, so every token's path contributes
+ * to the parameters' gradients. */
+static void block_backward(vit *x, int bi, int64_t n, unic_tensor *dx, int want_dx)
+{
+    const vit_block *bl = &x->blocks[bi];
+    const vit_saved *sv = &x->sv[bi - x->first_trained];
+    int d = x->dim, t = x->tokens;
+    int64_t rows = n * t;
+    unic_tensor dh = unic_rows(x->g_hid, 0, rows), dh2 = unic_rows(x->g_hid2, 0, rows);
+    unic_tensor da = unic_rows(x->g_d, 0, rows), db = unic_rows(x->g_d2, 0, rows);
+    unic_tensor dqkv = unic_rows(x->g_qkv, 0, rows);
+    unic_tensor ln1 = unic_rows(sv->ln1, 0, rows), att = unic_rows(sv->att, 0, rows);
+    unic_tensor ln2 = unic_rows(sv->ln2, 0, rows), pre = unic_rows(sv->pre, 0, rows);
+    unic_tensor post = unic_rows(sv->post, 0, rows);
+
+    /* MLP branch: out = xmid + ls2 * fc2(gelu(fc1(norm2(xmid)))) */
+    residual_backward(da.data, bl->ls2 ? grad_of(x, bl->ls2)->data : NULL, dx->data,
+                      sv->mlp->data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
+    unic->tensor_zero(&dh);
+    unic->linear_backward(&dh, grad_of(x, bl->fc2_w), grad_of(x, bl->fc2_b), &da, &post, bl->fc2_w);
+    unic->tensor_zero(&dh2);
+    unic->gelu_backward(&dh2, &pre, &dh);
+    unic->tensor_zero(&db);
+    unic->linear_backward(&db, grad_of(x, bl->fc1_w), grad_of(x, bl->fc1_b), &dh2, &ln2, bl->fc1_w);
+    layer_norm_backward(dx->data, grad_of(x, bl->norm2_w)->data, grad_of(x, bl->norm2_b)->data,
+                        db.data, sv->xmid->data, rows, d, bl->norm2_w->data);
+
+    /* attention branch: xmid = xin + ls1 * proj(attn(norm1(xin))) */
+    residual_backward(da.data, bl->ls1 ? grad_of(x, bl->ls1)->data : NULL, dx->data,
+                      sv->proj->data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
+    unic->tensor_zero(&db);
+    unic->linear_backward(&db, grad_of(x, bl->proj_w), grad_of(x, bl->proj_b), &da, &att,
+                          bl->proj_w);
+    attention_backward(x, sv, n, db.data, dqkv.data);
+    unic->tensor_zero(&da);
+    unic->linear_backward(&da, grad_of(x, bl->qkv_w), grad_of(x, bl->qkv_b), &dqkv, &ln1,
+                          bl->qkv_w);
+    layer_norm_backward(want_dx ? dx->data : NULL, grad_of(x, bl->norm1_w)->data,
+                        grad_of(x, bl->norm1_b)->data, da.data, sv->xin->data, rows, d,
+                        bl->norm1_w->data);
+}
+
+/* full: from d(tokens before block 0) to the patch embedding, cls_token and
+ * pos_embed; when open resized the grid, the grid's gradient goes back
+ * through the bicubic weights (the transpose of interpolate_pos). */
+static void embed_backward(vit *x, int64_t n, const unic_tensor *dx)
+{
+    int d = x->dim, t = x->tokens, m = x->grid_ckpt, gh = x->gh, gw = x->gw;
+    int64_t g = (int64_t)gh * gw;
+    const float *dxd = dx->data;
+    float *dcls = grad_of(x, x->cls)->data, *dpos_ck = grad_of(x, x->pos_ckpt)->data;
+    double *dpos = calloc((size_t)t * d, sizeof(double));
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t i = 0; i < (int64_t)t * d; i++) dpos[i] += dxd[b * t * d + i];
+    for (int c = 0; c < d; c++) dcls[c] += (float)dpos[c];
+    unic_tensor dp = unic_rows(x->g_patch, 0, n * g), cols = unic_rows(x->s_cols, 0, n * g);
+    for (int64_t b = 0; b < n; b++)
+        memcpy(dp.data + b * g * d, dxd + (b * t + 1) * d, sizeof(float) * (size_t)(g * d));
+    unic->linear_backward(NULL, grad_of(x, x->patch_w), grad_of(x, x->patch_b), &dp, &cols,
+                          x->patch_w);
+    if (gh == m && gw == m) {
+        for (int64_t i = 0; i < (int64_t)t * d; i++) dpos_ck[i] += (float)dpos[i];
+        free(dpos);
+        return;
+    }
+    /* pos[1 + y gw + xx] = sum_ij rh[y, i] rw[xx, j] src[i m + j]: so
+     * dsrc[i m + j] = sum_y rh[y, i] sum_xx rw[xx, j] dpos[1 + y gw + xx] */
+    double *rh = malloc(sizeof(double) * (size_t)gh * m);
+    double *rw = malloc(sizeof(double) * (size_t)gw * m);
+    double *tmp = calloc((size_t)gh * m * d, sizeof(double)); /* [y, j, c] */
+    resample_matrix(m, gh, rh);
+    resample_matrix(m, gw, rw);
+    for (int c = 0; c < d; c++) dpos_ck[c] += (float)dpos[c];
+    for (int y = 0; y < gh; y++)
+        for (int xx = 0; xx < gw; xx++)
+            for (int j = 0; j < m; j++) {
+                double w = rw[(size_t)xx * m + j];
+                if (w == 0) continue;
+                const double *src = dpos + (size_t)(1 + y * gw + xx) * d;
+                double *dst = tmp + ((size_t)y * m + j) * d;
+                for (int c = 0; c < d; c++) dst[c] += w * src[c];
+            }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++) {
+            float *dst = dpos_ck + (size_t)(1 + i * m + j) * d;
+            for (int c = 0; c < d; c++) {
+                double acc = 0;
+                for (int y = 0; y < gh; y++) acc += rh[(size_t)y * m + i] * tmp[((size_t)y * m + j) * d + c];
+                dst[c] += (float)acc;
+            }
+        }
+    free(tmp);
+    free(rh);
+    free(rw);
+    free(dpos);
+}
+
 /* d_emb [n, dim] for the images of the last forward. Only each image's CLS
  * token reaches the embedding, so the final norm is differentiated there
- * alone; inside the last block attention mixes the tokens, so every token's
- * path contributes to its parameters' gradients. Nothing flows further. */
+ * alone; then the trained blocks from the last to the first, each one's
+ * d(input) the previous one's d(output); with full, the embedding last. */
 static void backward(void *self, const unic_tensor *d_emb)
 {
     vit *x = self;
-    if (!x->last_block || x->batch == 0) return;
-    const vit_block *bl = &x->blocks[x->depth - 1];
+    if (!x->nparams || x->batch == 0) return;
     int d = x->dim, t = x->tokens;
     int64_t n = x->batch, rows = n * t;
-    unic_tensor dx = unic_rows(x->g_x, 0, rows), dh = unic_rows(x->g_hid, 0, rows);
-    unic_tensor dh2 = unic_rows(x->g_hid2, 0, rows), da = unic_rows(x->g_d, 0, rows);
-    unic_tensor db = unic_rows(x->g_d2, 0, rows), dqkv = unic_rows(x->g_qkv, 0, rows);
-    unic_tensor ln1 = unic_rows(x->s_ln1, 0, rows), att = unic_rows(x->s_att, 0, rows);
-    unic_tensor ln2 = unic_rows(x->s_ln2, 0, rows), pre = unic_rows(x->s_pre, 0, rows);
-    unic_tensor post = unic_rows(x->s_post, 0, rows);
+    unic_tensor dx = unic_rows(x->g_x, 0, rows);
 
     /* the final norm, CLS rows only; the other tokens' gradient is zero */
     unic->tensor_zero(&dx);
@@ -786,31 +941,9 @@ static void backward(void *self, const unic_tensor *d_emb)
         layer_norm_backward(dx.data + b * t * d, grad_of(x, x->norm_w)->data,
                             grad_of(x, x->norm_b)->data, d_emb->data + b * d,
                             x->s_xout->data + b * d, 1, d, x->norm_w->data);
-
-    /* MLP branch: out = xmid + ls2 * fc2(gelu(fc1(norm2(xmid)))) */
-    residual_backward(da.data, bl->ls2 ? grad_of(x, bl->ls2)->data : NULL, dx.data,
-                      x->s_mlp->data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
-    unic->tensor_zero(&dh);
-    unic->linear_backward(&dh, grad_of(x, bl->fc2_w), grad_of(x, bl->fc2_b), &da, &post, bl->fc2_w);
-    unic->tensor_zero(&dh2);
-    unic->gelu_backward(&dh2, &pre, &dh);
-    unic->tensor_zero(&db);
-    unic->linear_backward(&db, grad_of(x, bl->fc1_w), grad_of(x, bl->fc1_b), &dh2, &ln2, bl->fc1_w);
-    layer_norm_backward(dx.data, grad_of(x, bl->norm2_w)->data, grad_of(x, bl->norm2_b)->data,
-                        db.data, x->s_xmid->data, rows, d, bl->norm2_w->data);
-
-    /* attention branch: xmid = xin + ls1 * proj(attn(norm1(xin))) */
-    residual_backward(da.data, bl->ls1 ? grad_of(x, bl->ls1)->data : NULL, dx.data,
-                      x->s_proj->data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
-    unic->tensor_zero(&db);
-    unic->linear_backward(&db, grad_of(x, bl->proj_w), grad_of(x, bl->proj_b), &da, &att,
-                          bl->proj_w);
-    attention_backward(x, n, db.data, dqkv.data);
-    unic->tensor_zero(&da);
-    unic->linear_backward(&da, grad_of(x, bl->qkv_w), grad_of(x, bl->qkv_b), &dqkv, &ln1,
-                          bl->qkv_w);
-    layer_norm_backward(NULL, grad_of(x, bl->norm1_w)->data, grad_of(x, bl->norm1_b)->data,
-                        da.data, x->s_xin->data, rows, d, bl->norm1_w->data);
+    for (int i = x->depth - 1; i >= x->first_trained; i--)
+        block_backward(x, i, n, &dx, x->full || i > x->first_trained);
+    if (x->full) embed_backward(x, n, &dx);
 }
 
 /* frozen: none, which makes the core embed the dataset once. */
@@ -827,8 +960,8 @@ static const unic_component component = {
     .abi_version = UNIC_ABI_VERSION,
     .kind = UNIC_KIND_BACKBONE,
     .name = "vit",
-    .doc = "Vision Transformer from a timm / DINO / DINOv2 safetensors checkpoint (CLS, CPU; frozen "
-           "or last block trainable)",
+    .doc = "Vision Transformer from a timm / DINO / DINOv2 safetensors checkpoint (CLS, CPU; frozen, "
+           "last block or fully trainable)",
     .params = params,
     .create = create,
     .destroy = destroy,

@@ -25,7 +25,7 @@
 #include "ops.h"
 #include "util.h"
 
-#define MAX_PARAMS 64
+#define MAX_PARAMS 512 /* vit finetune = full: 4 + 14 depth + 2, plus the head */
 
 typedef struct instance {
     const unic_slot *slot;
@@ -983,7 +983,7 @@ static int setup(run *r, const char *out_dir, char *err, size_t errlen)
     if (create_instance(&r->backbone, &x->backbone, err, errlen) != 0 ||
         create_instance(&r->head, &x->head, err, errlen) != 0)
         return -1;
-    /* A backbone with trainable parameters (vit finetune = last_block) runs
+    /* A backbone with trainable parameters (vit finetune = last_block, full) runs
      * per batch on the images, with its backward after the head's. */
     r->train_backbone = x->backbone.component->backbone->parameters(r->backbone.state, NULL, 0) > 0;
     if (r->train_backbone && r->dev != UNIC_CPU)

@@ -3,7 +3,7 @@
  * (float32, the checkpoint's own grid) and one DINOv2-like (bfloat16,
  * LayerScale, pos_embed interpolated from 5 x 5 to 8 x 8 with DINOv2's
  * recipe), the errors a wrong checkpoint must give, and the gradients of
- * finetune = last_block against PyTorch's and finite differences. */
+ * finetune = last_block and full against PyTorch's and finite differences. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -274,22 +274,24 @@ static double objective(grad_ctx *g)
     return v;
 }
 
-/* Forwards the two fixture images repeated `copies` times with finetune =
- * last_block, backpropagates R (repeated too) and compares every trainable
- * tensor's gradient with PyTorch's, times copies; with `fd`, also checks a
- * few entries of each against central differences of the C forward. */
-static void check_last_block(const char *const *kv, const char *tag, int nparams, int copies,
-                             int fd)
+/* Forwards the two fixture images repeated `copies` times with a trainable
+ * finetune, backpropagates R (repeated too) and compares every trainable
+ * tensor's gradient with PyTorch's (vit_<tag>_<kind>_<name>.npy, kind "grad"
+ * for last_block, "full_grad" for full), times copies; with `fd`, also
+ * checks a few entries of each against central differences of the C
+ * forward. `first` is the first trainable tensor's name. */
+static void check_grads(const char *const *kv, const char *tag, const char *kind,
+                        const char *first, int nparams, int copies, int fd)
 {
     char err[1024] = "", name[160];
     vit_run r = make(err, sizeof err, kv);
     cr_assert_not_null(r.state, "%s", err);
     int dim = 0;
     cr_assert_eq(r.c->backbone->open(r.state, &rgb32, &dim, err, sizeof err), 0, "%s", err);
-    unic_param_tensor params[32];
-    int np = r.c->backbone->parameters(r.state, params, 32);
+    unic_param_tensor params[64];
+    int np = r.c->backbone->parameters(r.state, params, 64);
     cr_assert_eq(np, nparams, "%s: %d trainable tensors", tag, np);
-    cr_expect_str_eq(params[0].name, "blocks.1.norm1.weight");
+    cr_expect_str_eq(params[0].name, first);
     cr_expect_str_eq(params[np - 1].name, "norm.bias");
 
     unic_array in, rmat, want;
@@ -318,13 +320,13 @@ static void check_last_block(const char *const *kv, const char *tag, int nparams
     char *want_path = test_fixture(name);
     cr_assert_eq(unic_npy_load(want_path, &want, err, sizeof err), 0, "%s", err);
     double e = test_rel_err(emb + (n - 2) * DIM, want.data, 2 * DIM);
-    cr_expect_lt(e, 1e-4, "%s: last_block forward relative error %g", tag, e);
+    cr_expect_lt(e, 1e-4, "%s: %s forward relative error %g", tag, kind, e);
     unic_array_free(&want);
     free(want_path);
     r.c->backbone->backward(r.state, &d_emb);
 
     for (int j = 0; j < np; j++) {
-        snprintf(name, sizeof name, "vit_%s_grad_%s.npy", tag, params[j].name);
+        snprintf(name, sizeof name, "vit_%s_%s_%s.npy", tag, kind, params[j].name);
         char *path = test_fixture(name);
         cr_assert_eq(unic_npy_load(path, &want, err, sizeof err), 0, "%s", err);
         int64_t m = unic_numel(params[j].grad);
@@ -375,7 +377,7 @@ Test(vit, last_block_gradients_match_pytorch)
     char *ck = test_fixture("vit_a.safetensors");
     const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
                         "finetune", "last_block", NULL};
-    check_last_block(kv, "a", 14, 1, 1);
+    check_grads(kv, "a", "grad", "blocks.1.norm1.weight", 14, 1, 1);
     free(ck);
 }
 
@@ -384,7 +386,7 @@ Test(vit, last_block_gradients_accumulate_over_chunks)
     char *ck = test_fixture("vit_a.safetensors");
     const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
                         "finetune", "last_block", NULL};
-    check_last_block(kv, "a", 14, 9, 0); /* 18 images: two chunks */
+    check_grads(kv, "a", "grad", "blocks.1.norm1.weight", 14, 9, 0); /* 18 images: two chunks */
     free(ck);
 }
 
@@ -394,7 +396,35 @@ Test(vit, last_block_layerscale_gradients_match_pytorch)
     const char *kv[] = {"checkpoint", ck, "patch", "4", "depth", "2", "dim", "24", "heads", "2",
                         "layerscale", "true", "pos_interp", "dinov2", "finetune", "last_block",
                         NULL};
-    check_last_block(kv, "b", 16, 1, 1);
+    check_grads(kv, "b", "grad", "blocks.1.norm1.weight", 16, 1, 1);
+    free(ck);
+}
+
+Test(vit, full_gradients_match_pytorch)
+{
+    char *ck = test_fixture("vit_a.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        "finetune", "full", NULL};
+    check_grads(kv, "a", "full_grad", "cls_token", 30, 1, 1);
+    free(ck);
+}
+
+Test(vit, full_gradients_accumulate_over_chunks)
+{
+    char *ck = test_fixture("vit_a.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        "finetune", "full", NULL};
+    check_grads(kv, "a", "full_grad", "cls_token", 30, 9, 0); /* 18 images: two chunks */
+    free(ck);
+}
+
+/* pos_embed's gradient goes back through the bicubic interpolation */
+Test(vit, full_layerscale_interpolated_gradients_match_pytorch)
+{
+    char *ck = test_fixture("vit_b.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "4", "depth", "2", "dim", "24", "heads", "2",
+                        "layerscale", "true", "pos_interp", "dinov2", "finetune", "full", NULL};
+    check_grads(kv, "b", "full_grad", "cls_token", 34, 1, 1);
     free(ck);
 }
 
