@@ -1166,7 +1166,7 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         unic_log(UNIC_LOG_INFO, "%-12s %8.4f %8.4f %8.4f", "UNIC", fin[0], fin[1], fin[2]);
     }
     unic_log(UNIC_LOG_INFO, "run folder: %s (config.resolved.ini, log.txt, metrics.json, "
-             "predictions.csv, checkpoint.safetensors)", r.out);
+             "predictions.csv, checkpoint.safetensors, embeddings.safetensors, cache/)", r.out);
     if (summary) {
         summary->gcd = r.gcd;
         summary->has_scores = scored;
