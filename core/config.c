@@ -144,6 +144,18 @@ int unic_config_load(const char *path, unic_config **out, char *err, size_t errl
     return 0;
 }
 
+int unic_config_load_with(const char *path, const char *const *sets, int nsets, unic_config **out,
+                          char *err, size_t errlen)
+{
+    if (unic_config_load(path, out, err, errlen) != 0) return -1;
+    for (int i = 0; i < nsets; i++)
+        if (unic_config_override(*out, sets[i], err, errlen) != 0) {
+            unic_config_free(*out);
+            return -1;
+        }
+    return 0;
+}
+
 void unic_config_free(unic_config *c)
 {
     if (!c) return;

@@ -11,6 +11,9 @@ typedef struct unic_config unic_config;
  * given twice in a section, or an unreadable file is an error with its line. */
 int unic_config_load(const char *path, unic_config **out, char *err, size_t errlen);
 void unic_config_free(unic_config *c);
+/* Loads and applies `--set` assignments in order, as every command does. */
+int unic_config_load_with(const char *path, const char *const *sets, int nsets, unic_config **out,
+                          char *err, size_t errlen);
 
 /* "section.key=value"; the key is what follows the last dot. */
 int unic_config_override(unic_config *c, const char *assignment, char *err, size_t errlen);

@@ -182,6 +182,12 @@ static int component_section(const unic_config *cfg, const unic_registry *reg, c
     return 0;
 }
 
+int unic_format_is_images(const char *format)
+{
+    return strcmp(format, "auto") && strcmp(format, "npy") && strcmp(format, "safetensors") &&
+           strcmp(format, "idx");
+}
+
 static int is_prefixed(const char *s, const char *prefix)
 {
     size_t n = strlen(prefix);
@@ -334,8 +340,7 @@ static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *
         goto fail;
     }
     const char *format = unic_param_str(x->data, "format");
-    int images = strcmp(format, "auto") && strcmp(format, "npy") && strcmp(format, "safetensors") &&
-                 strcmp(format, "idx");
+    int images = unic_format_is_images(format);
     const char *pipes[] = {"transform", "train_transform"};
     for (int i = 0; i < 2; i++) {
         const char *spec = unic_param_str(x->data, pipes[i]);

@@ -50,6 +50,9 @@ char *unic_experiment_resolved_ini(const unic_experiment *x);
 /* The core's own sections, for `unic plugins` and the docs. */
 extern const unic_param_spec unic_data_spec[], unic_train_spec[], unic_eval_spec[];
 
+/* Whether a [data] format is read through the image loader (not arrays). */
+int unic_format_is_images(const char *format);
+
 /* Parses "0,1,2" or "0-4" or a mix into a class mask; -1 with a message on bad text. */
 int unic_parse_class_list(const char *text, unsigned char *mask, int max_classes, int *count,
                           char *err, size_t errlen);

@@ -27,18 +27,6 @@ static char *trim(char *s)
     return s;
 }
 
-static int load(const char *ini, const char *const *sets, int nsets, unic_config **cfg, char *err,
-                size_t errlen)
-{
-    if (unic_config_load(ini, cfg, err, errlen) != 0) return -1;
-    for (int i = 0; i < nsets; i++)
-        if (unic_config_override(*cfg, sets[i], err, errlen) != 0) {
-            unic_config_free(*cfg);
-            return -1;
-        }
-    return 0;
-}
-
 static int read_axes(const unic_config *cfg, axis *axes, int *naxes, char *err, size_t errlen)
 {
     const char *keys[MAX_AXES + 1];
@@ -73,7 +61,7 @@ int unic_grid_prepare(const char *ini, const char *const *sets, int nsets,
 {
     memset(g, 0, sizeof *g);
     unic_config *cfg;
-    if (load(ini, sets, nsets, &cfg, err, errlen) != 0) return -1;
+    if (unic_config_load_with(ini, sets, nsets, &cfg, err, errlen) != 0) return -1;
     axis axes[MAX_AXES];
     memset(axes, 0, sizeof axes);
     int naxes = 0, rc = 0;
@@ -88,7 +76,7 @@ int unic_grid_prepare(const char *ini, const char *const *sets, int nsets,
     }
     for (int r = 0; rc == 0 && r < total; r++) {
         unic_config *c = cfg;
-        if (r > 0 && load(ini, sets, nsets, &c, err, errlen) != 0) {
+        if (r > 0 && unic_config_load_with(ini, sets, nsets, &c, err, errlen) != 0) {
             rc = -1;
             break;
         }

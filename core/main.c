@@ -171,12 +171,7 @@ static int cmd_extract(const cli *c)
     unic_registry *reg = load_registry();
     unic_config *cfg;
     int rc = 2;
-    if (unic_config_load(c->ini, &cfg, err, sizeof err) != 0) goto fail;
-    for (int i = 0; i < c->nsets; i++)
-        if (unic_config_override(cfg, c->sets[i], err, sizeof err) != 0) {
-            unic_config_free(cfg);
-            goto fail;
-        }
+    if (unic_config_load_with(c->ini, c->sets, c->nsets, &cfg, err, sizeof err) != 0) goto fail;
     unic_experiment x;
     if (unic_experiment_prepare_extract(cfg, reg, &x, err, sizeof err) != 0) {
         unic_config_free(cfg);

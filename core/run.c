@@ -194,12 +194,6 @@ static int embed(run *r, unic_imageset *set, unic_dataset *d, float **out, int64
     return 0;
 }
 
-static int is_image_format(const char *format)
-{
-    return strcmp(format, "auto") && strcmp(format, "npy") && strcmp(format, "safetensors") &&
-           strcmp(format, "idx");
-}
-
 /* Opens an image dataset split; d gets its size (limit applied), labels
  * and path, and the items stay on disk until the loader decodes them. */
 static int open_images(run *r, const char *split, int64_t limit, unic_imageset **set,
@@ -230,7 +224,7 @@ static int open_images(run *r, const char *split, int64_t limit, unic_imageset *
 static int load_data(run *r, char *err, size_t errlen)
 {
     const unic_params *d = r->x->data;
-    if (is_image_format(unic_param_str(d, "format"))) {
+    if (unic_format_is_images(unic_param_str(d, "format"))) {
         if (open_images(r, unic_param_str(d, "split"), unic_param_int(d, "limit"), &r->train_set,
                         &r->train, err, errlen) != 0)
             return -1;
