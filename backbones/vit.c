@@ -57,6 +57,7 @@ typedef struct vit {
 
     /* weights, as the checkpoint holds them (matrices viewed 2-D) */
     unic_tensor *weights[MAX_WEIGHTS];
+    char *loaded[MAX_WEIGHTS]; /* weights[i]'s name in the checkpoint */
     int nweights;
     unic_tensor *patch_w, *patch_b, *cls, *pos_ckpt, *norm_w, *norm_b;
     int grid_ckpt; /* pos_embed's grid is grid_ckpt x grid_ckpt */
@@ -125,6 +126,7 @@ static unic_tensor *load(vit *x, const char *name, int ndim, const int64_t *shap
     }
     int64_t flat[2] = {rows, cols};
     unic_tensor *t = unic->tensor_new(UNIC_CPU, cols ? 2 : 1, flat);
+    x->loaded[x->nweights] = strdup(name);
     x->weights[x->nweights++] = t;
     if (unic->load_tensor_f32(x->checkpoint, name, t->data, shape, ndim, err, errlen) != 0)
         return NULL;
@@ -227,7 +229,10 @@ static void destroy(void *self)
     free(x->grads);
     free(x->sv);
     if (x->pos) unic->tensor_free(x->pos);
-    for (int i = 0; i < x->nweights; i++) unic->tensor_free(x->weights[i]);
+    for (int i = 0; i < x->nweights; i++) {
+        unic->tensor_free(x->weights[i]);
+        free(x->loaded[i]);
+    }
     free(x->blocks);
     free(x->checkpoint);
     free(x);
@@ -281,6 +286,7 @@ static int load_all(vit *x, char *err, size_t errlen)
                  "layerscale = true", ck);
         return -1;
     }
+    unic->report_unused_tensors(ck, (const char *const *)x->loaded, x->nweights, "vit");
     return 0;
 }
 

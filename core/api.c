@@ -86,6 +86,47 @@ static int tensor_shape(const char *path, const char *name, int64_t *shape, int 
     return ndim;
 }
 
+/* num_batches_tracked (BN bookkeeping, one per layer in torchvision
+ * checkpoints) is counted, not listed, so the names that matter (a
+ * classifier, a projection head) stay readable. */
+static int report_unused_tensors(const char *path, const char *const *used, int nused,
+                                 const char *who)
+{
+    unic_safetensors *st;
+    char err[512];
+    if (unic_safetensors_open(path, &st, err, sizeof err) != 0) return 0;
+    char list[1024] = "";
+    int unused = 0, bookkeeping = 0, listed = 0;
+    size_t off = 0;
+    for (int i = 0; i < st->count; i++) {
+        const char *name = st->tensors[i].name;
+        int found = 0;
+        for (int j = 0; j < nused && !found; j++) found = strcmp(used[j], name) == 0;
+        if (found) continue;
+        unused++;
+        size_t len = strlen(name), tail = strlen(".num_batches_tracked");
+        if (len >= tail && strcmp(name + len - tail, ".num_batches_tracked") == 0) {
+            bookkeeping++;
+        } else if (listed < 12 && off < sizeof list) {
+            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", listed ? ", " : "", name);
+            listed++;
+        }
+    }
+    if (unused) {
+        int other = unused - bookkeeping - listed;
+        char rest[128] = "";
+        int r = 0;
+        if (other) r = snprintf(rest, sizeof rest, "%s%d more", listed ? " and " : "", other);
+        if (bookkeeping)
+            snprintf(rest + r, sizeof rest - (size_t)r, "%s%d num_batches_tracked",
+                     listed || other ? "; " : "", bookkeeping);
+        unic_log(UNIC_LOG_INFO, "%s: %s ignores %d of its %d tensors: %s%s", path, who, unused,
+                 st->count, list, rest);
+    }
+    unic_safetensors_close(st);
+    return unused;
+}
+
 static const unic_api api = {
     .abi_version = UNIC_ABI_VERSION,
     .register_component = unic_registrar_add,
@@ -111,6 +152,7 @@ static const unic_api api = {
     .union_sizes = unic_union_sizes,
     .load_tensor_f32 = load_tensor_f32,
     .tensor_shape = tensor_shape,
+    .report_unused_tensors = report_unused_tensors,
 };
 
 const unic_api *unic_core_api(void) { return &api; }

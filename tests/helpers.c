@@ -1,5 +1,7 @@
 #include "helpers.h"
 
+#include "io.h"
+#include "params.h"
 #include "registry.h"
 
 #include <math.h>
@@ -96,4 +98,70 @@ unic_registry *test_builtin_registry(void)
         abort();
     }
     return r;
+}
+
+test_component test_create(struct unic_registry *reg, unic_kind kind, const char *name,
+                           const char *const *kv, char *err, size_t errlen)
+{
+    test_component r = {0};
+    r.c = unic_registry_find(reg, kind, name, err, errlen);
+    if (!r.c) {
+        fprintf(stderr, "test_create: %s\n", err);
+        abort();
+    }
+    r.p = unic_params_new();
+    unic_params_add_table(r.p, r.c->params);
+    for (int i = 0; kv[i]; i += 2)
+        if (unic_params_set(r.p, kv[i], kv[i + 1], err, errlen) != 0) {
+            fprintf(stderr, "test_create: %s\n", err);
+            abort();
+        }
+    r.state = r.c->create(r.p, err, errlen);
+    return r;
+}
+
+void test_destroy(test_component *r)
+{
+    if (r->state) r->c->destroy(r->state);
+    unic_params_free(r->p);
+    r->state = NULL;
+    r->p = NULL;
+}
+
+char *test_altered_checkpoint(const char *fixture, const char *dir, const char *name,
+                              const char *drop_name, const char *reshape_name, int64_t rows,
+                              int64_t cols)
+{
+    char err[1024] = "";
+    char *src = test_fixture(fixture), *dst = test_path(dir, name);
+    unic_safetensors *st;
+    if (unic_safetensors_open(src, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "test_altered_checkpoint: %s\n", err);
+        abort();
+    }
+    unic_array *keep = calloc((size_t)st->count, sizeof *keep);
+    int n = 0;
+    for (int i = 0; i < st->count; i++) {
+        if (drop_name && strcmp(st->tensors[i].name, drop_name) == 0) continue;
+        keep[n] = st->tensors[i];
+        if (reshape_name && strcmp(st->tensors[i].name, reshape_name) == 0) {
+            if (unic_array_numel(&keep[n]) != rows * cols) {
+                fprintf(stderr, "test_altered_checkpoint: %s has not %lld elements\n",
+                        reshape_name, (long long)(rows * cols));
+                abort();
+            }
+            keep[n].ndim = 2;
+            keep[n].shape[0] = rows;
+            keep[n].shape[1] = cols;
+        }
+        n++;
+    }
+    if (unic_safetensors_write(dst, keep, n, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "test_altered_checkpoint: %s\n", err);
+        abort();
+    }
+    free(keep);
+    unic_safetensors_close(st);
+    free(src);
+    return dst;
 }

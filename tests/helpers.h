@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "unic/plugin.h"
+
 /* A fresh empty folder under $TMPDIR (or /tmp); the returned string is malloc'ed. */
 char *test_tmpdir(const char *tag);
 /* Joins folder and name into a malloc'ed path. */
@@ -20,6 +22,22 @@ double test_rel_err(const float *a, const float *b, int64_t n);
 /* The plugins of this build (build/plugins), loaded; aborts with the
  * registry's message if they do not load. */
 struct unic_registry *test_builtin_registry(void);
+/* A component created from NULL-terminated key, value pairs (which must
+ * be valid keys); on a create failure state is NULL and err says why. */
+typedef struct test_component {
+    const unic_component *c;
+    unic_params *p;
+    void *state;
+} test_component;
+test_component test_create(struct unic_registry *reg, unic_kind kind, const char *name,
+                           const char *const *kv, char *err, size_t errlen);
+void test_destroy(test_component *r);
+/* Copies tests/fixtures/<fixture> (a safetensors file) to dir/name without
+ * tensor drop_name and with tensor reshape_name viewed as rows x cols
+ * (either may be NULL); returns the new path (malloc'ed). */
+char *test_altered_checkpoint(const char *fixture, const char *dir, const char *name,
+                              const char *drop_name, const char *reshape_name, int64_t rows,
+                              int64_t cols);
 /* Runs a shell command, capturing stdout+stderr (malloc'ed) and the exit status. */
 char *test_run(const char *cmd, int *status);
 

@@ -243,6 +243,53 @@ Test(e2e_images, images_through_a_vit_checkpoint, .timeout = 600)
     unic_safetensors_close(orig);
 }
 
+/* The same path into a (tiny, torchvision-layout) ResNet, finetuning layer4. */
+Test(e2e_images, images_through_a_resnet_checkpoint, .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("resnet"), *root = test_path(dir, "fmnist");
+    write_image_folder(root, 300);
+    char *ini = test_path(dir, "exp.ini"), *ck = test_fixture("resnet.safetensors");
+    char text[4096], args[8192];
+    snprintf(text, sizeof text,
+             "[data]\nformat = imagefolder\npath = %s\nsplit = train\n"
+             "transform = resize(64, bicubic) center_crop(64) normalize(imagenet)\n"
+             "[backbone]\nplugin = resnet50\ncheckpoint = %s\nfinetune = last_block\n"
+             "[head]\nplugin = mlp\nhidden = 64\n"
+             "[miner.pos]\nplugin = knn\ntau1 = 10\n[miner.neg]\nplugin = far\ntau2 = 150\n"
+             "[loss.pos]\n[loss.neg]\n[loss.entropy]\n"
+             "[train]\nepochs = 2\nbatch_size = 64\nlr = 1e-3\n[eval]\nevery = 0\n",
+             root, ck);
+    test_write_text(ini, text);
+    int status;
+    snprintf(args, sizeof args, "run %s --quiet --out %s/run", ini, dir);
+    char *out = run_cmd(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    free(out);
+    char err[1024];
+    unic_safetensors *ckpt, *orig;
+    char *cp = test_path(dir, "run/checkpoint.safetensors");
+    cr_assert_eq(unic_safetensors_open(cp, &ckpt, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_safetensors_open(ck, &orig, err, sizeof err), 0, "%s", err);
+    const unic_array *trained = unic_safetensors_find(ckpt, "backbone.layer4.0.conv2.weight");
+    const unic_array *start = unic_safetensors_find(orig, "layer4.0.conv2.weight");
+    cr_assert_not_null(trained, "the checkpoint lacks the trained layer4");
+    cr_assert_not_null(start);
+    cr_expect_not_null(unic_safetensors_find(ckpt, "backbone.layer4.1.bn3.bias"));
+    cr_expect_null(unic_safetensors_find(ckpt, "backbone.layer3.0.conv2.weight"),
+                   "layer3 is frozen and must not be trained");
+    int64_t m = unic_array_numel(start);
+    float *t1 = malloc(sizeof(float) * (size_t)m), *t0 = malloc(sizeof(float) * (size_t)m);
+    cr_assert_eq(unic_array_to_f32(trained, t1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_array_to_f32(start, t0, err, sizeof err), 0, "%s", err);
+    double moved = test_rel_err(t1, t0, m);
+    cr_expect(moved > 1e-6 && moved < 0.5, "layer4 should move a little: %g", moved);
+    free(t1);
+    free(t0);
+    unic_safetensors_close(ckpt);
+    unic_safetensors_close(orig);
+}
+
 /* unic extract from an ImageFolder through a ViT checkpoint, and the
  * features backbone reading the file back for a head-only run. */
 Test(e2e_images, extract_then_features, .timeout = 600)

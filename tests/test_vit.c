@@ -22,32 +22,14 @@ TestSuite(vit, .init = setup, .fini = teardown);
 
 #define DIM 24
 
-typedef struct vit_run {
-    const unic_component *c;
-    unic_params *p;
-    void *state;
-} vit_run;
+typedef test_component vit_run;
 
-/* Creates the backbone from NULL-terminated key, value pairs; on failure
- * state is NULL and err holds the message. */
 static vit_run make(char *err, size_t errlen, const char *const *kv)
 {
-    vit_run r = {0};
-    r.c = unic_registry_find(reg, UNIC_KIND_BACKBONE, "vit", err, errlen);
-    cr_assert_not_null(r.c, "%s", err);
-    r.p = unic_params_new();
-    unic_params_add_table(r.p, r.c->params);
-    for (int i = 0; kv[i]; i += 2)
-        cr_assert_eq(unic_params_set(r.p, kv[i], kv[i + 1], err, errlen), 0, "%s", err);
-    r.state = r.c->create(r.p, err, errlen);
-    return r;
+    return test_create(reg, UNIC_KIND_BACKBONE, "vit", kv, err, errlen);
 }
 
-static void drop(vit_run *r)
-{
-    if (r->state) r->c->destroy(r->state);
-    unic_params_free(r->p);
-}
+static void drop(vit_run *r) { test_destroy(r); }
 
 static const unic_input_info rgb32 = {3, {3, 32, 32}, "vit_inputs.npy"};
 
@@ -166,33 +148,11 @@ Test(vit, missing_checkpoint_names_the_file)
     drop(&r);
 }
 
-/* Copies vit_a.safetensors to dir/name without tensor `drop_name` and with
- * tensor `reshape_name` given shape (rows, cols) over the same data. */
 static char *altered_copy(const char *dir, const char *name, const char *drop_name,
                           const char *reshape_name, int64_t rows, int64_t cols)
 {
-    char err[1024] = "";
-    char *src = test_fixture("vit_a.safetensors"), *dst = test_path(dir, name);
-    unic_safetensors *st;
-    cr_assert_eq(unic_safetensors_open(src, &st, err, sizeof err), 0, "%s", err);
-    unic_array *keep = calloc((size_t)st->count, sizeof *keep);
-    int n = 0;
-    for (int i = 0; i < st->count; i++) {
-        if (drop_name && strcmp(st->tensors[i].name, drop_name) == 0) continue;
-        keep[n] = st->tensors[i];
-        if (reshape_name && strcmp(st->tensors[i].name, reshape_name) == 0) {
-            cr_assert_eq(unic_array_numel(&keep[n]), rows * cols);
-            keep[n].ndim = 2;
-            keep[n].shape[0] = rows;
-            keep[n].shape[1] = cols;
-        }
-        n++;
-    }
-    cr_assert_eq(unic_safetensors_write(dst, keep, n, NULL, err, sizeof err), 0, "%s", err);
-    free(keep);
-    unic_safetensors_close(st);
-    free(src);
-    return dst;
+    return test_altered_checkpoint("vit_a.safetensors", dir, name, drop_name, reshape_name, rows,
+                                   cols);
 }
 
 Test(vit, missing_tensor_names_the_tensor_and_the_file)

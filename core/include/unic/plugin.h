@@ -17,7 +17,7 @@
 #include "tensor.h"
 
 /* Bumped whenever a struct below or the order of the api table changes. */
-#define UNIC_ABI_VERSION 2
+#define UNIC_ABI_VERSION 3
 
 #define UNIC_ENTRY_POINT "unic_plugin_init"
 
@@ -212,6 +212,11 @@ typedef struct unic_api {
      * ViT's pos_embed. */
     int (*tensor_shape)(const char *path, const char *name, int64_t *shape, int max_ndim,
                         char *err, size_t errlen);
+    /* Logs which tensors of `path` are not among used[0..nused) (a
+     * classifier, optimizer state, num_batches_tracked) so a user sees what
+     * `who` ignored; returns how many. */
+    int (*report_unused_tensors)(const char *path, const char *const *used, int nused,
+                                 const char *who);
 } unic_api;
 
 /* Keeps the api table for the plugin's callbacks (one per shared object). */

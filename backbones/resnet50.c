@@ -1,0 +1,905 @@
+/* `resnet50`: a bottleneck ResNet (50, 101 or 152 layers: the stages' depths
+ * are read from the checkpoint) with torchvision's names and layout, on the
+ * CPU. Stem conv1 7x7/2 + bn1 + ReLU + 3x3/2 max pool, four stages of
+ * Bottleneck blocks (1x1, 3x3 carrying the stride as torchvision's "v1.5",
+ * 1x1 expanding 4x; the first block of a stage adds downsample = 1x1 conv +
+ * BN), and the embedding is the global average pool of layer4 (2048-d).
+ *
+ * Batch norm runs in inference mode everywhere: the checkpoint's running
+ * statistics, eps 1e-5. Where a finetune level trains a stage, its BN weight
+ * and bias train with the convolutions but the statistics stay frozen (as
+ * torchvision's FrozenBatchNorm2d and detection backbones do): an image's
+ * embedding then never depends on its batch mates, so the embeddings that
+ * mining saw and those training sees agree, and UNIC's small batches give
+ * no noisy statistics. finetune = last_block trains layer4 (the last
+ * bottleneck stage), full trains every convolution and BN affine.
+ *
+ * Activations are kept channel-major across the batch, [C][n][H][W], so a
+ * convolution over a batch is one GEMM: weight [Cout, Cin*k*k] times the
+ * im2col of the input [Cin*k*k, n*Ho*Wo] (a 1x1 stride-1 convolution needs
+ * no im2col at all), and batch norm walks one contiguous row per channel.
+ * Frozen stages run a few images at a time; trained stages run on the whole
+ * batch and keep what backward needs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unic/plugin.h"
+
+UNIC_PLUGIN_API;
+
+/* Frozen stages run this many images at a time: at 224 px that bounds each
+ * activation buffer to about 26 MB whatever the batch. */
+#define RN_CHUNK 8
+#define BN_EPS 1e-5
+#define MAX_WEIGHTS 1024
+#define NAME_LEN 64
+
+typedef struct conv {
+    unic_tensor *w; /* [cout, cin * k * k] */
+    int cin, cout, k, stride, pad;
+} conv;
+
+typedef struct bnorm {
+    unic_tensor *w, *b, *mean, *var;
+    float *scale, *shift; /* w / sqrt(var + eps), b - mean * scale: refreshed each forward */
+    int c;
+} bnorm;
+
+typedef struct block {
+    conv c1, c2, c3, ds;
+    bnorm b1, b2, b3, bds;
+    int has_ds, planes;
+    int hi, wi, ho, wo; /* set by open */
+} block;
+
+/* A trained block's activations for the whole batch (pre-BN t*, post-ReLU a*). */
+typedef struct saved_block {
+    float *t1, *a1, *t2, *a2, *t3, *tds, *out;
+    const float *in;
+} saved_block;
+
+typedef struct resnet {
+    char *checkpoint;
+    unic_tensor *weights[MAX_WEIGHTS];
+    char (*used)[NAME_LEN];
+    int nweights;
+
+    conv stem;
+    bnorm stem_bn;
+    block *blocks;
+    int nblocks, stage_start[4], embed_dim;
+
+    /* geometry, set by open: input, stem convolution, max pool */
+    int64_t height, width;
+    int h1, w1, hp, wp;
+    int64_t act_max, col_max; /* per image, floats */
+
+    /* frozen forward, for up to `cap` images */
+    int64_t cap;
+    float *f_in, *f_a, *f_b, *f_t1, *f_t2, *f_t3, *f_ds, *f_col;
+
+    /* training: first_block is the first trained block (nblocks: none),
+     * stem_trains with full */
+    int first_block, stem_trains;
+    int nparams;
+    unic_param_tensor *params;
+    unic_tensor **grads;
+    int64_t saved, batch;
+    saved_block *sb;                   /* [nblocks - first_block] */
+    float *s_in;                       /* the first trained block's input (last_block) */
+    float *s_img, *s_t0, *s_a0, *s_pool; /* full: the stem's */
+    int32_t *s_arg;                    /* full: each pooled value's source in its plane */
+    float *g_a, *g_b, *g_s1, *g_s2, *g_s3, *g_col, *g_stem;
+} resnet;
+
+static const unic_param_spec params[] = {
+    {"checkpoint", UNIC_STRING, "",
+     "path of a .safetensors checkpoint with torchvision ResNet names (required)", NULL},
+    {"finetune", UNIC_CHOICE, "frozen",
+     "which weights train: frozen (none: the dataset is embedded once), last_block (layer4, "
+     "the last bottleneck stage) or full (every convolution and batch-norm affine; batch-norm "
+     "statistics stay the checkpoint's)",
+     "frozen|last_block|full"},
+    {NULL},
+};
+
+/* ---- loading ------------------------------------------------------------ */
+
+static int has_tensor(const resnet *x, const char *name)
+{
+    int64_t shape[8];
+    char ignored[512];
+    return unic->tensor_shape(x->checkpoint, name, shape, 8, ignored, sizeof ignored) >= 0;
+}
+
+static unic_tensor *load(resnet *x, const char *name, int ndim, const int64_t *shape, int64_t rows,
+                         int64_t cols, char *err, size_t errlen)
+{
+    if (x->nweights == MAX_WEIGHTS) {
+        snprintf(err, errlen, "%s: more than %d tensors to load", x->checkpoint, MAX_WEIGHTS);
+        return NULL;
+    }
+    int64_t flat[2] = {rows, cols};
+    unic_tensor *t = unic->tensor_new(UNIC_CPU, cols ? 2 : 1, flat);
+    snprintf(x->used[x->nweights], NAME_LEN, "%s", name);
+    x->weights[x->nweights++] = t;
+    if (unic->load_tensor_f32(x->checkpoint, name, t->data, shape, ndim, err, errlen) != 0)
+        return NULL;
+    return t;
+}
+
+static int load_conv(resnet *x, conv *cv, const char *name, int cin, int cout, int k, int stride,
+                     char *err, size_t errlen)
+{
+    int64_t shape[4] = {cout, cin, k, k};
+    *cv = (conv){NULL, cin, cout, k, stride, k / 2};
+    return (cv->w = load(x, name, 4, shape, cout, (int64_t)cin * k * k, err, errlen)) ? 0 : -1;
+}
+
+/* prefix "layer1.0.bn1" or "bn1": loads .weight, .bias, .running_mean, .running_var */
+static int load_bn(resnet *x, bnorm *bn, const char *prefix, int c, char *err, size_t errlen)
+{
+    static const char *const what[4] = {"weight", "bias", "running_mean", "running_var"};
+    unic_tensor **dst[4] = {&bn->w, &bn->b, &bn->mean, &bn->var};
+    char name[NAME_LEN];
+    int64_t n = c;
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s.%s", prefix, what[i]);
+        if (!(*dst[i] = load(x, name, 1, &n, n, 0, err, errlen))) return -1;
+    }
+    bn->c = c;
+    bn->scale = malloc(sizeof(float) * (size_t)c);
+    bn->shift = malloc(sizeof(float) * (size_t)c);
+    return 0;
+}
+
+/* The width a tensor's first dimension gives, or -1 with the message. */
+static int out_channels(resnet *x, const char *name, char *err, size_t errlen)
+{
+    int64_t shape[8];
+    if (unic->tensor_shape(x->checkpoint, name, shape, 8, err, errlen) < 1) return -1;
+    return (int)shape[0];
+}
+
+static int load_all(resnet *x, char *err, size_t errlen)
+{
+    int stem = out_channels(x, "conv1.weight", err, errlen);
+    if (stem < 0) return -1;
+    if (load_conv(x, &x->stem, "conv1.weight", 3, stem, 7, 2, err, errlen) ||
+        load_bn(x, &x->stem_bn, "bn1", stem, err, errlen))
+        return -1;
+    x->stem.pad = 3;
+
+    char name[NAME_LEN];
+    int counts[4], total = 0;
+    for (int s = 0; s < 4; s++) {
+        for (counts[s] = 0;; counts[s]++) {
+            snprintf(name, sizeof name, "layer%d.%d.conv1.weight", s + 1, counts[s]);
+            if (!has_tensor(x, name)) break;
+        }
+        if (counts[s] == 0) {
+            snprintf(err, errlen, "%s: no tensor '%s': a torchvision ResNet has stages layer1 to "
+                     "layer4", x->checkpoint, name);
+            return -1;
+        }
+        total += counts[s];
+    }
+    if (!has_tensor(x, "layer1.0.conv3.weight")) {
+        snprintf(err, errlen, "%s: no tensor 'layer1.0.conv3.weight': resnet50 needs Bottleneck "
+                 "blocks (ResNet-50/101/152), not the BasicBlocks of ResNet-18/34", x->checkpoint);
+        return -1;
+    }
+    x->blocks = calloc((size_t)total, sizeof *x->blocks);
+    x->nblocks = total;
+    int cin = stem, bi = 0;
+    for (int s = 0; s < 4; s++) {
+        x->stage_start[s] = bi;
+        snprintf(name, sizeof name, "layer%d.0.conv1.weight", s + 1);
+        int planes = out_channels(x, name, err, errlen);
+        if (planes < 0) return -1;
+        for (int j = 0; j < counts[s]; j++, bi++) {
+            block *b = &x->blocks[bi];
+            int stride = s > 0 && j == 0 ? 2 : 1;
+            char p[NAME_LEN];
+            b->planes = planes;
+#define LOADC(field, what, ci, co, k, st)                                        \
+    snprintf(p, sizeof p, "layer%d.%d.%s", s + 1, j, what);                      \
+    if (load_conv(x, &b->field, p, ci, co, k, st, err, errlen) != 0) return -1
+#define LOADB(field, what, c)                                                    \
+    snprintf(p, sizeof p, "layer%d.%d.%s", s + 1, j, what);                      \
+    if (load_bn(x, &b->field, p, c, err, errlen) != 0) return -1
+            LOADC(c1, "conv1.weight", cin, planes, 1, 1);
+            LOADB(b1, "bn1", planes);
+            LOADC(c2, "conv2.weight", planes, planes, 3, stride);
+            LOADB(b2, "bn2", planes);
+            LOADC(c3, "conv3.weight", planes, 4 * planes, 1, 1);
+            LOADB(b3, "bn3", 4 * planes);
+            snprintf(p, sizeof p, "layer%d.%d.downsample.0.weight", s + 1, j);
+            b->has_ds = j == 0 && (stride != 1 || cin != 4 * planes || has_tensor(x, p));
+            if (b->has_ds) {
+                LOADC(ds, "downsample.0.weight", cin, 4 * planes, 1, stride);
+                LOADB(bds, "downsample.1", 4 * planes);
+            }
+#undef LOADC
+#undef LOADB
+            cin = 4 * planes;
+        }
+    }
+    x->embed_dim = cin;
+    const char **names = malloc(sizeof *names * (size_t)x->nweights);
+    for (int i = 0; i < x->nweights; i++) names[i] = x->used[i];
+    unic->report_unused_tensors(x->checkpoint, names, x->nweights, "resnet50");
+    free(names);
+    return 0;
+}
+
+static void free_buffers(resnet *x)
+{
+    float **all[] = {&x->f_in, &x->f_a, &x->f_b, &x->f_t1, &x->f_t2, &x->f_t3, &x->f_ds,
+                     &x->f_col};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        free(*all[i]);
+        *all[i] = NULL;
+    }
+    x->cap = 0;
+}
+
+static void free_saved(resnet *x)
+{
+    for (int i = 0; x->sb && i < x->nblocks - x->first_block; i++) {
+        saved_block *s = &x->sb[i];
+        float **blk[] = {&s->t1, &s->a1, &s->t2, &s->a2, &s->t3, &s->tds, &s->out};
+        for (size_t j = 0; j < sizeof blk / sizeof blk[0]; j++) {
+            free(*blk[j]);
+            *blk[j] = NULL;
+        }
+    }
+    float **all[] = {&x->s_in, &x->s_img, &x->s_t0, &x->s_a0, &x->s_pool, &x->g_a, &x->g_b,
+                     &x->g_s1, &x->g_s2, &x->g_s3, &x->g_col, &x->g_stem};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        free(*all[i]);
+        *all[i] = NULL;
+    }
+    free(x->s_arg);
+    x->s_arg = NULL;
+    x->saved = 0;
+}
+
+static void free_bn(bnorm *bn)
+{
+    free(bn->scale);
+    free(bn->shift);
+}
+
+static void destroy(void *self)
+{
+    resnet *x = self;
+    if (!x) return;
+    free_buffers(x);
+    free_saved(x);
+    for (int i = 0; i < x->nparams; i++) unic->tensor_free(x->grads[i]);
+    free(x->params);
+    free(x->grads);
+    free(x->sb);
+    free_bn(&x->stem_bn);
+    for (int i = 0; x->blocks && i < x->nblocks; i++) {
+        block *b = &x->blocks[i];
+        free_bn(&b->b1);
+        free_bn(&b->b2);
+        free_bn(&b->b3);
+        free_bn(&b->bds);
+    }
+    for (int i = 0; i < x->nweights; i++) unic->tensor_free(x->weights[i]);
+    free(x->blocks);
+    free(x->used);
+    free(x->checkpoint);
+    free(x);
+}
+
+/* The trainable tensors, in torchvision's named_parameters order. */
+static void add_param(resnet *x, unic_tensor *value)
+{
+    const char *name = NULL;
+    for (int i = 0; i < x->nweights && !name; i++)
+        if (x->weights[i] == value) name = x->used[i];
+    int i = x->nparams++;
+    x->grads[i] = unic->tensor_new(UNIC_CPU, value->ndim, value->shape);
+    x->params[i] = (unic_param_tensor){name, value, x->grads[i]};
+}
+
+static void add_conv_bn(resnet *x, const conv *cv, const bnorm *bn)
+{
+    add_param(x, cv->w);
+    add_param(x, bn->w);
+    add_param(x, bn->b);
+}
+
+static void setup_trainable(resnet *x)
+{
+    int cap = 3 + 12 * x->nblocks;
+    x->params = calloc((size_t)cap, sizeof *x->params);
+    x->grads = calloc((size_t)cap, sizeof *x->grads);
+    x->sb = calloc((size_t)(x->nblocks - x->first_block), sizeof *x->sb);
+    if (x->stem_trains) add_conv_bn(x, &x->stem, &x->stem_bn);
+    for (int i = x->first_block; i < x->nblocks; i++) {
+        block *b = &x->blocks[i];
+        add_conv_bn(x, &b->c1, &b->b1);
+        add_conv_bn(x, &b->c2, &b->b2);
+        add_conv_bn(x, &b->c3, &b->b3);
+        if (b->has_ds) add_conv_bn(x, &b->ds, &b->bds);
+    }
+}
+
+static void *create(const unic_params *p, char *err, size_t errlen)
+{
+    const char *ck = unic->param_str(p, "checkpoint");
+    if (!ck || !*ck) {
+        snprintf(err, errlen, "checkpoint is required: the path of a .safetensors file with "
+                 "torchvision ResNet tensor names (tools/convert_checkpoint.py converts a .pth)");
+        return NULL;
+    }
+    resnet *x = calloc(1, sizeof *x);
+    x->checkpoint = malloc(strlen(ck) + 1);
+    strcpy(x->checkpoint, ck);
+    x->used = calloc(MAX_WEIGHTS, sizeof *x->used);
+    if (load_all(x, err, errlen) != 0) {
+        destroy(x);
+        return NULL;
+    }
+    const char *ft = unic->param_str(p, "finetune");
+    x->stem_trains = strcmp(ft, "full") == 0;
+    x->first_block = x->stem_trains ? 0
+                     : strcmp(ft, "last_block") == 0 ? x->stage_start[3] : x->nblocks;
+    if (x->first_block < x->nblocks) setup_trainable(x);
+    return x;
+}
+
+/* ---- geometry ----------------------------------------------------------- */
+
+static int out_size(int in, int k, int stride, int pad) { return (in + 2 * pad - k) / stride + 1; }
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static int open_input(void *self, const unic_input_info *in, int *embed_dim, char *err,
+                      size_t errlen)
+{
+    resnet *x = self;
+    if (in->ndim != 3 || in->shape[0] != 3) {
+        snprintf(err, errlen, "%s: the resnet50 backbone expects RGB images (N x 3 x H x W), got "
+                 "items of %d dimensions%s", in->source, in->ndim,
+                 in->ndim == 3 ? " with other than 3 channels" : "");
+        return -1;
+    }
+    if (in->shape[1] < 32 || in->shape[2] < 32) {
+        snprintf(err, errlen, "%s: images of %lld x %lld are too small for a ResNet (it divides "
+                 "them by 32): resize them (224 is the reference)", in->source,
+                 (long long)in->shape[1], (long long)in->shape[2]);
+        return -1;
+    }
+    free_buffers(x);
+    free_saved(x);
+    x->height = in->shape[1];
+    x->width = in->shape[2];
+    x->h1 = out_size((int)x->height, 7, 2, 3);
+    x->w1 = out_size((int)x->width, 7, 2, 3);
+    x->hp = out_size(x->h1, 3, 2, 1);
+    x->wp = out_size(x->w1, 3, 2, 1);
+    int64_t s1 = (int64_t)x->h1 * x->w1;
+    x->act_max = max64(3 * x->height * x->width, x->stem.cout * s1);
+    x->col_max = 3 * 49 * s1;
+    int h = x->hp, w = x->wp;
+    for (int i = 0; i < x->nblocks; i++) {
+        block *b = &x->blocks[i];
+        b->hi = h;
+        b->wi = w;
+        b->ho = out_size(h, 3, b->c2.stride, 1);
+        b->wo = out_size(w, 3, b->c2.stride, 1);
+        int64_t si = (int64_t)h * w, so = (int64_t)b->ho * b->wo;
+        x->act_max = max64(x->act_max, max64((int64_t)b->c1.cin * si,
+                                             max64((int64_t)b->planes * si, b->c3.cout * so)));
+        x->col_max = max64(x->col_max, (int64_t)b->planes * 9 * so);
+        if (b->has_ds && b->ds.stride != 1) x->col_max = max64(x->col_max, b->ds.cin * so);
+        h = b->ho;
+        w = b->wo;
+    }
+    *embed_dim = x->embed_dim;
+    return 0;
+}
+
+/* ---- the layers, on [C][n][H][W] activations ---------------------------- */
+
+static float *floats(int64_t n) { return malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)); }
+
+static unic_tensor view(float *data, int64_t rows, int64_t cols)
+{
+    unic_tensor v = {data, {rows, cols}, 2, UNIC_CPU};
+    return v;
+}
+
+/* col[(c k + ky) k + kx][(b Ho + oy) Wo + ox] = in[c][b][oy s - p + ky][ox s - p + kx], 0 outside */
+static void im2col(float *col, const float *in, const conv *cv, int n, int H, int W, int Ho, int Wo)
+{
+    int k = cv->k, s = cv->stride, p = cv->pad;
+    int64_t M = (int64_t)n * Ho * Wo, rows = (int64_t)cv->cin * k * k;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int c = (int)(r / (k * k)), ky = (int)(r / k % k), kx = (int)(r % k);
+        float *dst = col + r * M;
+        for (int b = 0; b < n; b++) {
+            const float *plane = in + ((int64_t)c * n + b) * H * W;
+            for (int oy = 0; oy < Ho; oy++, dst += Wo) {
+                int iy = oy * s - p + ky;
+                if (iy < 0 || iy >= H) {
+                    memset(dst, 0, sizeof(float) * (size_t)Wo);
+                    continue;
+                }
+                const float *row = plane + (int64_t)iy * W;
+                for (int ox = 0; ox < Wo; ox++) {
+                    int ix = ox * s - p + kx;
+                    dst[ox] = ix >= 0 && ix < W ? row[ix] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of im2col: dx += col scattered back (dx [cin][n][H][W]). */
+static void col2im(float *dx, const float *col, const conv *cv, int n, int H, int W, int Ho, int Wo)
+{
+    int k = cv->k, s = cv->stride, p = cv->pad;
+    int64_t M = (int64_t)n * Ho * Wo;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < cv->cin; c++)
+        for (int kk = 0; kk < k * k; kk++) {
+            int ky = kk / k, kx = kk % k;
+            const float *src = col + ((int64_t)c * k * k + kk) * M;
+            for (int b = 0; b < n; b++) {
+                float *plane = dx + ((int64_t)c * n + b) * H * W;
+                for (int oy = 0; oy < Ho; oy++, src += Wo) {
+                    int iy = oy * s - p + ky;
+                    if (iy < 0 || iy >= H) continue;
+                    float *row = plane + (int64_t)iy * W;
+                    for (int ox = 0; ox < Wo; ox++) {
+                        int ix = ox * s - p + kx;
+                        if (ix >= 0 && ix < W) row[ix] += src[ox];
+                    }
+                }
+            }
+        }
+}
+
+static int is_pointwise(const conv *cv) { return cv->k == 1 && cv->stride == 1; }
+
+/* out [cout][n Ho Wo] = conv(in [cin][n H W]); col is scratch for the im2col. */
+static void conv_forward(const conv *cv, float *out, const float *in, int n, int H, int W, int Ho,
+                         int Wo, float *col)
+{
+    int64_t M = (int64_t)n * Ho * Wo, K = unic_row_size(cv->w);
+    if (!is_pointwise(cv)) {
+        im2col(col, in, cv, n, H, W, Ho, Wo);
+        in = col;
+    }
+    unic_tensor b = view((float *)in, K, M), c = view(out, cv->cout, M);
+    unic->gemm(0, 0, 1.0f, cv->w, &b, 0.0f, &c);
+}
+
+/* dw += dy in^T (im2col'ed again from in); dx (may be NULL) += W^T dy. */
+static void conv_backward(const conv *cv, float *dx, float *dw, const float *dy, const float *in,
+                          int n, int H, int W, int Ho, int Wo, float *col)
+{
+    int64_t M = (int64_t)n * Ho * Wo, K = unic_row_size(cv->w);
+    const float *b = in;
+    if (!is_pointwise(cv)) {
+        im2col(col, in, cv, n, H, W, Ho, Wo);
+        b = col;
+    }
+    unic_tensor g = view((float *)dy, cv->cout, M), bt = view((float *)b, K, M);
+    unic_tensor gw = view(dw, cv->cout, K);
+    unic->gemm(0, 1, 1.0f, &g, &bt, 1.0f, &gw);
+    if (!dx) return;
+    if (is_pointwise(cv)) {
+        unic_tensor d = view(dx, K, M);
+        unic->gemm(1, 0, 1.0f, cv->w, &g, 1.0f, &d);
+    } else {
+        unic_tensor d = view(col, K, M);
+        unic->gemm(1, 0, 1.0f, cv->w, &g, 0.0f, &d);
+        col2im(dx, col, cv, n, H, W, Ho, Wo);
+    }
+}
+
+static void bn_refresh(bnorm *bn)
+{
+    for (int c = 0; c < bn->c; c++) {
+        double sc = bn->w->data[c] / sqrt((double)bn->var->data[c] + BN_EPS);
+        bn->scale[c] = (float)sc;
+        bn->shift[c] = (float)(bn->b->data[c] - bn->mean->data[c] * sc);
+    }
+}
+
+/* y = x * scale + shift per channel, then ReLU; y may be x. */
+static void bn_relu(float *y, const float *x, const bnorm *bn, int64_t m)
+{
+#pragma omp parallel for schedule(static) if (bn->c * m > 32768)
+    for (int c = 0; c < bn->c; c++) {
+        float sc = bn->scale[c], sh = bn->shift[c];
+        const float *xr = x + c * m;
+        float *yr = y + c * m;
+        for (int64_t i = 0; i < m; i++) {
+            float v = xr[i] * sc + sh;
+            yr[i] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
+/* dx = dy * scale (dx may be dy); dw += sum dy * xhat, db += sum dy, where
+ * xhat = (x - mean) / sqrt(var + eps) is what the affine scaled. */
+static void bn_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                        const bnorm *bn, int64_t m)
+{
+#pragma omp parallel for schedule(static) if (bn->c * m > 32768)
+    for (int c = 0; c < bn->c; c++) {
+        const float *g = dy + c * m, *xr = x + c * m;
+        double mean = bn->mean->data[c], inv = 1.0 / sqrt((double)bn->var->data[c] + BN_EPS);
+        double sg = 0, sgx = 0;
+        for (int64_t i = 0; i < m; i++) {
+            sg += g[i];
+            sgx += g[i] * (xr[i] - mean);
+        }
+        dw[c] += (float)(sgx * inv);
+        db[c] += (float)sg;
+        float sc = bn->scale[c];
+        float *d = dx + c * m;
+        for (int64_t i = 0; i < m; i++) d[i] = g[i] * sc;
+    }
+}
+
+/* d *= (y > 0): through a ReLU whose output was y */
+static void relu_backward(float *d, const float *y, int64_t count)
+{
+#pragma omp parallel for schedule(static) if (count > 65536)
+    for (int64_t i = 0; i < count; i++)
+        if (!(y[i] > 0.0f)) d[i] = 0.0f;
+}
+
+/* A bottleneck over n images: x [cin][n hi wi] -> out [4p][n ho wo]. The
+ * pre-BN t1/t2 may be the post-ReLU a1/a2 (in place) when nothing trains. */
+static void block_forward(const block *bl, int n, const float *x, float *t1, float *a1, float *t2,
+                          float *a2, float *t3, float *tds, float *out, float *col)
+{
+    int64_t mi = (int64_t)n * bl->hi * bl->wi, mo = (int64_t)n * bl->ho * bl->wo;
+    conv_forward(&bl->c1, t1, x, n, bl->hi, bl->wi, bl->hi, bl->wi, col);
+    bn_relu(a1, t1, &bl->b1, mi);
+    conv_forward(&bl->c2, t2, a1, n, bl->hi, bl->wi, bl->ho, bl->wo, col);
+    bn_relu(a2, t2, &bl->b2, mo);
+    conv_forward(&bl->c3, t3, a2, n, bl->ho, bl->wo, bl->ho, bl->wo, col);
+    if (bl->has_ds) conv_forward(&bl->ds, tds, x, n, bl->hi, bl->wi, bl->ho, bl->wo, col);
+    const bnorm *b3 = &bl->b3, *bd = &bl->bds;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < b3->c; c++) {
+        float sc = b3->scale[c], sh = b3->shift[c];
+        float dsc = bl->has_ds ? bd->scale[c] : 1.0f, dsh = bl->has_ds ? bd->shift[c] : 0.0f;
+        const float *t = t3 + c * mo, *id = (bl->has_ds ? tds : x) + c * mo;
+        float *o = out + c * mo;
+        for (int64_t i = 0; i < mo; i++) {
+            float v = t[i] * sc + sh + id[i] * dsc + dsh;
+            o[i] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
+/* 3x3/2 max pool, padding 1 (padding never wins); arg (may be NULL) keeps
+ * each output's source index in its plane for backward. */
+static void max_pool(float *out, int32_t *arg, const float *in, int64_t planes, int H, int W,
+                     int Ho, int Wo)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *src = in + pl * H * W;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                float best = -INFINITY;
+                int32_t at = -1;
+                for (int ky = 0; ky < 3; ky++) {
+                    int iy = oy * 2 - 1 + ky;
+                    if (iy < 0 || iy >= H) continue;
+                    for (int kx = 0; kx < 3; kx++) {
+                        int ix = ox * 2 - 1 + kx;
+                        if (ix < 0 || ix >= W) continue;
+                        float v = src[iy * W + ix];
+                        if (v > best || at < 0) { /* the first maximum, as PyTorch */
+                            best = v;
+                            at = iy * W + ix;
+                        }
+                    }
+                }
+                int64_t o = (pl * Ho + oy) * Wo + ox;
+                out[o] = best;
+                if (arg) arg[o] = at;
+            }
+    }
+}
+
+/* images [n][3][H][W] -> out [3][n][H][W] */
+static void to_channel_major(float *out, const float *images, int n, int64_t hw)
+{
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < 3; c++)
+            memcpy(out + ((int64_t)c * n + b) * hw, images + ((int64_t)b * 3 + c) * hw,
+                   sizeof(float) * (size_t)hw);
+}
+
+/* emb [n][C] = the mean of each image's plane of act [C][n][hw] */
+static void average_pool(float *emb, const float *act, int C, int n, int64_t hw)
+{
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < n; b++) {
+            const float *p = act + ((int64_t)c * n + b) * hw;
+            double s = 0;
+            for (int64_t i = 0; i < hw; i++) s += p[i];
+            emb[(int64_t)b * C + c] = (float)(s / (double)hw);
+        }
+}
+
+/* ---- forward ------------------------------------------------------------ */
+
+static void ensure_buffers(resnet *x, int64_t images)
+{
+    if (images <= x->cap) return;
+    free_buffers(x);
+    int64_t a = x->act_max * images;
+    x->f_in = floats(3 * x->height * x->width * images);
+    x->f_a = floats(a);
+    x->f_b = floats(a);
+    x->f_t1 = floats(a);
+    x->f_t2 = floats(a);
+    x->f_t3 = floats(a);
+    x->f_ds = floats(a);
+    x->f_col = floats(x->col_max * images);
+    x->cap = images;
+}
+
+static void ensure_saved(resnet *x, int64_t n)
+{
+    if (n <= x->saved) return;
+    free_saved(x);
+    for (int i = x->first_block; i < x->nblocks; i++) {
+        const block *b = &x->blocks[i];
+        saved_block *s = &x->sb[i - x->first_block];
+        int64_t mi = n * b->hi * b->wi, mo = n * b->ho * b->wo;
+        s->t1 = floats(b->planes * mi);
+        s->a1 = floats(b->planes * mi);
+        s->t2 = floats(b->planes * mo);
+        s->a2 = floats(b->planes * mo);
+        s->t3 = floats(b->c3.cout * mo);
+        s->tds = b->has_ds ? floats(b->c3.cout * mo) : NULL;
+        s->out = floats(b->c3.cout * mo);
+    }
+    const block *first = &x->blocks[x->first_block];
+    int64_t s1 = n * x->h1 * x->w1, pool = n * x->hp * x->wp;
+    if (x->stem_trains) {
+        x->s_img = floats(3 * n * x->height * x->width);
+        x->s_t0 = floats(x->stem.cout * s1);
+        x->s_a0 = floats(x->stem.cout * s1);
+        x->s_pool = floats(x->stem.cout * pool);
+        x->s_arg = malloc(sizeof(int32_t) * (size_t)(x->stem.cout * pool));
+        x->g_stem = floats(x->stem.cout * s1);
+    } else {
+        x->s_in = floats(first->c1.cin * n * first->hi * first->wi);
+    }
+    int64_t act = x->act_max * n;
+    x->g_a = floats(act);
+    x->g_b = floats(act);
+    x->g_s1 = floats(act);
+    x->g_s2 = floats(act);
+    x->g_s3 = floats(act);
+    x->g_col = floats(x->col_max * n);
+    x->saved = n;
+}
+
+static void refresh_all_bn(resnet *x)
+{
+    bn_refresh(&x->stem_bn);
+    for (int i = 0; i < x->nblocks; i++) {
+        block *b = &x->blocks[i];
+        bn_refresh(&b->b1);
+        bn_refresh(&b->b2);
+        bn_refresh(&b->b3);
+        if (b->has_ds) bn_refresh(&b->bds);
+    }
+}
+
+/* The frozen part over n images [n][3][H][W]: the stem and blocks before
+ * first_block; returns its output [C][n][h][w] (one of the f_ buffers). */
+static float *frozen_part(resnet *x, const float *images, int n)
+{
+    int64_t hw = x->height * x->width;
+    to_channel_major(x->f_in, images, n, hw);
+    conv_forward(&x->stem, x->f_t1, x->f_in, n, (int)x->height, (int)x->width, x->h1, x->w1,
+                 x->f_col);
+    bn_relu(x->f_t1, x->f_t1, &x->stem_bn, (int64_t)n * x->h1 * x->w1);
+    max_pool(x->f_a, NULL, x->f_t1, (int64_t)x->stem.cout * n, x->h1, x->w1, x->hp, x->wp);
+    float *cur = x->f_a, *next = x->f_b;
+    for (int i = 0; i < x->first_block; i++) {
+        block_forward(&x->blocks[i], n, cur, x->f_t1, x->f_t1, x->f_t2, x->f_t2, x->f_t3, x->f_ds,
+                      next, x->f_col);
+        float *t = cur;
+        cur = next;
+        next = t;
+    }
+    return cur;
+}
+
+/* full: the stem over the whole batch, keeping what backward needs. */
+static const float *stem_train(resnet *x, const float *images, int n)
+{
+    int64_t hw = x->height * x->width, s1 = (int64_t)n * x->h1 * x->w1;
+    to_channel_major(x->s_img, images, n, hw);
+    conv_forward(&x->stem, x->s_t0, x->s_img, n, (int)x->height, (int)x->width, x->h1, x->w1,
+                 x->g_col);
+    bn_relu(x->s_a0, x->s_t0, &x->stem_bn, s1);
+    max_pool(x->s_pool, x->s_arg, x->s_a0, (int64_t)x->stem.cout * n, x->h1, x->w1, x->hp, x->wp);
+    return x->s_pool;
+}
+
+static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
+{
+    resnet *x = self;
+    int64_t n = input->shape[0], per = 3 * x->height * x->width;
+    refresh_all_bn(x);
+    const block *last = &x->blocks[x->nblocks - 1];
+    int64_t hw_last = (int64_t)last->ho * last->wo;
+    if (!x->nparams) { /* all frozen: a chunk at a time, straight to the embedding */
+        ensure_buffers(x, n < RN_CHUNK ? n : RN_CHUNK);
+        for (int64_t b0 = 0; b0 < n; b0 += RN_CHUNK) {
+            int nb = (int)(n - b0 < RN_CHUNK ? n - b0 : RN_CHUNK);
+            const float *out = frozen_part(x, input->data + b0 * per, nb);
+            average_pool(emb->data + b0 * x->embed_dim, out, x->embed_dim, nb, hw_last);
+        }
+        return;
+    }
+    ensure_saved(x, n);
+    x->batch = n;
+    const block *first = &x->blocks[x->first_block];
+    const float *cur;
+    if (x->stem_trains) {
+        cur = stem_train(x, input->data, (int)n);
+    } else { /* the frozen stages a chunk at a time, gathered for the batch */
+        ensure_buffers(x, n < RN_CHUNK ? n : RN_CHUNK);
+        int64_t hw = (int64_t)first->hi * first->wi;
+        for (int64_t b0 = 0; b0 < n; b0 += RN_CHUNK) {
+            int nb = (int)(n - b0 < RN_CHUNK ? n - b0 : RN_CHUNK);
+            const float *out = frozen_part(x, input->data + b0 * per, nb);
+            for (int c = 0; c < first->c1.cin; c++)
+                memcpy(x->s_in + (c * n + b0) * hw, out + (int64_t)c * nb * hw,
+                       sizeof(float) * (size_t)(nb * hw));
+        }
+        cur = x->s_in;
+    }
+    for (int i = x->first_block; i < x->nblocks; i++) {
+        saved_block *s = &x->sb[i - x->first_block];
+        s->in = cur;
+        block_forward(&x->blocks[i], (int)n, cur, s->t1, s->a1, s->t2, s->a2, s->t3, s->tds,
+                      s->out, x->g_col);
+        cur = s->out;
+    }
+    average_pool(emb->data, cur, x->embed_dim, (int)n, hw_last);
+}
+
+/* ---- backward (finetune = last_block or full) --------------------------- */
+
+static float *grad_of(resnet *x, const unic_tensor *value)
+{
+    for (int i = 0; i < x->nparams; i++)
+        if (x->params[i].value == value) return x->grads[i]->data;
+    return NULL;
+}
+
+/* d_out: dL/d(block output), overwritten; dx (NULL: not wanted) receives
+ * dL/d(block input). */
+static void block_backward(resnet *x, const block *bl, const saved_block *s, int n, float *d_out,
+                           float *dx)
+{
+    int64_t mi = (int64_t)n * bl->hi * bl->wi, mo = (int64_t)n * bl->ho * bl->wo;
+    float *s1 = x->g_s1, *s2 = x->g_s2, *s3 = x->g_s3, *col = x->g_col;
+    relu_backward(d_out, s->out, bl->c3.cout * mo);
+    if (dx) {
+        if (bl->has_ds)
+            memset(dx, 0, sizeof(float) * (size_t)(bl->c1.cin * mi));
+        else
+            memcpy(dx, d_out, sizeof(float) * (size_t)(bl->c1.cin * mi));
+    }
+    if (bl->has_ds) {
+        bn_backward(s1, grad_of(x, bl->bds.w), grad_of(x, bl->bds.b), d_out, s->tds, &bl->bds, mo);
+        conv_backward(&bl->ds, dx, grad_of(x, bl->ds.w), s1, s->in, n, bl->hi, bl->wi, bl->ho,
+                      bl->wo, col);
+    }
+    bn_backward(s1, grad_of(x, bl->b3.w), grad_of(x, bl->b3.b), d_out, s->t3, &bl->b3, mo);
+    memset(s2, 0, sizeof(float) * (size_t)(bl->planes * mo));
+    conv_backward(&bl->c3, s2, grad_of(x, bl->c3.w), s1, s->a2, n, bl->ho, bl->wo, bl->ho, bl->wo,
+                  col);
+    relu_backward(s2, s->a2, bl->planes * mo);
+    bn_backward(s2, grad_of(x, bl->b2.w), grad_of(x, bl->b2.b), s2, s->t2, &bl->b2, mo);
+    memset(s3, 0, sizeof(float) * (size_t)(bl->planes * mi));
+    conv_backward(&bl->c2, s3, grad_of(x, bl->c2.w), s2, s->a1, n, bl->hi, bl->wi, bl->ho, bl->wo,
+                  col);
+    relu_backward(s3, s->a1, bl->planes * mi);
+    bn_backward(s3, grad_of(x, bl->b1.w), grad_of(x, bl->b1.b), s3, s->t1, &bl->b1, mi);
+    conv_backward(&bl->c1, dx, grad_of(x, bl->c1.w), s3, s->in, n, bl->hi, bl->wi, bl->hi, bl->wi,
+                  col);
+}
+
+/* full: dL/d(pool output) back through the max pool, ReLU, bn1 and conv1. */
+static void stem_backward(resnet *x, const float *d_pool, int n)
+{
+    int64_t s1 = (int64_t)n * x->h1 * x->w1, planes = (int64_t)x->stem.cout * n;
+    int64_t in_plane = (int64_t)x->h1 * x->w1, out_plane = (int64_t)x->hp * x->wp;
+    float *d = x->g_stem;
+    memset(d, 0, sizeof(float) * (size_t)(x->stem.cout * s1));
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; pl++)
+        for (int64_t o = 0; o < out_plane; o++)
+            d[pl * in_plane + x->s_arg[pl * out_plane + o]] += d_pool[pl * out_plane + o];
+    relu_backward(d, x->s_a0, x->stem.cout * s1);
+    bn_backward(d, grad_of(x, x->stem_bn.w), grad_of(x, x->stem_bn.b), d, x->s_t0, &x->stem_bn, s1);
+    conv_backward(&x->stem, NULL, grad_of(x, x->stem.w), d, x->s_img, n, (int)x->height,
+                  (int)x->width, x->h1, x->w1, x->g_col);
+}
+
+/* d_emb [n, embed_dim] for the images of the last forward: spread over the
+ * last feature map by the average pool, then the trained blocks from the
+ * last to the first (and the stem with full). */
+static void backward(void *self, const unic_tensor *d_emb)
+{
+    resnet *x = self;
+    if (!x->nparams || x->batch == 0) return;
+    int n = (int)x->batch, C = x->embed_dim;
+    const block *last = &x->blocks[x->nblocks - 1];
+    int64_t hw = (int64_t)last->ho * last->wo;
+    float *d = x->g_a, *other = x->g_b;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < n; b++) {
+            float g = d_emb->data[(int64_t)b * C + c] / (float)hw;
+            float *p = d + ((int64_t)c * n + b) * hw;
+            for (int64_t i = 0; i < hw; i++) p[i] = g;
+        }
+    for (int i = x->nblocks - 1; i >= x->first_block; i--) {
+        int want_dx = i > x->first_block || x->stem_trains;
+        block_backward(x, &x->blocks[i], &x->sb[i - x->first_block], n, d, want_dx ? other : NULL);
+        float *t = d;
+        d = other;
+        other = t;
+    }
+    if (x->stem_trains) stem_backward(x, d, n);
+}
+
+/* frozen: none, which makes the core embed the dataset once. */
+static int parameters(void *self, unic_param_tensor *out, int max)
+{
+    resnet *x = self;
+    for (int i = 0; i < x->nparams && i < max; i++) out[i] = x->params[i];
+    return x->nparams;
+}
+
+static const unic_backbone_ops ops = {open_input, forward, backward, parameters};
+
+static const unic_component component = {
+    .abi_version = UNIC_ABI_VERSION,
+    .kind = UNIC_KIND_BACKBONE,
+    .name = "resnet50",
+    .doc = "bottleneck ResNet-50/101/152 from a torchvision-named safetensors checkpoint (global "
+           "average pool, CPU; frozen, layer4 or fully trainable)",
+    .params = params,
+    .create = create,
+    .destroy = destroy,
+    .backbone = &ops,
+};
+
+UNIC_EXPORT int unic_plugin_init(const unic_api *api, unic_registrar *reg)
+{
+    UNIC_PLUGIN_INIT(api);
+    return api->register_component(reg, &component);
+}
