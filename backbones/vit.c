@@ -1,5 +1,6 @@
 /* `vit`: a Vision Transformer loaded from a timm / DINO / DINOv2 safetensors
- * checkpoint, on the CPU. The embedding is the CLS token after the final
+ * checkpoint (or one with Hugging Face transformers' names: ViTModel and
+ * Dinov2Model, mapped by a table), on the CPU. The embedding is the CLS token after the final
  * LayerNorm, as DINO evaluates its features. finetune = frozen (the default)
  * runs forward only; finetune = last_block makes the last block and the final
  * norm trainable: forward keeps that block's activations for the batch and
@@ -12,11 +13,11 @@
  *
  * The architecture is timm's VisionTransformer: patch embedding (a stride-p
  * convolution, done here as im2col + GEMM), a CLS token, learned positional
- * embeddings, pre-norm blocks (LayerNorm eps 1e-6, multi-head attention with
- * a biased qkv whose rows are Q, K, V each head-major, exact erf GELU MLP,
- * optional DINOv2 LayerScale) and a final LayerNorm. Matrix products go
- * through the api's ops; LayerNorm and the attention softmax are plain loops
- * here because the api has none.
+ * embeddings, pre-norm blocks (LayerNorm, eps 1e-6 by default; multi-head
+ * attention with a biased qkv whose rows are Q, K, V each head-major; exact
+ * erf GELU MLP; optional DINOv2 LayerScale) and a final LayerNorm. Matrix
+ * products go through the api's ops; LayerNorm and the attention softmax are
+ * plain loops here because the api has none.
  *
  * When images give another patch grid than the checkpoint's pos_embed, the
  * grid is resized with DINOv2's recipe (interpolate_pos_encoding): bicubic,
@@ -31,6 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
+#include "unic/fastmath.h"
 #include "unic/plugin.h"
 
 UNIC_PLUGIN_API;
@@ -40,11 +44,43 @@ UNIC_PLUGIN_API;
 #define VIT_CHUNK 16
 #define MAX_WEIGHTS 512
 
+enum { NAMES_TIMM, NAMES_HF_VIT, NAMES_HF_DINOV2 };
+
+/* Hugging Face transformers' names, a table: the model-level tensors, then
+ * each block's (ViTModel's, and Dinov2Model's, which has LayerScale). timm's
+ * fused attn.qkv is stored split there: attention.attention.{query, key,
+ * value}, three row blocks of ours (see load_qkv). */
+static const char *const hf_top[][2] = {
+    {"cls_token", "embeddings.cls_token"},
+    {"pos_embed", "embeddings.position_embeddings"},
+    {"patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight"},
+    {"patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias"},
+    {"norm.weight", "layernorm.weight"},
+    {"norm.bias", "layernorm.bias"},
+};
+static const char *const hf_block[][3] = { /* timm, ViTModel, Dinov2Model */
+    {"norm1", "layernorm_before", "norm1"},
+    {"norm2", "layernorm_after", "norm2"},
+    {"attn.proj", "attention.output.dense", "attention.output.dense"},
+    {"mlp.fc1", "intermediate.dense", "mlp.fc1"},
+    {"mlp.fc2", "output.dense", "mlp.fc2"},
+    {"ls1.gamma", "layer_scale1.lambda1", "layer_scale1.lambda1"},
+    {"ls2.gamma", "layer_scale2.lambda1", "layer_scale2.lambda1"},
+};
+
 typedef struct vit_block {
     unic_tensor *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
     unic_tensor *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
     unic_tensor *ls1, *ls2; /* NULL without layerscale */
 } vit_block;
+
+/* One thread's buffers for one head of one image: attention runs an
+ * (image, head) pair per thread, each with single-threaded GEMMs, which
+ * beats splitting every small product over all threads. */
+typedef struct head_scratch {
+    unic_tensor *q, *k, *v, *o, *s;      /* forward; s: scores, then probabilities */
+    unic_tensor *dout, *dq, *dk, *dv;    /* backward */
+} head_scratch;
 
 /* One trained block's activations for the whole batch. */
 typedef struct vit_saved {
@@ -54,11 +90,15 @@ typedef struct vit_saved {
 typedef struct vit {
     char *checkpoint;
     int patch, depth, dim, heads, hidden, layerscale, interp_dinov2;
+    double eps; /* LayerNorm's */
 
     /* weights, as the checkpoint holds them (matrices viewed 2-D) */
     unic_tensor *weights[MAX_WEIGHTS];
-    char *loaded[MAX_WEIGHTS]; /* weights[i]'s name in the checkpoint */
     int nweights;
+    char **loaded; /* the checkpoint's names of what was read, for report_unused_tensors */
+    int nloaded;
+    int naming;       /* NAMES_TIMM, NAMES_HF_VIT or NAMES_HF_DINOV2 */
+    char prefix[16];  /* before Hugging Face names: "", "vit." or "dinov2." */
     unic_tensor *patch_w, *patch_b, *cls, *pos_ckpt, *norm_w, *norm_b;
     int grid_ckpt; /* pos_embed's grid is grid_ckpt x grid_ckpt */
     vit_block *blocks;
@@ -71,7 +111,8 @@ typedef struct vit {
     /* activations for up to `cap` images, shared by every (frozen) block */
     int64_t cap;
     unic_tensor *cols, *patches, *x, *ln, *qkv, *att, *tmp, *hid;
-    unic_tensor *q, *k, *v, *scores, *o; /* one head of one image */
+    head_scratch *hs; /* one per thread */
+    int nthreads;
 
     /* finetune = last_block: the last block and the final norm train; full:
      * everything. Their gradients, as parameters() reports them (timm
@@ -89,7 +130,6 @@ typedef struct vit {
     unic_tensor *s_cols;  /* full: the patch embedding's im2col for the batch */
     /* backward's scratch, sized with the saved activations */
     unic_tensor *g_x, *g_hid, *g_hid2, *g_d, *g_d2, *g_qkv, *g_patch;
-    unic_tensor *g_do, *g_dp, *g_dq, *g_dk, *g_dv; /* one head of one image */
 } vit;
 
 static const unic_param_spec params[] = {
@@ -101,6 +141,9 @@ static const unic_param_spec params[] = {
     {"heads", UNIC_INT, "12", "attention heads (dim must be a multiple)", NULL},
     {"mlp_ratio", UNIC_INT, "4", "MLP hidden width over dim", NULL},
     {"layerscale", UNIC_BOOL, "false", "blocks have DINOv2's ls1.gamma / ls2.gamma", NULL},
+    {"norm_eps", UNIC_FLOAT, "1e-6",
+     "LayerNorm epsilon: 1e-6 as timm, DINO and DINOv2 train with (Hugging Face's ViT configs "
+     "say 1e-12: set it to match transformers' outputs exactly)", NULL},
     {"pos_interp", UNIC_CHOICE, "dinov2",
      "pos_embed for another patch grid than the checkpoint's: DINOv2's bicubic recipe, or refuse",
      "dinov2|none"},
@@ -114,10 +157,42 @@ static const unic_param_spec params[] = {
 
 /* ---- loading ------------------------------------------------------------ */
 
-/* Allocates a tensor of the file's shape, fills it from the checkpoint, and
- * views it as rows x cols (cols = 0: one dimension of rows). */
-static unic_tensor *load(vit *x, const char *name, int ndim, const int64_t *shape, int64_t rows,
-                         int64_t cols, char *err, size_t errlen)
+/* The checkpoint's name for timm's `name` (buf when it differs). */
+static const char *ck_name(const vit *x, const char *name, char *buf, size_t len)
+{
+    if (x->naming == NAMES_TIMM) return name;
+    for (size_t i = 0; i < sizeof hf_top / sizeof hf_top[0]; i++)
+        if (strcmp(name, hf_top[i][0]) == 0) {
+            snprintf(buf, len, "%s%s", x->prefix, hf_top[i][1]);
+            return buf;
+        }
+    int block, at = 0;
+    if (sscanf(name, "blocks.%d.%n", &block, &at) != 1 || at == 0) return name;
+    const char *rest = name + at;
+    for (size_t i = 0; i < sizeof hf_block / sizeof hf_block[0]; i++) {
+        size_t k = strlen(hf_block[i][0]);
+        if (strncmp(rest, hf_block[i][0], k) == 0 && (rest[k] == '.' || rest[k] == 0)) {
+            snprintf(buf, len, "%sencoder.layer.%d.%s%s", x->prefix, block,
+                     hf_block[i][x->naming == NAMES_HF_VIT ? 1 : 2], rest + k);
+            return buf;
+        }
+    }
+    return name;
+}
+
+/* Reads timm's tensor `name` (under its checkpoint name) into dst. */
+static int read_into(vit *x, const char *name, float *dst, const int64_t *shape, int ndim,
+                     char *err, size_t errlen)
+{
+    char buf[160];
+    const char *actual = ck_name(x, name, buf, sizeof buf);
+    x->loaded = realloc(x->loaded, sizeof *x->loaded * (size_t)(x->nloaded + 1));
+    x->loaded[x->nloaded++] = strdup(actual);
+    return unic->load_tensor_f32(x->checkpoint, actual, dst, shape, ndim, err, errlen);
+}
+
+/* A weight tensor of rows x cols (cols = 0: a vector), freed with the model. */
+static unic_tensor *new_weight(vit *x, int64_t rows, int64_t cols, char *err, size_t errlen)
 {
     if (x->nweights == MAX_WEIGHTS) {
         snprintf(err, errlen, "%s: more than %d tensors to load (depth too large)", x->checkpoint,
@@ -125,12 +200,16 @@ static unic_tensor *load(vit *x, const char *name, int ndim, const int64_t *shap
         return NULL;
     }
     int64_t flat[2] = {rows, cols};
-    unic_tensor *t = unic->tensor_new(UNIC_CPU, cols ? 2 : 1, flat);
-    x->loaded[x->nweights] = strdup(name);
-    x->weights[x->nweights++] = t;
-    if (unic->load_tensor_f32(x->checkpoint, name, t->data, shape, ndim, err, errlen) != 0)
-        return NULL;
-    return t;
+    return x->weights[x->nweights++] = unic->tensor_new(UNIC_CPU, cols ? 2 : 1, flat);
+}
+
+/* Allocates a tensor of the file's shape, fills it from the checkpoint, and
+ * views it as rows x cols (cols = 0: one dimension of rows). */
+static unic_tensor *load(vit *x, const char *name, int ndim, const int64_t *shape, int64_t rows,
+                         int64_t cols, char *err, size_t errlen)
+{
+    unic_tensor *t = new_weight(x, rows, cols, err, errlen);
+    return t && read_into(x, name, t->data, shape, ndim, err, errlen) == 0 ? t : NULL;
 }
 
 static unic_tensor *load_vec(vit *x, const char *name, int64_t n, char *err, size_t errlen)
@@ -152,11 +231,63 @@ static const char *bname(char *buf, size_t len, int i, const char *what)
     return buf;
 }
 
+/* Whether the checkpoint holds timm's tensor `name` (under its own naming). */
 static int has_tensor(const vit *x, const char *name)
 {
     int64_t shape[8];
-    char ignored[512];
-    return unic->tensor_shape(x->checkpoint, name, shape, 8, ignored, sizeof ignored) >= 0;
+    char ignored[512], buf[160];
+    return unic->tensor_shape(x->checkpoint, ck_name(x, name, buf, sizeof buf), shape, 8, ignored,
+                              sizeof ignored) >= 0;
+}
+
+/* timm / DINO / DINOv2 names, or Hugging Face's (ViTModel or Dinov2Model,
+ * bare or under the prefix of their ForImageClassification wrappers). */
+static int detect_naming(vit *x, char *err, size_t errlen)
+{
+    x->naming = NAMES_TIMM;
+    if (has_tensor(x, "pos_embed")) return 0;
+    static const char *const prefixes[] = {"", "vit.", "dinov2."};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        snprintf(x->prefix, sizeof x->prefix, "%s", prefixes[i]);
+        x->naming = NAMES_HF_VIT;
+        if (!has_tensor(x, "pos_embed")) continue;
+        char dinov2[64];
+        snprintf(dinov2, sizeof dinov2, "%sencoder.layer.0.norm1.weight", x->prefix);
+        x->naming = NAMES_TIMM; /* to probe that name as it is */
+        int is_dinov2 = has_tensor(x, dinov2);
+        x->naming = is_dinov2 ? NAMES_HF_DINOV2 : NAMES_HF_VIT;
+        return 0;
+    }
+    x->naming = NAMES_TIMM;
+    x->prefix[0] = 0;
+    snprintf(err, errlen, "%s: neither timm / DINO names ('pos_embed') nor Hugging Face ones "
+             "('embeddings.position_embeddings', possibly under 'vit.' or 'dinov2.'): is it a "
+             "ViT checkpoint? (tools/convert_checkpoint.py converts official .pth files)",
+             x->checkpoint);
+    return -1;
+}
+
+/* attn.qkv.<kind> of block i: [3 d, d] weight or [3 d] bias; Hugging Face
+ * files hold it as query, key and value, our row blocks 0, 1 and 2. */
+static unic_tensor *load_qkv(vit *x, int i, const char *kind, int64_t d, char *err, size_t errlen)
+{
+    char n[96], what[32];
+    int is_w = strcmp(kind, "weight") == 0;
+    snprintf(what, sizeof what, "attn.qkv.%s", kind);
+    if (x->naming == NAMES_TIMM)
+        return is_w ? load_mat(x, bname(n, sizeof n, i, what), 3 * d, d, err, errlen)
+                    : load_vec(x, bname(n, sizeof n, i, what), 3 * d, err, errlen);
+    unic_tensor *t = new_weight(x, 3 * d, is_w ? d : 0, err, errlen);
+    if (!t) return NULL;
+    static const char *const part[3] = {"query", "key", "value"};
+    int64_t shape[2] = {d, d}, per = is_w ? d * d : d;
+    for (int j = 0; j < 3; j++) {
+        snprintf(n, sizeof n, "%sencoder.layer.%d.attention.attention.%s.%s", x->prefix, i,
+                 part[j], kind);
+        if (read_into(x, n, t->data + j * per, shape, is_w ? 2 : 1, err, errlen) != 0)
+            return NULL;
+    }
+    return t;
 }
 
 static int load_block(vit *x, int i, vit_block *b, char *err, size_t errlen)
@@ -167,8 +298,8 @@ static int load_block(vit *x, int i, vit_block *b, char *err, size_t errlen)
     if (!(b->field = (expr))) return -1
     L(norm1_w, load_vec(x, bname(n, sizeof n, i, "norm1.weight"), d, err, errlen));
     L(norm1_b, load_vec(x, bname(n, sizeof n, i, "norm1.bias"), d, err, errlen));
-    L(qkv_w, load_mat(x, bname(n, sizeof n, i, "attn.qkv.weight"), 3 * d, d, err, errlen));
-    L(qkv_b, load_vec(x, bname(n, sizeof n, i, "attn.qkv.bias"), 3 * d, err, errlen));
+    L(qkv_w, load_qkv(x, i, "weight", d, err, errlen));
+    L(qkv_b, load_qkv(x, i, "bias", d, err, errlen));
     L(proj_w, load_mat(x, bname(n, sizeof n, i, "attn.proj.weight"), d, d, err, errlen));
     L(proj_b, load_vec(x, bname(n, sizeof n, i, "attn.proj.bias"), d, err, errlen));
     L(norm2_w, load_vec(x, bname(n, sizeof n, i, "norm2.weight"), d, err, errlen));
@@ -188,19 +319,25 @@ static int load_block(vit *x, int i, vit_block *b, char *err, size_t errlen)
 static void free_activations(vit *x)
 {
     unic_tensor **all[] = {&x->cols, &x->patches, &x->x, &x->ln, &x->qkv, &x->att, &x->tmp,
-                           &x->hid, &x->q, &x->k, &x->v, &x->scores, &x->o};
+                           &x->hid};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (*all[i]) unic->tensor_free(*all[i]);
         *all[i] = NULL;
     }
+    for (int i = 0; x->hs && i < x->nthreads; i++) {
+        head_scratch *h = &x->hs[i];
+        unic_tensor *each[] = {h->q, h->k, h->v, h->o, h->s, h->dout, h->dq, h->dk, h->dv};
+        for (size_t j = 0; j < sizeof each / sizeof each[0]; j++) unic->tensor_free(each[j]);
+    }
+    free(x->hs);
+    x->hs = NULL;
     x->cap = 0;
 }
 
 static void free_saved(vit *x)
 {
     unic_tensor **all[] = {&x->s_xout, &x->s_cols, &x->g_x, &x->g_hid, &x->g_hid2, &x->g_d,
-                           &x->g_d2, &x->g_qkv, &x->g_patch, &x->g_do, &x->g_dp, &x->g_dq,
-                           &x->g_dk, &x->g_dv};
+                           &x->g_d2, &x->g_qkv, &x->g_patch};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (*all[i]) unic->tensor_free(*all[i]);
         *all[i] = NULL;
@@ -229,10 +366,9 @@ static void destroy(void *self)
     free(x->grads);
     free(x->sv);
     if (x->pos) unic->tensor_free(x->pos);
-    for (int i = 0; i < x->nweights; i++) {
-        unic->tensor_free(x->weights[i]);
-        free(x->loaded[i]);
-    }
+    for (int i = 0; i < x->nweights; i++) unic->tensor_free(x->weights[i]);
+    for (int i = 0; i < x->nloaded; i++) free(x->loaded[i]);
+    free(x->loaded);
     free(x->blocks);
     free(x->checkpoint);
     free(x);
@@ -244,8 +380,11 @@ static int load_all(vit *x, char *err, size_t errlen)
     const char *ck = x->checkpoint;
     int64_t d = x->dim, p = x->patch;
 
+    if (detect_naming(x, err, errlen) != 0) return -1;
     int64_t pshape[8] = {0};
-    int nd = unic->tensor_shape(ck, "pos_embed", pshape, 8, err, errlen);
+    char buf[160];
+    const char *pos_name = ck_name(x, "pos_embed", buf, sizeof buf);
+    int nd = unic->tensor_shape(ck, pos_name, pshape, 8, err, errlen);
     if (nd < 0) return -1;
     int64_t n = nd == 3 ? pshape[1] - 1 : -1;
     int g = n > 0 ? (int)llround(sqrt((double)n)) : 0;
@@ -255,9 +394,9 @@ static int load_all(vit *x, char *err, size_t errlen)
         for (int i = 0; i < nd && off < (int)sizeof have; i++)
             off += snprintf(have + off, sizeof have - (size_t)off, "%s%lld", i ? ", " : "",
                             (long long)pshape[i]);
-        snprintf(err, errlen, "%s: tensor 'pos_embed' has shape %s%s, expected [1, 1 + g * g, %d] "
-                 "(a CLS token and a square grid; dim = %d)", ck, have, off < (int)sizeof have ?
-                 "]" : "", x->dim, x->dim);
+        snprintf(err, errlen, "%s: tensor '%s' has shape %s%s, expected [1, 1 + g * g, %d] "
+                 "(a CLS token and a square grid; dim = %d)", ck, pos_name, have,
+                 off < (int)sizeof have ? "]" : "", x->dim, x->dim);
         return -1;
     }
     x->grid_ckpt = g;
@@ -286,7 +425,7 @@ static int load_all(vit *x, char *err, size_t errlen)
                  "layerscale = true", ck);
         return -1;
     }
-    unic->report_unused_tensors(ck, (const char *const *)x->loaded, x->nweights, "vit");
+    unic->report_unused_tensors(ck, (const char *const *)x->loaded, x->nloaded, "vit");
     return 0;
 }
 
@@ -351,6 +490,7 @@ static void *create(const unic_params *p, char *err, size_t errlen)
     x->heads = (int)unic->param_int(p, "heads");
     long ratio = unic->param_int(p, "mlp_ratio");
     x->layerscale = unic->param_bool(p, "layerscale");
+    x->eps = unic->param_float(p, "norm_eps");
     x->interp_dinov2 = strcmp(unic->param_str(p, "pos_interp"), "dinov2") == 0;
     if (x->patch < 1 || x->depth < 1 || x->dim < 1 || x->heads < 1 || ratio < 1) {
         snprintf(err, errlen, "patch, depth, dim, heads and mlp_ratio must be positive");
@@ -507,18 +647,21 @@ static void ensure_activations(vit *x, int64_t images)
     x->att = mat(rows, x->dim);
     x->tmp = mat(rows, x->dim);
     x->hid = mat(rows, x->hidden);
-    x->q = mat(x->tokens, hd);
-    x->k = mat(x->tokens, hd);
-    x->v = mat(x->tokens, hd);
-    x->o = mat(x->tokens, hd);
-    x->scores = mat(x->tokens, x->tokens);
+    x->nthreads = omp_get_max_threads();
+    x->hs = calloc((size_t)x->nthreads, sizeof *x->hs);
+    for (int i = 0; i < x->nthreads; i++) {
+        head_scratch *h = &x->hs[i];
+        int t = x->tokens;
+        *h = (head_scratch){mat(t, hd), mat(t, hd), mat(t, hd), mat(t, hd), mat(t, t),
+                            mat(t, hd), mat(t, hd), mat(t, hd), mat(t, hd)};
+    }
     x->cap = images;
 }
 
-/* out[r] = LayerNorm(in[r]) * w + b over dim columns, eps 1e-6 as timm's
- * ViTs; two passes in double so the variance does not cancel. */
+/* out[r] = LayerNorm(in[r]) * w + b over dim columns; two passes in
+ * double so the variance does not cancel. */
 static void layer_norm(float *out, const float *in, int64_t rows, int dim, const float *w,
-                       const float *b)
+                       const float *b, double eps)
 {
 #pragma omp parallel for if (rows * dim > 65536)
     for (int64_t r = 0; r < rows; r++) {
@@ -528,7 +671,7 @@ static void layer_norm(float *out, const float *in, int64_t rows, int dim, const
         for (int c = 0; c < dim; c++) mean += xr[c];
         mean /= dim;
         for (int c = 0; c < dim; c++) var += (xr[c] - mean) * (xr[c] - mean);
-        double inv = 1.0 / sqrt(var / dim + 1e-6);
+        double inv = 1.0 / sqrt(var / dim + eps);
         for (int c = 0; c < dim; c++) yr[c] = (float)((xr[c] - mean) * inv) * w[c] + b[c];
     }
 }
@@ -541,48 +684,52 @@ static void residual(float *x, const float *y, int64_t rows, int dim, const floa
         for (int c = 0; c < dim; c++) x[r * dim + c] += (gamma ? gamma[c] : 1.0f) * y[r * dim + c];
 }
 
-static void softmax_rows(float *s, int64_t rows, int64_t cols)
+/* One row's softmax in place; unic_expf keeps the loop vectorised. */
+static void softmax_row(float *sr, int64_t cols)
 {
-#pragma omp parallel for if (rows * cols > 65536)
-    for (int64_t r = 0; r < rows; r++) {
-        float *sr = s + r * cols, mx = sr[0];
-        for (int64_t c = 1; c < cols; c++) mx = sr[c] > mx ? sr[c] : mx;
-        double sum = 0;
-        for (int64_t c = 0; c < cols; c++) {
-            sr[c] = expf(sr[c] - mx);
-            sum += sr[c];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int64_t c = 0; c < cols; c++) sr[c] *= inv;
+    float mx = sr[0];
+    for (int64_t c = 1; c < cols; c++) mx = sr[c] > mx ? sr[c] : mx;
+    float sum = 0;
+    for (int64_t c = 0; c < cols; c++) {
+        sr[c] = unic_expf(sr[c] - mx);
+        sum += sr[c];
+    }
+    float inv = 1.0f / sum;
+    for (int64_t c = 0; c < cols; c++) sr[c] *= inv;
+}
+
+/* Q, K, V of head h of the image whose qkv rows start at base, contiguous. */
+static void gather_head(const head_scratch *hs, const float *base, int t, int d, int hd, int h)
+{
+    for (int i = 0; i < t; i++) {
+        const float *row = base + (int64_t)i * 3 * d + h * hd;
+        memcpy(hs->q->data + (int64_t)i * hd, row, sizeof(float) * hd);
+        memcpy(hs->k->data + (int64_t)i * hd, row + d, sizeof(float) * hd);
+        memcpy(hs->v->data + (int64_t)i * hd, row + 2 * d, sizeof(float) * hd);
     }
 }
 
 /* Multi-head self-attention of each image's tokens: qkv [images * T, 3 dim]
- * -> att [images * T, dim] (before proj). Each head is gathered into
- * contiguous Q, K, V so the products are plain GEMMs. */
+ * -> att [images * T, dim] (before proj); probs (NULL: not kept) receives
+ * [images, heads, T, T]. Each (image, head) pair is one thread's job. */
 static void attention(vit *x, int64_t images, const float *qkv, float *att, float *probs)
 {
     int t = x->tokens, d = x->dim, hd = d / x->heads;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int64_t b = 0; b < images; b++)
-        for (int h = 0; h < x->heads; h++) {
-            const float *base = qkv + b * t * 3 * d + h * hd;
-            for (int i = 0; i < t; i++) {
-                const float *row = base + (int64_t)i * 3 * d;
-                memcpy(x->q->data + (int64_t)i * hd, row, sizeof(float) * hd);
-                memcpy(x->k->data + (int64_t)i * hd, row + d, sizeof(float) * hd);
-                memcpy(x->v->data + (int64_t)i * hd, row + 2 * d, sizeof(float) * hd);
-            }
-            unic->gemm(0, 1, scale, x->q, x->k, 0.0f, x->scores);
-            softmax_rows(x->scores->data, t, t);
-            if (probs) /* [images, heads, T, T] */
-                memcpy(probs + (b * x->heads + h) * t * t, x->scores->data,
-                       sizeof(float) * (size_t)t * t);
-            unic->gemm(0, 0, 1.0f, x->scores, x->v, 0.0f, x->o);
-            float *out = att + b * t * d + h * hd;
-            for (int i = 0; i < t; i++)
-                memcpy(out + (int64_t)i * d, x->o->data + (int64_t)i * hd, sizeof(float) * hd);
-        }
+#pragma omp parallel for schedule(dynamic) num_threads(x->nthreads)
+    for (int64_t job = 0; job < images * x->heads; job++) {
+        int64_t b = job / x->heads;
+        int h = (int)(job % x->heads);
+        const head_scratch *hs = &x->hs[omp_get_thread_num()];
+        gather_head(hs, qkv + b * t * 3 * d, t, d, hd, h);
+        unic->gemm(0, 1, scale, hs->q, hs->k, 0.0f, hs->s);
+        for (int i = 0; i < t; i++) softmax_row(hs->s->data + (int64_t)i * t, t);
+        if (probs) memcpy(probs + job * t * t, hs->s->data, sizeof(float) * (size_t)t * t);
+        unic->gemm(0, 0, 1.0f, hs->s, hs->v, 0.0f, hs->o);
+        float *out = att + b * t * d + h * hd;
+        for (int i = 0; i < t; i++)
+            memcpy(out + (int64_t)i * d, hs->o->data + (int64_t)i * hd, sizeof(float) * hd);
+    }
 }
 
 /* A 2-D view of rows x cols floats. */
@@ -597,7 +744,7 @@ static void ensure_saved(vit *x, int64_t images)
 {
     if (images <= x->saved) return;
     free_saved(x);
-    int64_t rows = images * x->tokens, d = x->dim, t = x->tokens, hd = x->dim / x->heads;
+    int64_t rows = images * x->tokens, d = x->dim, t = x->tokens;
     int64_t g = (int64_t)x->gh * x->gw;
     for (int i = 0; i < x->depth - x->first_trained; i++) {
         vit_saved *s = &x->sv[i];
@@ -624,11 +771,6 @@ static void ensure_saved(vit *x, int64_t images)
     x->g_d = mat(rows, d);
     x->g_d2 = mat(rows, d);
     x->g_qkv = mat(rows, 3 * d);
-    x->g_do = mat(t, hd);
-    x->g_dp = mat(t, t);
-    x->g_dq = mat(t, hd);
-    x->g_dk = mat(t, hd);
-    x->g_dv = mat(t, hd);
     x->saved = images;
 }
 
@@ -646,13 +788,13 @@ static void block_train(vit *x, int bi, unic_tensor *xs, int64_t images, int64_t
     unic_tensor ln2 = unic_rows(sv->ln2, r0, rows), pre = unic_rows(sv->pre, r0, rows);
     unic_tensor post = unic_rows(sv->post, r0, rows), mlp = unic_rows(sv->mlp, r0, rows);
     unic->tensor_copy(&xin, xs);
-    layer_norm(ln1.data, xs->data, rows, d, bl->norm1_w->data, bl->norm1_b->data);
+    layer_norm(ln1.data, xs->data, rows, d, bl->norm1_w->data, bl->norm1_b->data, x->eps);
     unic->linear_forward(&qkv, &ln1, bl->qkv_w, bl->qkv_b);
     attention(x, images, qkv.data, att.data, sv->probs->data + first * x->heads * t * t);
     unic->linear_forward(&proj, &att, bl->proj_w, bl->proj_b);
     residual(xs->data, proj.data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
     unic->tensor_copy(&xmid, xs);
-    layer_norm(ln2.data, xs->data, rows, d, bl->norm2_w->data, bl->norm2_b->data);
+    layer_norm(ln2.data, xs->data, rows, d, bl->norm2_w->data, bl->norm2_b->data, x->eps);
     unic->linear_forward(&pre, &ln2, bl->fc1_w, bl->fc1_b);
     unic->gelu_forward(&post, &pre);
     unic->linear_forward(&mlp, &post, bl->fc2_w, bl->fc2_b);
@@ -701,12 +843,12 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
     unic_tensor tmp = unic_rows(x->tmp, 0, rows), hid = unic_rows(x->hid, 0, rows);
     for (int i = 0; i < x->first_trained; i++) {
         const vit_block *bl = &x->blocks[i];
-        layer_norm(ln.data, xs.data, rows, d, bl->norm1_w->data, bl->norm1_b->data);
+        layer_norm(ln.data, xs.data, rows, d, bl->norm1_w->data, bl->norm1_b->data, x->eps);
         unic->linear_forward(&qkv, &ln, bl->qkv_w, bl->qkv_b);
         attention(x, images, x->qkv->data, x->att->data, NULL);
         unic->linear_forward(&tmp, &att, bl->proj_w, bl->proj_b);
         residual(xs.data, tmp.data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
-        layer_norm(ln.data, xs.data, rows, d, bl->norm2_w->data, bl->norm2_b->data);
+        layer_norm(ln.data, xs.data, rows, d, bl->norm2_w->data, bl->norm2_b->data, x->eps);
         unic->linear_forward(&hid, &ln, bl->fc1_w, bl->fc1_b);
         unic->gelu_forward(&hid, &hid); /* elementwise, so in place is safe */
         unic->linear_forward(&tmp, &hid, bl->fc2_w, bl->fc2_b);
@@ -718,7 +860,8 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
             memcpy(x->s_xout->data + (first + b) * d, xs.data + b * t * d, sizeof(float) * d);
     /* the embedding: each image's CLS token after the final norm */
     for (int64_t b = 0; b < images; b++)
-        layer_norm(emb + b * d, xs.data + b * t * d, 1, d, x->norm_w->data, x->norm_b->data);
+        layer_norm(emb + b * d, xs.data + b * t * d, 1, d, x->norm_w->data, x->norm_b->data,
+                   x->eps);
 }
 
 static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
@@ -748,7 +891,7 @@ static unic_tensor *grad_of(vit *x, const unic_tensor *value)
  * dw += sum dy * xhat, db += sum dy, and dx (may be NULL) += the input's
  * gradient, in double as the forward. */
 static void layer_norm_backward(float *dx, float *dw, float *db, const float *dy, const float *in,
-                                int64_t rows, int dim, const float *w)
+                                int64_t rows, int dim, const float *w, double eps)
 {
     double *xhat = malloc(sizeof(double) * (size_t)dim);
     for (int64_t r = 0; r < rows; r++) {
@@ -757,7 +900,7 @@ static void layer_norm_backward(float *dx, float *dw, float *db, const float *dy
         for (int c = 0; c < dim; c++) mean += xr[c];
         mean /= dim;
         for (int c = 0; c < dim; c++) var += (xr[c] - mean) * (xr[c] - mean);
-        double inv = 1.0 / sqrt(var / dim + 1e-6), m1 = 0, m2 = 0;
+        double inv = 1.0 / sqrt(var / dim + eps), m1 = 0, m2 = 0;
         for (int c = 0; c < dim; c++) {
             xhat[c] = (xr[c] - mean) * inv;
             double g = (double)gr[c] * w[c];
@@ -797,37 +940,35 @@ static void attention_backward(vit *x, const vit_saved *sv, int64_t images, cons
 {
     int t = x->tokens, d = x->dim, hd = d / x->heads;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int64_t b = 0; b < images; b++)
-        for (int h = 0; h < x->heads; h++) {
-            const float *base = sv->qkv->data + b * t * 3 * d + h * hd;
-            for (int i = 0; i < t; i++) {
-                const float *row = base + (int64_t)i * 3 * d;
-                memcpy(x->q->data + (int64_t)i * hd, row, sizeof(float) * hd);
-                memcpy(x->k->data + (int64_t)i * hd, row + d, sizeof(float) * hd);
-                memcpy(x->v->data + (int64_t)i * hd, row + 2 * d, sizeof(float) * hd);
-                memcpy(x->g_do->data + (int64_t)i * hd, d_att + (b * t + i) * d + h * hd,
-                       sizeof(float) * hd);
-            }
-            unic_tensor p = view(sv->probs->data + (b * x->heads + h) * t * t, t, t);
-            unic->gemm(1, 0, 1.0f, &p, x->g_do, 0.0f, x->g_dv);
-            unic->gemm(0, 1, 1.0f, x->g_do, x->v, 0.0f, x->g_dp);
-            for (int i = 0; i < t; i++) {
-                float *dp = x->g_dp->data + (int64_t)i * t;
-                const float *pr = p.data + (int64_t)i * t;
-                double dot = 0;
-                for (int j = 0; j < t; j++) dot += (double)pr[j] * dp[j];
-                for (int j = 0; j < t; j++) dp[j] = pr[j] * (float)(dp[j] - dot);
-            }
-            unic->gemm(0, 0, scale, x->g_dp, x->k, 0.0f, x->g_dq);
-            unic->gemm(1, 0, scale, x->g_dp, x->q, 0.0f, x->g_dk);
-            float *out = d_qkv + b * t * 3 * d + h * hd;
-            for (int i = 0; i < t; i++) {
-                float *row = out + (int64_t)i * 3 * d;
-                memcpy(row, x->g_dq->data + (int64_t)i * hd, sizeof(float) * hd);
-                memcpy(row + d, x->g_dk->data + (int64_t)i * hd, sizeof(float) * hd);
-                memcpy(row + 2 * d, x->g_dv->data + (int64_t)i * hd, sizeof(float) * hd);
-            }
+#pragma omp parallel for schedule(dynamic) num_threads(x->nthreads)
+    for (int64_t job = 0; job < images * x->heads; job++) {
+        int64_t b = job / x->heads;
+        int h = (int)(job % x->heads);
+        const head_scratch *hs = &x->hs[omp_get_thread_num()];
+        gather_head(hs, sv->qkv->data + b * t * 3 * d, t, d, hd, h);
+        for (int i = 0; i < t; i++)
+            memcpy(hs->dout->data + (int64_t)i * hd, d_att + (b * t + i) * d + h * hd,
+                   sizeof(float) * hd);
+        unic_tensor p = view(sv->probs->data + job * t * t, t, t);
+        unic->gemm(1, 0, 1.0f, &p, hs->dout, 0.0f, hs->dv);
+        unic->gemm(0, 1, 1.0f, hs->dout, hs->v, 0.0f, hs->s); /* dP */
+        for (int i = 0; i < t; i++) {
+            float *dp = hs->s->data + (int64_t)i * t;
+            const float *pr = p.data + (int64_t)i * t;
+            double dot = 0;
+            for (int j = 0; j < t; j++) dot += (double)pr[j] * dp[j];
+            for (int j = 0; j < t; j++) dp[j] = pr[j] * (float)(dp[j] - dot);
         }
+        unic->gemm(0, 0, scale, hs->s, hs->k, 0.0f, hs->dq);
+        unic->gemm(1, 0, scale, hs->s, hs->q, 0.0f, hs->dk);
+        float *out = d_qkv + b * t * 3 * d + h * hd;
+        for (int i = 0; i < t; i++) {
+            float *row = out + (int64_t)i * 3 * d;
+            memcpy(row, hs->dq->data + (int64_t)i * hd, sizeof(float) * hd);
+            memcpy(row + d, hs->dk->data + (int64_t)i * hd, sizeof(float) * hd);
+            memcpy(row + 2 * d, hs->dv->data + (int64_t)i * hd, sizeof(float) * hd);
+        }
+    }
 }
 
 /* Block bi's backward over the batch's `rows` rows: dx holds d(block output)
@@ -857,7 +998,7 @@ static void block_backward(vit *x, int bi, int64_t n, unic_tensor *dx, int want_
     unic->tensor_zero(&db);
     unic->linear_backward(&db, grad_of(x, bl->fc1_w), grad_of(x, bl->fc1_b), &dh2, &ln2, bl->fc1_w);
     layer_norm_backward(dx->data, grad_of(x, bl->norm2_w)->data, grad_of(x, bl->norm2_b)->data,
-                        db.data, sv->xmid->data, rows, d, bl->norm2_w->data);
+                        db.data, sv->xmid->data, rows, d, bl->norm2_w->data, x->eps);
 
     /* attention branch: xmid = xin + ls1 * proj(attn(norm1(xin))) */
     residual_backward(da.data, bl->ls1 ? grad_of(x, bl->ls1)->data : NULL, dx->data,
@@ -871,7 +1012,7 @@ static void block_backward(vit *x, int bi, int64_t n, unic_tensor *dx, int want_
                           bl->qkv_w);
     layer_norm_backward(want_dx ? dx->data : NULL, grad_of(x, bl->norm1_w)->data,
                         grad_of(x, bl->norm1_b)->data, da.data, sv->xin->data, rows, d,
-                        bl->norm1_w->data);
+                        bl->norm1_w->data, x->eps);
 }
 
 /* full: from d(tokens before block 0) to the patch embedding, cls_token and
@@ -946,7 +1087,7 @@ static void backward(void *self, const unic_tensor *d_emb)
     for (int64_t b = 0; b < n; b++)
         layer_norm_backward(dx.data + b * t * d, grad_of(x, x->norm_w)->data,
                             grad_of(x, x->norm_b)->data, d_emb->data + b * d,
-                            x->s_xout->data + b * d, 1, d, x->norm_w->data);
+                            x->s_xout->data + b * d, 1, d, x->norm_w->data, x->eps);
     for (int i = x->depth - 1; i >= x->first_trained; i--)
         block_backward(x, i, n, &dx, x->full || i > x->first_trained);
     if (x->full) embed_backward(x, n, &dx);

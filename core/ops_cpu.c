@@ -4,7 +4,7 @@
 #include <cblas.h>
 #include <math.h>
 
-#include "fastmath.h"
+#include "unic/fastmath.h"
 #include "ops.h"
 
 #define PAR_MIN 16384 /* below this many elements threads cost more than they save */

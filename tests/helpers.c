@@ -1,6 +1,7 @@
 #include "helpers.h"
 
 #include "io.h"
+#include "log.h"
 #include "params.h"
 #include "registry.h"
 
@@ -164,4 +165,28 @@ char *test_altered_checkpoint(const char *fixture, const char *dir, const char *
     unic_safetensors_close(st);
     free(src);
     return dst;
+}
+
+static FILE *captured;
+
+void test_log_capture_start(void)
+{
+    captured = tmpfile();
+    if (!captured) {
+        perror("tmpfile");
+        abort();
+    }
+    unic_log_set_file(captured);
+}
+
+char *test_log_capture_end(void)
+{
+    unic_log_set_file(NULL);
+    long size = ftell(captured);
+    char *text = calloc((size_t)size + 1, 1);
+    rewind(captured);
+    if (size > 0 && fread(text, 1, (size_t)size, captured) != (size_t)size) text[0] = 0;
+    fclose(captured);
+    captured = NULL;
+    return text;
 }

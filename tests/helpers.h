@@ -38,6 +38,9 @@ void test_destroy(test_component *r);
 char *test_altered_checkpoint(const char *fixture, const char *dir, const char *name,
                               const char *drop_name, const char *reshape_name, int64_t rows,
                               int64_t cols);
+/* Everything the core logs between the two calls (malloc'ed text). */
+void test_log_capture_start(void);
+char *test_log_capture_end(void);
 /* Runs a shell command, capturing stdout+stderr (malloc'ed) and the exit status. */
 char *test_run(const char *cmd, int *status);
 

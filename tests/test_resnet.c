@@ -277,6 +277,16 @@ Test(resnet, unused_tensors_are_reported)
             used[nused++] = name;
     }
     cr_expect_eq(tracked, 1 + 5 * 3 + 4, "one per BN: the stem, 3 per block, 4 downsamples");
+    test_log_capture_start();
+    const char *kv[] = {"checkpoint", ck, NULL};
+    test_component r = test_create(reg, UNIC_KIND_BACKBONE, "resnet50", kv, err, sizeof err);
+    char *log = test_log_capture_end();
+    cr_assert_not_null(r.state, "%s", err);
+    cr_expect_not_null(strstr(log, "resnet50 ignores 22 of its 122 tensors: fc.weight, fc.bias; "
+                                   "20 num_batches_tracked"), "%s", log);
+    free(log);
+    test_destroy(&r);
+    /* the core's count, which the log line reports */
     const unic_api *api = unic_core_api();
     cr_expect_eq(api->report_unused_tensors(ck, used, nused, "test"), tracked + 2);
     cr_expect_eq(api->report_unused_tensors(ck, used, nused - 1, "test"), tracked + 3);

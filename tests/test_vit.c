@@ -114,6 +114,73 @@ Test(vit, dinov2_like_bf16_layerscale_interpolated_matches_pytorch)
     free(ck);
 }
 
+/* The same weights under Hugging Face transformers' names (written by
+ * tests/fixtures/make_vit_hf_fixtures.py): ViTModel's under "vit." with a
+ * pooler and a classifier, and Dinov2Model's; q, k and v split. */
+Test(vit, hugging_face_vit_names_match_pytorch)
+{
+    char *ck = test_fixture("vit_a_hf.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        NULL};
+    check_against_torch(kv, "vit_a_expected.npy", 1);
+    free(ck);
+}
+
+Test(vit, hugging_face_dinov2_names_match_pytorch)
+{
+    char *ck = test_fixture("vit_b_hf.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "4", "depth", "2", "dim", "24", "heads", "2",
+                        "layerscale", "true", NULL};
+    check_against_torch(kv, "vit_b_expected.npy", 1);
+    free(ck);
+}
+
+/* Errors name the tensor as the file spells it. */
+Test(vit, hugging_face_missing_tensor_names_it)
+{
+    char err[1024] = "";
+    char *dir = test_tmpdir("vit_hf");
+    char *ck = test_altered_checkpoint("vit_a_hf.safetensors", dir, "no_key.safetensors",
+                                       "vit.encoder.layer.1.attention.attention.key.bias", NULL,
+                                       0, 0);
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        NULL};
+    vit_run r = make(err, sizeof err, kv);
+    cr_expect_null(r.state);
+    cr_expect_not_null(strstr(err, "'vit.encoder.layer.1.attention.attention.key.bias'"), "%s",
+                       err);
+    drop(&r);
+    free(ck);
+    free(dir);
+}
+
+/* What the backbone does not use is logged by the checkpoint's names. */
+Test(vit, unused_tensors_are_reported)
+{
+    char err[1024] = "";
+    char *ck = test_fixture("vit_a_hf.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "8", "depth", "2", "dim", "24", "heads", "3",
+                        NULL};
+    test_log_capture_start();
+    vit_run r = make(err, sizeof err, kv);
+    char *log = test_log_capture_end();
+    cr_assert_not_null(r.state, "%s", err);
+    cr_expect_not_null(strstr(log, "vit ignores 2 of its 40 tensors: vit.pooler.dense.weight, "
+                                   "classifier.weight"), "%s", log);
+    free(log);
+    drop(&r);
+    free(ck);
+    ck = test_fixture("vit_a.safetensors");
+    kv[1] = ck;
+    test_log_capture_start();
+    r = make(err, sizeof err, kv);
+    log = test_log_capture_end();
+    cr_expect_null(strstr(log, "ignores"), "every tensor of vit_a is used: %s", log);
+    free(log);
+    drop(&r);
+    free(ck);
+}
+
 Test(vit, other_grid_without_interpolation_is_refused)
 {
     char err[1024] = "";
