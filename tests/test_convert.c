@@ -8,6 +8,7 @@
 
 #include "helpers.h"
 #include "io.h"
+#include "registry.h"
 
 static void need_torch(void)
 {
@@ -77,4 +78,50 @@ Test(convert, moco_key_encoder_and_queue_dropped)
     cr_expect_not_null(unic_safetensors_find(st, "conv1.weight"));
     cr_expect_eq(st->count, 1, "only the query encoder's backbone remains");
     unic_safetensors_close(st);
+}
+
+/* A MoCo v2 checkpoint of the ResNet fixture's weights, converted, is what
+ * the resnet50 backbone loads: the embeddings PyTorch computed come out. */
+Test(convert, moco_resnet_loads_in_the_backbone)
+{
+    need_torch();
+    char *dir = test_tmpdir("conv"), *src = test_fixture("resnet.safetensors");
+    char make[4096];
+    snprintf(make, sizeof make,
+             "import json, struct, numpy as np; f = open('%s', 'rb'); "
+             "n = struct.unpack('<Q', f.read(8))[0]; h = json.loads(f.read(n)); d = f.read(); "
+             "sd = {'module.encoder_q.' + k: torch.from_numpy(np.frombuffer(d[v['data_offsets'][0]:"
+             "v['data_offsets'][1]], dtype={'F32': '<f4', 'I64': '<i8'}[v['dtype']])"
+             ".reshape(v['shape']).copy()) for k, v in h.items() if k != '__metadata__'}; "
+             "sd['module.encoder_q.fc.0.weight'] = torch.ones(4, 64); "
+             "sd['module.encoder_k.conv1.weight'] = torch.ones(8, 3, 7, 7); "
+             "sd['module.queue'] = torch.ones(8, 4); ckpt = {'state_dict': sd, 'epoch': 200}",
+             src);
+    unic_safetensors *st = convert(dir, make, "");
+    cr_expect_null(unic_safetensors_find(st, "fc.weight"), "the classifier is dropped");
+    cr_expect_not_null(unic_safetensors_find(st, "layer4.1.bn3.running_var"));
+    unic_safetensors_close(st);
+
+    char err[1024] = "", *out = test_path(dir, "out.safetensors");
+    unic_registry *reg = test_builtin_registry();
+    const char *kv[] = {"checkpoint", out, NULL};
+    test_component r = test_create(reg, UNIC_KIND_BACKBONE, "resnet50", kv, err, sizeof err);
+    cr_assert_not_null(r.state, "%s", err);
+    unic_input_info info = {3, {3, 64, 64}, "resnet_inputs.npy"};
+    int dim = 0;
+    cr_assert_eq(r.c->backbone->open(r.state, &info, &dim, err, sizeof err), 0, "%s", err);
+    unic_array in, want;
+    char *in_path = test_fixture("resnet_inputs.npy"), *want_path = test_fixture("resnet_expected.npy");
+    cr_assert_eq(unic_npy_load(in_path, &in, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_npy_load(want_path, &want, err, sizeof err), 0, "%s", err);
+    float emb[2 * 64];
+    unic_tensor input = {in.data, {2, 3, 64, 64}, 4, UNIC_CPU}, o = {emb, {2, 64}, 2, UNIC_CPU};
+    cr_assert_eq(dim, 64);
+    r.c->backbone->forward(r.state, &input, &o);
+    double e = test_rel_err(emb, want.data, 2 * 64);
+    cr_expect_lt(e, 1e-5, "converted MoCo checkpoint: relative error %g", e);
+    unic_array_free(&in);
+    unic_array_free(&want);
+    test_destroy(&r);
+    unic_registry_free(reg);
 }
