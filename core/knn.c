@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "knn_engine.h"
+#include "knn_gpu.h"
 #include "log.h"
+#include "ops.h"
 #include "util.h"
 
 #define TILE_BUDGET ((size_t)256 << 20)
@@ -73,86 +76,20 @@ int64_t unic_knn_tile_rows(int64_t n, size_t budget_bytes)
     return rows > n ? n : rows;
 }
 
-static float *row_norms(const unic_mine_input *in)
-{
-    float *norms = unic_xmalloc((size_t)in->n * sizeof(float));
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < in->n; i++) {
-        const float *x = in->embeddings + i * in->dim;
-        double s = 0;
-        for (int c = 0; c < in->dim; c++) s += (double)x[c] * x[c];
-        norms[i] = (float)s;
-    }
-    return norms;
-}
-
-
-/* The GEMM form rounds: |fl(d) - d| <= (D + 8) u (|x|^2 + |y|^2) with u the
- * float32 unit roundoff (dot product of D terms, the norms, two adds), a
- * worst case that real summation orders stay far below. Candidates within
- * twice that of a boundary are re-ranked with exact distances, so the
- * neighbour sets are those of exact arithmetic, ties broken by index. */
-static double rounding_bound(int dim, double norm_i, double norm_max)
-{
-    return (dim + 8) * 5.9604644775390625e-08 * (norm_i + norm_max);
-}
-
-typedef struct exact_pair {
-    double d;
-    int32_t j;
-} exact_pair;
-
-static int cmp_exact(const void *x, const void *y)
-{
-    const exact_pair *a = x, *b = y;
-    if (a->d != b->d) return a->d < b->d ? -1 : 1;
-    return (a->j > b->j) - (a->j < b->j);
-}
-
-static double exact_sq(const unic_mine_input *in, int64_t i, int64_t j)
-{
-    const float *x = in->embeddings + i * in->dim, *y = in->embeddings + j * in->dim;
-    /* four fixed partial sums: the compiler vectorises them, the order of
-     * additions stays the same on every run */
-    double acc[4] = {0, 0, 0, 0};
-    int c = 0;
-    for (; c + 4 <= in->dim; c += 4)
-        for (int u = 0; u < 4; u++) {
-            double t = (double)x[c + u] - y[c + u];
-            acc[u] += t * t;
-        }
-    for (; c < in->dim; c++) {
-        double t = (double)x[c] - y[c];
-        acc[0] += t * t;
-    }
-    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
-}
-
-float unic_sq_dist(const unic_mine_input *in, int64_t i, int64_t j)
-{
-    return i == j ? 0.0f : (float)exact_sq(in, i, j);
-}
-
 /* The k nearest of row i (anchor first), exact. row holds GEMM distances
  * with the anchor at -1; best has room for k pairs, cand for n. */
 static void exact_top(const unic_mine_input *in, int64_t i, const float *row, int k, double delta,
-                      pair *best, exact_pair *cand, int32_t *idx, float *sq)
+                      pair *best, unic_knn_pair *cand, int32_t *idx, float *sq)
 {
     int64_t n = in->n;
-    top_k(row, n, k, best);
     int64_t m = 0;
     if (k > 1) {
+        top_k(row, n, k, best);
         double hi = best[k - 1].d + 2 * delta;
         for (int64_t j = 0; j < n; j++)
-            if (j != i && row[j] <= hi) cand[m++] = (exact_pair){exact_sq(in, i, j), (int32_t)j};
-        qsort(cand, (size_t)m, sizeof *cand, cmp_exact);
+            if (j != i && row[j] <= hi) cand[m++].j = (int32_t)j;
     }
-    idx[0] = (int32_t)i;
-    if (sq) sq[0] = 0.0f;
-    for (int c = 1; c < k; c++) {
-        idx[c] = cand[c - 1].j;
-        if (sq) sq[c] = (float)cand[c - 1].d;
-    }
+    unic_knn_finish_top(in, i, k, cand, m, idx, sq);
 }
 
 /* The k-th smallest of a row's n values. On long rows a sorted sample of
@@ -194,12 +131,10 @@ static float gemm_kth(const float *row, float *scratch, int64_t n, int64_t k, ui
     return scratch[k];
 }
 
-/* The point at exact rank k of row i: every point whose GEMM distance lies
- * more than 2 delta below the GEMM k-th is below it in exact arithmetic too,
- * every point more than 2 delta above is above, and the exact k-th lies in
- * the band between (order statistics move by at most delta). */
+/* The point at exact rank k of row i: the band around the GEMM k-th goes to
+ * the exact re-ranking (knn_engine.c says why that suffices). */
 static void exact_rank(const unic_mine_input *in, int64_t i, const float *row, float *scratch,
-                       int64_t k, double delta, exact_pair *band, float *th, int32_t *th_idx)
+                       int64_t k, double delta, unic_knn_pair *band, float *th, int32_t *th_idx)
 {
     int64_t n = in->n;
     float t = gemm_kth(row, scratch, n, k, in->n > 4096 ? (uint64_t)i : 0);
@@ -210,42 +145,9 @@ static void exact_rank(const unic_mine_input *in, int64_t i, const float *row, f
         if (row[j] < lo)
             below++;
         else if (row[j] <= hi)
-            band[m++] = (exact_pair){exact_sq(in, i, j), (int32_t)j};
+            band[m++].j = (int32_t)j;
     }
-    qsort(band, (size_t)m, sizeof *band, cmp_exact);
-    int64_t pos = k - below;
-    if (pos < 0 || pos >= m) { /* cannot happen within the bound; stay exact anyway */
-        m = 0;
-        for (int64_t j = 0; j < n; j++)
-            if (j != i) band[m++] = (exact_pair){exact_sq(in, i, j), (int32_t)j};
-        qsort(band, (size_t)m, sizeof *band, cmp_exact);
-        pos = k - 1;
-    }
-    *th = (float)band[pos].d;
-    *th_idx = band[pos].j;
-}
-
-/* Bytes the system lets us use: UNIC_MEMORY_LIMIT (e.g. 8G, 512M) when set,
- * else MemAvailable. */
-static size_t memory_limit(const char **source)
-{
-    const char *env = getenv("UNIC_MEMORY_LIMIT");
-    if (env && *env) {
-        char *end;
-        double v = strtod(env, &end);
-        double unit = *end == 'G' || *end == 'g' ? 1 << 30 : *end == 'M' || *end == 'm' ? 1 << 20
-                      : *end == 'K' || *end == 'k' ? 1 << 10 : 1;
-        *source = "UNIC_MEMORY_LIMIT";
-        return (size_t)(v * unit);
-    }
-    *source = "MemAvailable";
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    size_t kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) break;
-    if (f) fclose(f);
-    return kb ? kb * 1024 : (size_t)8 << 30;
+    unic_knn_finish_rank(in, i, k, below, band, m, th, th_idx);
 }
 
 static uint64_t hash_bytes(uint64_t h, const void *data, size_t size)
@@ -328,37 +230,22 @@ static void cache_save(const char *path, const unic_mine_input *in, int k_top,
         unic_log(UNIC_LOG_WARN, "could not cache the neighbours: %s", err);
 }
 
-int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, float *top_sq,
-                     int k_th, float *th_sq, int32_t *th_idx, char *err, size_t errlen)
+/* The CPU engine: GEMM tiles on OpenBLAS, per-row selection on OpenMP. */
+static int cpu_engine(const unic_mine_input *in, const char *what, int k_top, int32_t *top_idx,
+                      float *top_sq, int k_th, float *th_sq, int32_t *th_idx, char *err,
+                      size_t errlen)
 {
     int64_t n = in->n;
-    if (k_top > n || k_th >= n)
-        return unic_errf(err, errlen, "neighbour mining: asked for %d nearest and rank %d among "
-                         "only %lld points", k_top, k_th, (long long)n);
-    char what[96], cache[4096] = "";
-    if (k_top > 0 && k_th > 0)
-        snprintf(what, sizeof what, "the %d nearest and rank %d", k_top, k_th);
-    else if (k_top > 0)
-        snprintf(what, sizeof what, "the %d nearest", k_top);
-    else
-        snprintf(what, sizeof what, "rank %d", k_th);
-    if (in->cache_dir && *in->cache_dir) {
-        cache_path(in, k_top, k_th, cache, sizeof cache);
-        if (cache_load(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx) == 0) {
-            unic_log(UNIC_LOG_INFO, "mining %s of N=%lld: cached in %s", what, (long long)n, cache);
-            return 0;
-        }
-    }
     /* memory: O(N*D + N*k + one tile + per-thread rows), checked up front */
     int threads = omp_get_max_threads();
     double mib = 1048576.0;
     size_t row_bytes = (size_t)n * sizeof(float);
     size_t fixed = (size_t)n * (size_t)in->dim * sizeof(float) + row_bytes +
                    (size_t)n * (size_t)(k_top > 0 ? k_top : 0) * 8 + (size_t)n * 8;
-    size_t scratch = (size_t)threads * ((size_t)n * (sizeof(float) + sizeof(exact_pair)) +
+    size_t scratch = (size_t)threads * ((size_t)n * (sizeof(float) + sizeof(unic_knn_pair)) +
                                         (size_t)(k_top + 1) * sizeof(pair));
     const char *source;
-    size_t limit = memory_limit(&source);
+    size_t limit = unic_knn_memory_limit(&source);
     if (fixed + scratch + row_bytes > limit)
         return unic_errf(err, errlen, "neighbour mining of N=%lld (D=%d) needs at least %.1f MiB "
                          "(embeddings and results %.1f, per-thread scratch %.1f, one tile row "
@@ -369,16 +256,16 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
     int64_t rows = unic_knn_tile_rows(n, TILE_BUDGET);
     int64_t fit = (int64_t)((limit - fixed - scratch) / row_bytes);
     if (rows > fit) rows = fit;
-    unic_log(UNIC_LOG_INFO, "mining %s of N=%lld (D=%d): %.1f MiB (tiles of %lld rows, %.1f MiB; "
+    unic_log(UNIC_LOG_INFO, "mining %s of N=%lld (D=%d) on the CPU: %.1f MiB (tiles of %lld rows, %.1f MiB; "
              "%s %.0f MiB)", what, (long long)n, in->dim,
              (double)(fixed + scratch + (size_t)rows * row_bytes) / mib, (long long)rows,
              (double)((size_t)rows * row_bytes) / mib, source, (double)limit / mib);
-    float *norms = row_norms(in);
+    float *norms = unic_knn_row_norms(in);
     double norm_max = 0;
     for (int64_t i = 0; i < n; i++) norm_max = norms[i] > norm_max ? norms[i] : norm_max;
     float *gram = unic_xmalloc((size_t)rows * row_bytes);
     float *sel = unic_xmalloc((size_t)threads * row_bytes);
-    exact_pair *cand = unic_xmalloc((size_t)threads * (size_t)n * sizeof(exact_pair));
+    unic_knn_pair *cand = unic_xmalloc((size_t)threads * (size_t)n * sizeof(unic_knn_pair));
     pair *heads = unic_xmalloc((size_t)threads * (size_t)(k_top + 1) * sizeof(pair));
     unic_progress prog;
     unic_progress_start(&prog, "mining", n);
@@ -398,8 +285,8 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
                 row[j] = d > 0.0f ? d : 0.0f;
             }
             row[i] = -1.0f; /* the anchor ranks first (eq. 3) */
-            double delta = rounding_bound(in->dim, ni, norm_max);
-            exact_pair *c = cand + (size_t)t * (size_t)n;
+            double delta = unic_knn_rounding_bound(in->dim, ni, norm_max);
+            unic_knn_pair *c = cand + (size_t)t * (size_t)n;
             if (k_th > 0) {
                 int32_t idx;
                 exact_rank(in, i, row, sel + (size_t)t * (size_t)n, k_th, delta, c, &th_sq[i], &idx);
@@ -417,8 +304,62 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
     unic_xfree(heads);
     unic_xfree(gram);
     unic_xfree(norms);
-    if (*cache) cache_save(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx);
     return 0;
+}
+
+/* Where mining runs: the run's [train] device (set by run.c), overridden by
+ * UNIC_MINE_DEVICE. Both engines return identical results, so the cache
+ * below serves either. */
+static unic_device mine_device = UNIC_CPU;
+
+void unic_knn_set_device(unic_device dev)
+{
+    mine_device = dev;
+}
+
+static int use_gpu(char *err, size_t errlen)
+{
+    unic_device dev = mine_device;
+    const char *env = getenv("UNIC_MINE_DEVICE");
+    if (env && *env) {
+        if (strcmp(env, "cpu") != 0 && strcmp(env, "cuda") != 0)
+            return unic_errf(err, errlen, "UNIC_MINE_DEVICE=%s: expected cpu or cuda", env);
+        dev = strcmp(env, "cuda") == 0 ? UNIC_CUDA : UNIC_CPU;
+    }
+    if (dev != UNIC_CUDA) return 0;
+    if (unic_cuda_available()) return 1;
+    unic_log(UNIC_LOG_WARN, "mining on the CPU instead of the GPU: %s",
+#ifdef UNIC_WITH_CUDA
+             "no CUDA GPU is visible"
+#else
+             "unic was built without CUDA (nvcc not found)"
+#endif
+    );
+    return 0;
+}
+
+int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, float *top_sq,
+                     int k_th, float *th_sq, int32_t *th_idx, char *err, size_t errlen)
+{
+    int64_t n = in->n;
+    if (k_top > n || k_th >= n)
+        return unic_errf(err, errlen, "neighbour mining: asked for %d nearest and rank %d among "
+                         "only %lld points", k_top, k_th, (long long)n);
+    char what[96], cache[4096] = "";
+    unic_knn_describe(k_top, k_th, what, sizeof what);
+    if (in->cache_dir && *in->cache_dir) {
+        cache_path(in, k_top, k_th, cache, sizeof cache);
+        if (cache_load(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx) == 0) {
+            unic_log(UNIC_LOG_INFO, "mining %s of N=%lld: cached in %s", what, (long long)n, cache);
+            return 0;
+        }
+    }
+    int gpu = use_gpu(err, errlen);
+    if (gpu < 0) return -1;
+    int rc = gpu ? unic_knn_gpu(in, k_top, top_idx, top_sq, k_th, th_sq, th_idx, NULL, err, errlen)
+                 : cpu_engine(in, what, k_top, top_idx, top_sq, k_th, th_sq, th_idx, err, errlen);
+    if (rc == 0 && *cache) cache_save(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx);
+    return rc;
 }
 
 int unic_knn(const unic_mine_input *in, int k, int32_t *idx, float *sq_dist, char *err,

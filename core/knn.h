@@ -7,7 +7,14 @@
  * distances, so results are those of exact arithmetic, ordered by (squared
  * distance, index); every point is its own first neighbour (eq. 3). With
  * in->cache_dir set, results are cached there in safetensors, keyed by a
- * hash of the embeddings and the request. */
+ * hash of the embeddings and the request.
+ *
+ * The same engine runs on a CUDA GPU (knn_gpu.c, cuda/knn_cuda.cu) when
+ * unic_knn_set_device(UNIC_CUDA) was called (a run with [train] device =
+ * cuda) or UNIC_MINE_DEVICE=cuda is set (cpu forces the CPU); without a
+ * visible GPU it says so in the log and mines on the CPU. Both engines hand
+ * their candidates to the same exact re-ranking (knn_engine.h), so results
+ * and cache files are identical whichever device computed them. */
 #ifndef UNIC_KNN_H
 #define UNIC_KNN_H
 
@@ -15,6 +22,9 @@
 #include <stdint.h>
 
 #include "unic/plugin.h"
+
+/* Where the next calls mine (UNIC_CPU by default). */
+void unic_knn_set_device(unic_device dev);
 
 /* idx, sq_dist: [n, k] (sq_dist may be NULL). */
 int unic_knn(const unic_mine_input *in, int k, int32_t *idx, float *sq_dist, char *err,

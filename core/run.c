@@ -19,6 +19,7 @@
 #include "imagesets.h"
 #include "io.h"
 #include "kmeans.h"
+#include "knn.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
@@ -971,6 +972,9 @@ static int setup(run *r, const char *out_dir, char *err, size_t errlen)
                          "unic was built without CUDA (nvcc not found)"
 #endif
         );
+    /* the miners reach the engine through the api table, which has no
+     * device argument: a run on the GPU mines there too */
+    unic_knn_set_device(r->dev);
     long threads = unic_param_int(x->train, "threads");
     if (threads > 0) omp_set_num_threads((int)threads);
     r->history = cJSON_CreateArray();

@@ -1,13 +1,23 @@
 /* CUDA ops against the CPU reference: same random inputs on both devices,
  * results compared by relative error. Gradient outputs start from random
  * values, not zeros, so an op that overwrites instead of accumulating fails.
- * Every test but the availability probe skips where no GPU is visible. */
+ * The GPU mining engine (suite cuda_knn, at the end) must instead return
+ * exactly what the CPU engine does. Every test but the availability probe
+ * skips where no GPU is visible. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "helpers.h"
+#include "knn.h"
+#include "knn_engine.h"
+#include "knn_gpu.h"
 #include "ops.h"
+#include "unic/rng.h"
 
 #define TOL 1e-5 /* true fp32 on both sides; TF32 would miss this by ~100x */
 
@@ -386,4 +396,232 @@ Test(cuda_parity, tensor_plumbing)
 
     unic_tensor *all[] = {h, d, d2, back, w, b, out, d_w, d_b, d_out};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) unic_tensor_free(all[i]);
+}
+
+/* ---- the mining engine: the GPU's results are the CPU's, exactly ---------- */
+
+/* Uniform in [-1, 1): distances concentrate, the GEMM bands stay narrow. */
+static float *uniform_points(int n, int d, uint64_t seed)
+{
+    float *x = malloc(sizeof(float) * (size_t)n * d);
+    unic_rng g = unic_rng_stream(seed, 2, 0);
+    for (int64_t q = 0; q < (int64_t)n * d; q++) x[q] = 2.0f * unic_rng_uniform(&g) - 1.0f;
+    return x;
+}
+
+/* test_knn.c's hard case: tight clusters far from the origin (large norms,
+ * small distances, so wide rounding bands) with exact duplicates. */
+static float *clustered_points(int n, int d, uint64_t seed)
+{
+    float *x = malloc(sizeof(float) * (size_t)n * d);
+    unic_rng g = unic_rng_stream(seed, 1, 1);
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < d; c++)
+            x[i * d + c] = 50.0f + 10.0f * (float)(i % 7 == c % 7) + 0.01f * unic_rng_uniform(&g);
+    for (int i = 0; i < n; i += 13) memcpy(x + (i + 1) % n * d, x + i * d, sizeof(float) * d);
+    return x;
+}
+
+/* Points of the lattice {0, 1, 2}^d: integer squared distances, so hundreds
+ * of exact ties per row (settled by index) and many duplicate points. */
+static float *lattice_points(int n, int d, uint64_t seed)
+{
+    float *x = malloc(sizeof(float) * (size_t)n * d);
+    unic_rng g = unic_rng_stream(seed, 3, 0);
+    for (int64_t q = 0; q < (int64_t)n * d; q++) x[q] = (float)unic_rng_below(&g, 3);
+    return x;
+}
+
+typedef struct mined {
+    int32_t *idx, *th_idx;
+    float *sq, *th;
+} mined;
+
+static mined mined_new(int64_t n, int k_top)
+{
+    mined m = {malloc(sizeof(int32_t) * (size_t)(n * (k_top > 0 ? k_top : 1))),
+               malloc(sizeof(int32_t) * (size_t)n),
+               malloc(sizeof(float) * (size_t)(n * (k_top > 0 ? k_top : 1))),
+               malloc(sizeof(float) * (size_t)n)};
+    return m;
+}
+
+static void mined_free(mined *m)
+{
+    free(m->idx);
+    free(m->th_idx);
+    free(m->sq);
+    free(m->th);
+}
+
+/* The CPU engine through the public entry point, forced onto the CPU. */
+static void mine_on_cpu(const unic_mine_input *in, int k_top, int k_th, mined *m)
+{
+    char err[1024] = "";
+    setenv("UNIC_MINE_DEVICE", "cpu", 1);
+    int rc = unic_knn_and_kth(in, k_top, k_top ? m->idx : NULL, k_top ? m->sq : NULL, k_th,
+                              k_th ? m->th : NULL, k_th ? m->th_idx : NULL, err, sizeof err);
+    unsetenv("UNIC_MINE_DEVICE");
+    cr_assert_eq(rc, 0, "CPU engine: %s", err);
+}
+
+/* Same neighbours in the same order, same k-th points, and the same float
+ * distances bit for bit (both come from the same double rounded once). */
+static void expect_identical(const char *what, int64_t n, int k_top, int k_th, const mined *cpu,
+                             const mined *gpu)
+{
+    for (int64_t i = 0; i < n; i++) {
+        for (int c = 0; c < k_top; c++) {
+            int64_t q = i * k_top + c;
+            cr_assert_eq(gpu->idx[q], cpu->idx[q], "%s: row %lld rank %d: GPU %d, CPU %d", what,
+                         (long long)i, c, gpu->idx[q], cpu->idx[q]);
+            cr_assert(gpu->sq[q] == cpu->sq[q], "%s: row %lld rank %d: GPU distance %.9g, CPU %.9g",
+                      what, (long long)i, c, gpu->sq[q], cpu->sq[q]);
+        }
+        if (k_th > 0) {
+            cr_assert_eq(gpu->th_idx[i], cpu->th_idx[i], "%s: row %lld: rank-%d point GPU %d, CPU %d",
+                         what, (long long)i, k_th, gpu->th_idx[i], cpu->th_idx[i]);
+            cr_assert(gpu->th[i] == cpu->th[i], "%s: row %lld: rank-%d distance GPU %.9g, CPU %.9g",
+                      what, (long long)i, k_th, gpu->th[i], cpu->th[i]);
+        }
+    }
+}
+
+/* One request on both engines; tile_rows and cand_cap (0: automatic) pick
+ * the GPU's tiling and how the candidates are cut into transfers. */
+static void compare_engines(const char *what, const float *x, int n, int d, int k_top, int k_th,
+                            int64_t tile_rows, int64_t cand_cap)
+{
+    unic_mine_input in = {n, d, x, NULL, NULL};
+    mined cpu = mined_new(n, k_top), gpu = mined_new(n, k_top);
+    mine_on_cpu(&in, k_top, k_th, &cpu);
+    unic_knn_gpu_opts opts = {tile_rows, cand_cap};
+    char err[1024] = "";
+    int rc = unic_knn_gpu(&in, k_top, k_top ? gpu.idx : NULL, k_top ? gpu.sq : NULL, k_th,
+                          k_th ? gpu.th : NULL, k_th ? gpu.th_idx : NULL, &opts, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s: GPU engine: %s", what, err);
+    char label[256];
+    snprintf(label, sizeof label, "%s (N=%d D=%d, %d nearest, rank %d, tiles of %lld rows)", what,
+             n, d, k_top, k_th, (long long)tile_rows);
+    expect_identical(label, n, k_top, k_th, &cpu, &gpu);
+    /* identical, and not because the re-ranking's safety net ranked whole
+     * rows: the candidates alone must hold the answers */
+    cr_expect_eq(unic_knn_fallbacks(), 0, "%s: %lld rows needed the full-row fallback", label,
+                 (long long)unic_knn_fallbacks());
+    mined_free(&cpu);
+    mined_free(&gpu);
+}
+
+Test(cuda_knn, random_points)
+{
+    require_gpu();
+    const int n = 2000, d = 64;
+    float *x = uniform_points(n, d, 11);
+    compare_engines("random, both lists in one pass", x, n, d, 20, 500, 0, 0);
+    compare_engines("random, nearest only", x, n, d, 20, 0, 0, 0);
+    compare_engines("random, rank only", x, n, d, 0, 500, 0, 0);
+    free(x);
+}
+
+/* Tiles of 1, 7 and 128 rows over 1200 points: the last tile is partial
+ * (1200 = 9 x 128 + 48), and the smallest candidate room (clamped up to
+ * what one row may need) cuts every tile into several transfers. */
+Test(cuda_knn, clustered_duplicates_any_tiling)
+{
+    require_gpu();
+    const int n = 1200, d = 24;
+    float *x = clustered_points(n, d, 5);
+    compare_engines("clustered, default tiling", x, n, d, 15, 300, 0, 0);
+    compare_engines("clustered, partial last tile", x, n, d, 15, 300, 128, 0);
+    compare_engines("clustered, tiles of 7 rows, small transfers", x, n, d, 15, 300, 7, 1);
+    compare_engines("clustered, one row per tile", x, n, d, 15, 300, 1, 1);
+    free(x);
+}
+
+Test(cuda_knn, lattice_ties_by_index)
+{
+    require_gpu();
+    const int n = 1500, d = 6;
+    float *x = lattice_points(n, d, 7);
+    compare_engines("lattice ties", x, n, d, 40, 700, 97, 0);
+    compare_engines("lattice ties, small transfers", x, n, d, 40, 700, 256, 1);
+    free(x);
+}
+
+/* k = 1: the nearest list is the anchor alone (no GPU work), rank 1 is the
+ * nearest other point; rank N - 1 is the farthest one. D = 19 is odd for
+ * the GEMM. */
+Test(cuda_knn, smallest_and_largest_ranks)
+{
+    require_gpu();
+    const int n = 777, d = 19;
+    float *x = clustered_points(n, d, 9);
+    compare_engines("k = 1", x, n, d, 1, 0, 0, 0);
+    compare_engines("k = 1 and rank 1", x, n, d, 1, 1, 100, 0);
+    compare_engines("rank N - 1", x, n, d, 0, n - 1, 0, 0);
+    compare_engines("all N as the nearest list", x, n, d, n, 0, 300, 0);
+    free(x);
+}
+
+Test(cuda_knn, large_k)
+{
+    require_gpu();
+    const int n = 3000, d = 32;
+    float *x = uniform_points(n, d, 13);
+    compare_engines("k = 1000", x, n, d, 1000, 0, 0, 0);
+    compare_engines("rank 1000", x, n, d, 0, 1000, 0, 0);
+    compare_engines("k = 1000 and rank 2000, tiles of 1024 rows", x, n, d, 1000, 2000, 1024, 0);
+    free(x);
+    float *y = lattice_points(n, 5, 17);
+    compare_engines("lattice, k = 1000", y, n, 5, 1000, 2999, 512, 1);
+    free(y);
+}
+
+static int cache_files(const char *dir)
+{
+    DIR *dd = opendir(dir);
+    int count = 0;
+    struct dirent *e;
+    while (dd && (e = readdir(dd))) count += strstr(e->d_name, ".safetensors") != NULL;
+    if (dd) closedir(dd);
+    return count;
+}
+
+/* The miners' path: unic_knn and unic_kth_neighbor dispatch to the GPU when
+ * the run asked for it, and a cache file written from either device serves
+ * the other. */
+Test(cuda_knn, dispatch_and_shared_cache)
+{
+    require_gpu();
+    const int n = 900, d = 16, k = 10, rank = 200;
+    float *x = clustered_points(n, d, 21);
+    char *dir = test_tmpdir("gpu_cache"), err[1024] = "";
+    unic_mine_input plain = {n, d, x, NULL, NULL}, cached = {n, d, x, NULL, dir};
+    mined cpu = mined_new(n, k), gpu = mined_new(n, k), hit = mined_new(n, k);
+    mine_on_cpu(&plain, k, 0, &cpu);
+    mine_on_cpu(&plain, 0, rank, &cpu);
+
+    unic_knn_set_device(UNIC_CUDA); /* as run.c does for [train] device = cuda */
+    cr_assert_eq(unic_knn(&cached, k, gpu.idx, gpu.sq, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_kth_neighbor(&cached, rank, gpu.th, gpu.th_idx, err, sizeof err), 0, "%s",
+                 err);
+    cr_expect_eq(cache_files(dir), 2, "the GPU's results are cached like the CPU's");
+    expect_identical("dispatched to the GPU", n, k, rank, &cpu, &gpu);
+
+    unic_knn_set_device(UNIC_CPU);
+    cr_assert_eq(unic_knn(&cached, k, hit.idx, hit.sq, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_kth_neighbor(&cached, rank, hit.th, hit.th_idx, err, sizeof err), 0, "%s",
+                 err);
+    cr_expect_eq(cache_files(dir), 2, "the CPU must hit the GPU's cache files");
+    expect_identical("the GPU's cache read on the CPU", n, k, rank, &cpu, &hit);
+
+    setenv("UNIC_MINE_DEVICE", "cuda", 1); /* the override reaches the GPU without a run */
+    cr_assert_eq(unic_knn(&plain, k, gpu.idx, gpu.sq, err, sizeof err), 0, "%s", err);
+    unsetenv("UNIC_MINE_DEVICE");
+    expect_identical("UNIC_MINE_DEVICE=cuda", n, k, 0, &cpu, &gpu);
+    mined_free(&cpu);
+    mined_free(&gpu);
+    mined_free(&hit);
+    free(dir);
+    free(x);
 }

@@ -1,6 +1,8 @@
 /* The mining engine: exact against a double-precision brute force on
- * clustered float data with duplicates, the memory plan's refusal, and the
- * neighbour cache (hit, and invalidation when the embeddings change). */
+ * clustered float data with duplicates, the memory plan's refusal, the
+ * neighbour cache (hit, and invalidation when the embeddings change), and
+ * the fallback to the CPU when the GPU is asked for but absent (the GPU
+ * engine itself is compared with the CPU's in test_cuda_parity.c). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>
@@ -11,6 +13,9 @@
 #include "helpers.h"
 #include "io.h"
 #include "knn.h"
+#include "knn_engine.h"
+#include "knn_gpu.h"
+#include "ops.h"
 #include "unic/rng.h"
 
 typedef struct ref {
@@ -65,6 +70,7 @@ Test(knn, exact_against_brute_force_on_clustered_data)
                      th_idx[i], all[kth].j);
         cr_assert_float_eq(th[i], (float)all[kth].d, 1e-6f * (float)all[kth].d + 1e-12f);
     }
+    cr_expect_eq(unic_knn_fallbacks(), 0, "the candidates alone must hold every answer");
     free(all);
     free(idx);
     free(sq);
@@ -126,5 +132,33 @@ Test(knn, cache_hits_and_invalidates)
     cr_expect_eq(count_files(dir), 2);
     cr_assert_eq(unic_knn(&in, k + 1, b, NULL, err, sizeof err), 0, "%s", err);
     cr_expect_eq(count_files(dir), 3);
+    free(x);
+}
+
+Test(knn, gpu_request_without_gpu_mines_on_the_cpu)
+{
+    if (unic_cuda_available())
+        cr_skip_test("a GPU is visible: the cuda_knn suite compares both engines there");
+    const int n = 400, d = 12, k = 6, rank = 90;
+    float *x = clustered(n, d, 3);
+    unic_mine_input in = {n, d, x, NULL, NULL};
+    int32_t a[400 * 6], b[400 * 6], ta[400], tb[400];
+    float sa[400], sb[400];
+    char err[1024] = "";
+    cr_assert_eq(unic_knn_and_kth(&in, k, a, NULL, rank, sa, ta, err, sizeof err), 0, "%s", err);
+    unic_knn_set_device(UNIC_CUDA);
+    cr_assert_eq(unic_knn_and_kth(&in, k, b, NULL, rank, sb, tb, err, sizeof err), 0,
+                 "asking for the GPU without one must fall back, not fail: %s", err);
+    unic_knn_set_device(UNIC_CPU);
+    cr_expect(memcmp(a, b, sizeof a) == 0 && memcmp(ta, tb, sizeof ta) == 0 &&
+              memcmp(sa, sb, sizeof sa) == 0, "the fallback must be the CPU engine");
+    /* the engine itself, called directly, refuses with a reason */
+    err[0] = '\0';
+    cr_expect_neq(unic_knn_gpu(&in, k, b, NULL, 0, NULL, NULL, NULL, err, sizeof err), 0);
+    cr_expect(strstr(err, "GPU") || strstr(err, "CUDA"), "no reason given: '%s'", err);
+    setenv("UNIC_MINE_DEVICE", "gpu", 1);
+    cr_expect_neq(unic_knn(&in, k, b, NULL, err, sizeof err), 0);
+    unsetenv("UNIC_MINE_DEVICE");
+    cr_expect(strstr(err, "UNIC_MINE_DEVICE=gpu") && strstr(err, "cpu or cuda"), "%s", err);
     free(x);
 }

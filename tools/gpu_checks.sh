@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks to run on a GPU machine: a Release build with CUDA, the CUDA parity
-# suite (which must run there, not skip), then the whole test suite.
+# suite (which must run there, not skip), the whole test suite, then the
+# ImageNet-200-scale GPU mining benchmark (bench/knn_gpu.sh).
 # Logs go to $OUT when it is set (the device runner copies that folder back),
 # else to the build folder. Exits non-zero if any step fails.
 #   tools/gpu_checks.sh            BUILD_DIR and JOBS override the defaults
@@ -44,6 +45,8 @@ finish() {
         for f in "$logs/cuda_parity.log" "$logs/all_tests.log"; do
             [ -f "$f" ] && grep -h "Synthesis" "$f" | sed "s|^|$(basename "$f" .log): |"
         done
+        [ -f "$logs/knn_gpu.log" ] &&
+            grep -h -E "^N=|^  (top|rank|total|spot check)" "$logs/knn_gpu.log" | sed "s|^|knn_gpu: |"
         if [ "$failed" = 0 ]; then echo "RESULT: all checks passed"; else echo "RESULT: FAILED"; fi
     } | tee "$logs/summary.txt"
     exit "$failed"
@@ -75,4 +78,7 @@ if [ "$skipped" -gt 0 ]; then
     failed=1
 fi
 step "all tests" all_tests.log "$tests" --jobs "$jobs"
+# Timings and a spot check against a brute force; fails only on a wrong
+# answer, a missed target shows in the summary.
+step "knn gpu bench" knn_gpu.log env BUILD_DIR="$build" "$root/bench/knn_gpu.sh"
 finish
