@@ -12,7 +12,8 @@
  * embedding then never depends on its batch mates, so the embeddings that
  * mining saw and those training sees agree, and UNIC's small batches give
  * no noisy statistics. finetune = last_block trains layer4 (the last
- * bottleneck stage), full trains every convolution and BN affine.
+ * bottleneck stage), full trains every convolution and BN affine; in
+ * training mode (set_training) their forward keeps what backward needs.
  *
  * Activations are kept channel-major across the batch, [C][n][H][W], so a
  * convolution over a batch is one GEMM: weight [Cout, Cin*k*k] times the
@@ -83,6 +84,7 @@ typedef struct resnet {
     /* training: first_block is the first trained block (nblocks: none),
      * stem_trains with full */
     int first_block, stem_trains;
+    int training; /* set_training: forwards keep the trained stages' activations */
     int nparams;
     unic_param_tensor *params;
     unic_tensor **grads;
@@ -711,9 +713,9 @@ static void refresh_all_bn(resnet *x)
     }
 }
 
-/* The frozen part over n images [n][3][H][W]: the stem and blocks before
- * first_block; returns its output [C][n][h][w] (one of the f_ buffers). */
-static float *frozen_part(resnet *x, const float *images, int n)
+/* The stem and blocks [0, upto) over n images [n][3][H][W], keeping
+ * nothing; returns the output [C][n][h][w] (one of the f_ buffers). */
+static float *frozen_part(resnet *x, const float *images, int n, int upto)
 {
     int64_t hw = x->height * x->width;
     to_channel_major(x->f_in, images, n, hw);
@@ -722,7 +724,7 @@ static float *frozen_part(resnet *x, const float *images, int n)
     bn_relu(x->f_t1, x->f_t1, &x->stem_bn, (int64_t)n * x->h1 * x->w1);
     max_pool(x->f_a, NULL, x->f_t1, (int64_t)x->stem.cout * n, x->h1, x->w1, x->hp, x->wp);
     float *cur = x->f_a, *next = x->f_b;
-    for (int i = 0; i < x->first_block; i++) {
+    for (int i = 0; i < upto; i++) {
         block_forward(&x->blocks[i], n, cur, x->f_t1, x->f_t1, x->f_t2, x->f_t2, x->f_t3, x->f_ds,
                       next, x->f_col);
         float *t = cur;
@@ -751,11 +753,12 @@ static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
     refresh_all_bn(x);
     const block *last = &x->blocks[x->nblocks - 1];
     int64_t hw_last = (int64_t)last->ho * last->wo;
-    if (!x->nparams) { /* all frozen: a chunk at a time, straight to the embedding */
+    if (!x->nparams || !x->training) { /* a chunk at a time, straight to the embedding */
+        x->batch = 0;
         ensure_buffers(x, n < RN_CHUNK ? n : RN_CHUNK);
         for (int64_t b0 = 0; b0 < n; b0 += RN_CHUNK) {
             int nb = (int)(n - b0 < RN_CHUNK ? n - b0 : RN_CHUNK);
-            const float *out = frozen_part(x, input->data + b0 * per, nb);
+            const float *out = frozen_part(x, input->data + b0 * per, nb, x->nblocks);
             average_pool(emb->data + b0 * x->embed_dim, out, x->embed_dim, nb, hw_last);
         }
         return;
@@ -771,7 +774,7 @@ static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
         int64_t hw = (int64_t)first->hi * first->wi;
         for (int64_t b0 = 0; b0 < n; b0 += RN_CHUNK) {
             int nb = (int)(n - b0 < RN_CHUNK ? n - b0 : RN_CHUNK);
-            const float *out = frozen_part(x, input->data + b0 * per, nb);
+            const float *out = frozen_part(x, input->data + b0 * per, nb, x->first_block);
             for (int c = 0; c < first->c1.cin; c++)
                 memcpy(x->s_in + (c * n + b0) * hw, out + (int64_t)c * nb * hw,
                        sizeof(float) * (size_t)(nb * hw));
@@ -884,7 +887,9 @@ static int parameters(void *self, unic_param_tensor *out, int max)
     return x->nparams;
 }
 
-static const unic_backbone_ops ops = {open_input, forward, backward, parameters};
+static void set_training(void *self, int training) { ((resnet *)self)->training = training; }
+
+static const unic_backbone_ops ops = {open_input, forward, backward, parameters, set_training};
 
 static const unic_component component = {
     .abi_version = UNIC_ABI_VERSION,

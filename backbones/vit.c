@@ -3,8 +3,9 @@
  * Dinov2Model, mapped by a table), on the CPU. The embedding is the CLS token after the final
  * LayerNorm, as DINO evaluates its features. finetune = frozen (the default)
  * runs forward only; finetune = last_block makes the last block and the final
- * norm trainable: forward keeps that block's activations for the batch and
- * backward differentiates it (the blocks before keep nothing). finetune =
+ * norm trainable: in training mode (set_training) forward keeps that block's
+ * activations for the batch and backward differentiates it (the blocks
+ * before keep nothing; outside training mode nothing is kept). finetune =
  * full trains everything: forward keeps every block's activations (and the
  * patch embedding's im2col) for the batch, backward runs the block backward
  * from the last block to the first, then the patch embedding, cls_token and
@@ -16,8 +17,8 @@
  * embeddings, pre-norm blocks (LayerNorm, eps 1e-6 by default; multi-head
  * attention with a biased qkv whose rows are Q, K, V each head-major; exact
  * erf GELU MLP; optional DINOv2 LayerScale) and a final LayerNorm. Matrix
- * products go through the api's ops; LayerNorm and the attention softmax are
- * plain loops here because the api has none.
+ * products, LayerNorm and attention go through the api's ops; the patch
+ * im2col, token assembly and residuals are plain loops here.
  *
  * When images give another patch grid than the checkpoint's pos_embed, the
  * grid is resized with DINOv2's recipe (interpolate_pos_encoding): bicubic,
@@ -32,9 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <omp.h>
-
-#include "unic/fastmath.h"
 #include "unic/plugin.h"
 
 UNIC_PLUGIN_API;
@@ -74,14 +72,6 @@ typedef struct vit_block {
     unic_tensor *ls1, *ls2; /* NULL without layerscale */
 } vit_block;
 
-/* One thread's buffers for one head of one image: attention runs an
- * (image, head) pair per thread, each with single-threaded GEMMs, which
- * beats splitting every small product over all threads. */
-typedef struct head_scratch {
-    unic_tensor *q, *k, *v, *o, *s;      /* forward; s: scores, then probabilities */
-    unic_tensor *dout, *dq, *dk, *dv;    /* backward */
-} head_scratch;
-
 /* One trained block's activations for the whole batch. */
 typedef struct vit_saved {
     unic_tensor *xin, *ln1, *qkv, *probs, *att, *proj, *xmid, *ln2, *pre, *post, *mlp;
@@ -111,14 +101,13 @@ typedef struct vit {
     /* activations for up to `cap` images, shared by every (frozen) block */
     int64_t cap;
     unic_tensor *cols, *patches, *x, *ln, *qkv, *att, *tmp, *hid;
-    head_scratch *hs; /* one per thread */
-    int nthreads;
 
     /* finetune = last_block: the last block and the final norm train; full:
      * everything. Their gradients, as parameters() reports them (timm
      * names), and what the trained blocks' forward keeps for the whole batch
      * (`saved` images); the frozen blocks before them keep nothing. */
     int last_block, full;
+    int training; /* set_training: forwards keep the trained blocks' activations */
     int first_trained; /* the first block that trains: depth (frozen), depth - 1, or 0 */
     int nparams;
     unic_param_tensor *params;
@@ -324,13 +313,6 @@ static void free_activations(vit *x)
         if (*all[i]) unic->tensor_free(*all[i]);
         *all[i] = NULL;
     }
-    for (int i = 0; x->hs && i < x->nthreads; i++) {
-        head_scratch *h = &x->hs[i];
-        unic_tensor *each[] = {h->q, h->k, h->v, h->o, h->s, h->dout, h->dq, h->dk, h->dv};
-        for (size_t j = 0; j < sizeof each / sizeof each[0]; j++) unic->tensor_free(each[j]);
-    }
-    free(x->hs);
-    x->hs = NULL;
     x->cap = 0;
 }
 
@@ -638,7 +620,7 @@ static void ensure_activations(vit *x, int64_t images)
 {
     if (images <= x->cap) return;
     free_activations(x);
-    int64_t g = (int64_t)x->gh * x->gw, rows = images * x->tokens, hd = x->dim / x->heads;
+    int64_t g = (int64_t)x->gh * x->gw, rows = images * x->tokens;
     x->cols = mat(images * g, 3LL * x->patch * x->patch);
     x->patches = mat(images * g, x->dim);
     x->x = mat(rows, x->dim);
@@ -647,33 +629,21 @@ static void ensure_activations(vit *x, int64_t images)
     x->att = mat(rows, x->dim);
     x->tmp = mat(rows, x->dim);
     x->hid = mat(rows, x->hidden);
-    x->nthreads = omp_get_max_threads();
-    x->hs = calloc((size_t)x->nthreads, sizeof *x->hs);
-    for (int i = 0; i < x->nthreads; i++) {
-        head_scratch *h = &x->hs[i];
-        int t = x->tokens;
-        *h = (head_scratch){mat(t, hd), mat(t, hd), mat(t, hd), mat(t, hd), mat(t, t),
-                            mat(t, hd), mat(t, hd), mat(t, hd), mat(t, hd)};
-    }
     x->cap = images;
 }
 
-/* out[r] = LayerNorm(in[r]) * w + b over dim columns; two passes in
- * double so the variance does not cancel. */
-static void layer_norm(float *out, const float *in, int64_t rows, int dim, const float *w,
-                       const float *b, double eps)
+static unic_tensor view(float *data, int64_t rows, int64_t cols)
 {
-#pragma omp parallel for if (rows * dim > 65536)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = in + r * dim;
-        float *yr = out + r * dim;
-        double mean = 0, var = 0;
-        for (int c = 0; c < dim; c++) mean += xr[c];
-        mean /= dim;
-        for (int c = 0; c < dim; c++) var += (xr[c] - mean) * (xr[c] - mean);
-        double inv = 1.0 / sqrt(var / dim + eps);
-        for (int c = 0; c < dim; c++) yr[c] = (float)((xr[c] - mean) * inv) * w[c] + b[c];
-    }
+    unic_tensor v = {data, {rows, cols}, 2, UNIC_CPU};
+    return v;
+}
+
+/* out[r] = LayerNorm(in[r]) * w + b over the rows' dim columns. */
+static void layer_norm(float *out, const float *in, int64_t rows, int dim, const unic_tensor *w,
+                       const unic_tensor *b, double eps)
+{
+    unic_tensor o = view(out, rows, dim), i = view((float *)in, rows, dim);
+    unic->layer_norm_forward(&o, &i, w, b, (float)eps);
 }
 
 /* x += gamma * y (gamma NULL: 1), the residual with optional LayerScale. */
@@ -684,59 +654,15 @@ static void residual(float *x, const float *y, int64_t rows, int dim, const floa
         for (int c = 0; c < dim; c++) x[r * dim + c] += (gamma ? gamma[c] : 1.0f) * y[r * dim + c];
 }
 
-/* One row's softmax in place; unic_expf keeps the loop vectorised. */
-static void softmax_row(float *sr, int64_t cols)
-{
-    float mx = sr[0];
-    for (int64_t c = 1; c < cols; c++) mx = sr[c] > mx ? sr[c] : mx;
-    float sum = 0;
-    for (int64_t c = 0; c < cols; c++) {
-        sr[c] = unic_expf(sr[c] - mx);
-        sum += sr[c];
-    }
-    float inv = 1.0f / sum;
-    for (int64_t c = 0; c < cols; c++) sr[c] *= inv;
-}
-
-/* Q, K, V of head h of the image whose qkv rows start at base, contiguous. */
-static void gather_head(const head_scratch *hs, const float *base, int t, int d, int hd, int h)
-{
-    for (int i = 0; i < t; i++) {
-        const float *row = base + (int64_t)i * 3 * d + h * hd;
-        memcpy(hs->q->data + (int64_t)i * hd, row, sizeof(float) * hd);
-        memcpy(hs->k->data + (int64_t)i * hd, row + d, sizeof(float) * hd);
-        memcpy(hs->v->data + (int64_t)i * hd, row + 2 * d, sizeof(float) * hd);
-    }
-}
-
 /* Multi-head self-attention of each image's tokens: qkv [images * T, 3 dim]
  * -> att [images * T, dim] (before proj); probs (NULL: not kept) receives
- * [images, heads, T, T]. Each (image, head) pair is one thread's job. */
-static void attention(vit *x, int64_t images, const float *qkv, float *att, float *probs)
+ * [images, heads, T, T]. */
+static void attention(vit *x, int64_t images, float *qkv, float *att, float *probs)
 {
-    int t = x->tokens, d = x->dim, hd = d / x->heads;
-    float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(dynamic) num_threads(x->nthreads)
-    for (int64_t job = 0; job < images * x->heads; job++) {
-        int64_t b = job / x->heads;
-        int h = (int)(job % x->heads);
-        const head_scratch *hs = &x->hs[omp_get_thread_num()];
-        gather_head(hs, qkv + b * t * 3 * d, t, d, hd, h);
-        unic->gemm(0, 1, scale, hs->q, hs->k, 0.0f, hs->s);
-        for (int i = 0; i < t; i++) softmax_row(hs->s->data + (int64_t)i * t, t);
-        if (probs) memcpy(probs + job * t * t, hs->s->data, sizeof(float) * (size_t)t * t);
-        unic->gemm(0, 0, 1.0f, hs->s, hs->v, 0.0f, hs->o);
-        float *out = att + b * t * d + h * hd;
-        for (int i = 0; i < t; i++)
-            memcpy(out + (int64_t)i * d, hs->o->data + (int64_t)i * hd, sizeof(float) * hd);
-    }
-}
-
-/* A 2-D view of rows x cols floats. */
-static unic_tensor view(float *data, int64_t rows, int64_t cols)
-{
-    unic_tensor v = {data, {rows, cols}, 2, UNIC_CPU};
-    return v;
+    int64_t rows = images * x->tokens, t = x->tokens;
+    unic_tensor q = view(qkv, rows, 3LL * x->dim), o = view(att, rows, x->dim);
+    unic_tensor p = view(probs, images * x->heads * t, t);
+    unic->attention_forward(&o, probs ? &p : NULL, &q, x->tokens, x->heads);
 }
 
 /* Grows what the trained blocks keep (and backward's scratch) to `images`. */
@@ -788,13 +714,13 @@ static void block_train(vit *x, int bi, unic_tensor *xs, int64_t images, int64_t
     unic_tensor ln2 = unic_rows(sv->ln2, r0, rows), pre = unic_rows(sv->pre, r0, rows);
     unic_tensor post = unic_rows(sv->post, r0, rows), mlp = unic_rows(sv->mlp, r0, rows);
     unic->tensor_copy(&xin, xs);
-    layer_norm(ln1.data, xs->data, rows, d, bl->norm1_w->data, bl->norm1_b->data, x->eps);
+    layer_norm(ln1.data, xs->data, rows, d, bl->norm1_w, bl->norm1_b, x->eps);
     unic->linear_forward(&qkv, &ln1, bl->qkv_w, bl->qkv_b);
     attention(x, images, qkv.data, att.data, sv->probs->data + first * x->heads * t * t);
     unic->linear_forward(&proj, &att, bl->proj_w, bl->proj_b);
     residual(xs->data, proj.data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
     unic->tensor_copy(&xmid, xs);
-    layer_norm(ln2.data, xs->data, rows, d, bl->norm2_w->data, bl->norm2_b->data, x->eps);
+    layer_norm(ln2.data, xs->data, rows, d, bl->norm2_w, bl->norm2_b, x->eps);
     unic->linear_forward(&pre, &ln2, bl->fc1_w, bl->fc1_b);
     unic->gelu_forward(&post, &pre);
     unic->linear_forward(&mlp, &post, bl->fc2_w, bl->fc2_b);
@@ -802,8 +728,9 @@ static void block_train(vit *x, int bi, unic_tensor *xs, int64_t images, int64_t
 }
 
 /* input: `images` images [3, H, W] -> emb [images, dim]; `first` is the
- * chunk's first image in the batch (where finetune keeps its activations). */
-static void forward_chunk(vit *x, const float *input, int64_t images, int64_t first, float *emb)
+ * chunk's first image in the batch (where training keeps its activations). */
+static void forward_chunk(vit *x, const float *input, int64_t images, int64_t first, float *emb,
+                          int train)
 {
     int p = x->patch, gh = x->gh, gw = x->gw, d = x->dim, t = x->tokens;
     int64_t g = (int64_t)gh * gw, rows = images * t, H = x->height, W = x->width;
@@ -823,7 +750,7 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
     unic_tensor cols = unic_rows(x->cols, 0, images * g);
     unic_tensor patches = unic_rows(x->patches, 0, images * g);
     unic->linear_forward(&patches, &cols, x->patch_w, x->patch_b);
-    if (x->full) {
+    if (train && x->full) {
         unic_tensor keep = unic_rows(x->s_cols, first * g, images * g);
         unic->tensor_copy(&keep, &cols);
     }
@@ -841,26 +768,26 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
     unic_tensor xs = unic_rows(x->x, 0, rows), ln = unic_rows(x->ln, 0, rows);
     unic_tensor qkv = unic_rows(x->qkv, 0, rows), att = unic_rows(x->att, 0, rows);
     unic_tensor tmp = unic_rows(x->tmp, 0, rows), hid = unic_rows(x->hid, 0, rows);
-    for (int i = 0; i < x->first_trained; i++) {
+    for (int i = 0; i < (train ? x->first_trained : x->depth); i++) {
         const vit_block *bl = &x->blocks[i];
-        layer_norm(ln.data, xs.data, rows, d, bl->norm1_w->data, bl->norm1_b->data, x->eps);
+        layer_norm(ln.data, xs.data, rows, d, bl->norm1_w, bl->norm1_b, x->eps);
         unic->linear_forward(&qkv, &ln, bl->qkv_w, bl->qkv_b);
         attention(x, images, x->qkv->data, x->att->data, NULL);
         unic->linear_forward(&tmp, &att, bl->proj_w, bl->proj_b);
         residual(xs.data, tmp.data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
-        layer_norm(ln.data, xs.data, rows, d, bl->norm2_w->data, bl->norm2_b->data, x->eps);
+        layer_norm(ln.data, xs.data, rows, d, bl->norm2_w, bl->norm2_b, x->eps);
         unic->linear_forward(&hid, &ln, bl->fc1_w, bl->fc1_b);
         unic->gelu_forward(&hid, &hid); /* elementwise, so in place is safe */
         unic->linear_forward(&tmp, &hid, bl->fc2_w, bl->fc2_b);
         residual(xs.data, tmp.data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
     }
-    for (int i = x->first_trained; i < x->depth; i++) block_train(x, i, &xs, images, first);
-    if (x->nparams) /* the final norm's input, CLS only */
+    for (int i = x->first_trained; train && i < x->depth; i++) block_train(x, i, &xs, images, first);
+    if (train) /* the final norm's input, CLS only */
         for (int64_t b = 0; b < images; b++)
             memcpy(x->s_xout->data + (first + b) * d, xs.data + b * t * d, sizeof(float) * d);
     /* the embedding: each image's CLS token after the final norm */
     for (int64_t b = 0; b < images; b++)
-        layer_norm(emb + b * d, xs.data + b * t * d, 1, d, x->norm_w->data, x->norm_b->data,
+        layer_norm(emb + b * d, xs.data + b * t * d, 1, d, x->norm_w, x->norm_b,
                    x->eps);
 }
 
@@ -868,15 +795,18 @@ static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
 {
     vit *x = self;
     int64_t n = input->shape[0], per = 3 * x->height * x->width;
+    int train = x->nparams && x->training;
     ensure_activations(x, n < VIT_CHUNK ? n : VIT_CHUNK);
-    if (x->nparams) ensure_saved(x, n);
+    if (train) ensure_saved(x, n);
     if (x->full) refresh_pos(x);
-    x->batch = n;
+    x->batch = train ? n : 0; /* what backward may differentiate */
     for (int64_t b0 = 0; b0 < n; b0 += VIT_CHUNK) {
         int64_t nb = n - b0 < VIT_CHUNK ? n - b0 : VIT_CHUNK;
-        forward_chunk(x, input->data + b0 * per, nb, b0, emb->data + b0 * x->dim);
+        forward_chunk(x, input->data + b0 * per, nb, b0, emb->data + b0 * x->dim, train);
     }
 }
+
+static void set_training(void *self, int training) { ((vit *)self)->training = training; }
 
 /* ---- backward (finetune = last_block or full) --------------------------- */
 
@@ -887,35 +817,15 @@ static unic_tensor *grad_of(vit *x, const unic_tensor *value)
     return NULL;
 }
 
-/* LayerNorm backward over rows of `in` (the norm's input) given dy:
- * dw += sum dy * xhat, db += sum dy, and dx (may be NULL) += the input's
- * gradient, in double as the forward. */
-static void layer_norm_backward(float *dx, float *dw, float *db, const float *dy, const float *in,
-                                int64_t rows, int dim, const float *w, double eps)
+/* dw += sum dy * xhat, db += sum dy, and dx (may be NULL) += the input's
+ * gradient, over rows of dim. */
+static void layer_norm_backward(float *dx, unic_tensor *dw, unic_tensor *db, const float *dy,
+                                const float *in, int64_t rows, int dim, const unic_tensor *w,
+                                double eps)
 {
-    double *xhat = malloc(sizeof(double) * (size_t)dim);
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = in + r * dim, *gr = dy + r * dim;
-        double mean = 0, var = 0;
-        for (int c = 0; c < dim; c++) mean += xr[c];
-        mean /= dim;
-        for (int c = 0; c < dim; c++) var += (xr[c] - mean) * (xr[c] - mean);
-        double inv = 1.0 / sqrt(var / dim + eps), m1 = 0, m2 = 0;
-        for (int c = 0; c < dim; c++) {
-            xhat[c] = (xr[c] - mean) * inv;
-            double g = (double)gr[c] * w[c];
-            m1 += g;
-            m2 += g * xhat[c];
-            dw[c] += (float)(gr[c] * xhat[c]);
-            db[c] += gr[c];
-        }
-        if (!dx) continue;
-        m1 /= dim;
-        m2 /= dim;
-        for (int c = 0; c < dim; c++)
-            dx[r * dim + c] += (float)(inv * ((double)gr[c] * w[c] - m1 - xhat[c] * m2));
-    }
-    free(xhat);
+    unic_tensor d_in = view(dx, rows, dim), d_out = view((float *)dy, rows, dim);
+    unic_tensor x = view((float *)in, rows, dim);
+    unic->layer_norm_backward(dx ? &d_in : NULL, dw, db, &d_out, &x, w, (float)eps);
 }
 
 /* The residual branch y scaled by gamma (NULL: 1): d_branch = gamma * d_out,
@@ -932,43 +842,16 @@ static void residual_backward(float *d_branch, float *d_gamma, const float *d_ou
 }
 
 /* d_att [rows, dim] -> d_qkv [rows, 3 dim] (overwritten), from the saved
- * qkv and attention probabilities. With S = scale Q K^T, P = softmax(S),
- * O = P V: dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(P dP)),
- * dQ = scale dS K, dK = scale dS^T Q. */
+ * qkv and attention probabilities. */
 static void attention_backward(vit *x, const vit_saved *sv, int64_t images, const float *d_att,
                                float *d_qkv)
 {
-    int t = x->tokens, d = x->dim, hd = d / x->heads;
-    float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(dynamic) num_threads(x->nthreads)
-    for (int64_t job = 0; job < images * x->heads; job++) {
-        int64_t b = job / x->heads;
-        int h = (int)(job % x->heads);
-        const head_scratch *hs = &x->hs[omp_get_thread_num()];
-        gather_head(hs, sv->qkv->data + b * t * 3 * d, t, d, hd, h);
-        for (int i = 0; i < t; i++)
-            memcpy(hs->dout->data + (int64_t)i * hd, d_att + (b * t + i) * d + h * hd,
-                   sizeof(float) * hd);
-        unic_tensor p = view(sv->probs->data + job * t * t, t, t);
-        unic->gemm(1, 0, 1.0f, &p, hs->dout, 0.0f, hs->dv);
-        unic->gemm(0, 1, 1.0f, hs->dout, hs->v, 0.0f, hs->s); /* dP */
-        for (int i = 0; i < t; i++) {
-            float *dp = hs->s->data + (int64_t)i * t;
-            const float *pr = p.data + (int64_t)i * t;
-            double dot = 0;
-            for (int j = 0; j < t; j++) dot += (double)pr[j] * dp[j];
-            for (int j = 0; j < t; j++) dp[j] = pr[j] * (float)(dp[j] - dot);
-        }
-        unic->gemm(0, 0, scale, hs->s, hs->k, 0.0f, hs->dq);
-        unic->gemm(1, 0, scale, hs->s, hs->q, 0.0f, hs->dk);
-        float *out = d_qkv + b * t * 3 * d + h * hd;
-        for (int i = 0; i < t; i++) {
-            float *row = out + (int64_t)i * 3 * d;
-            memcpy(row, hs->dq->data + (int64_t)i * hd, sizeof(float) * hd);
-            memcpy(row + d, hs->dk->data + (int64_t)i * hd, sizeof(float) * hd);
-            memcpy(row + 2 * d, hs->dv->data + (int64_t)i * hd, sizeof(float) * hd);
-        }
-    }
+    int64_t rows = images * x->tokens;
+    unic_tensor dq = view(d_qkv, rows, 3LL * x->dim), da = view((float *)d_att, rows, x->dim);
+    unic_tensor q = unic_rows(sv->qkv, 0, rows);
+    unic_tensor p = unic_rows(sv->probs, 0, images * x->heads * x->tokens);
+    unic->tensor_zero(&dq);
+    unic->attention_backward(&dq, &da, &q, &p, x->tokens, x->heads);
 }
 
 /* Block bi's backward over the batch's `rows` rows: dx holds d(block output)
@@ -997,8 +880,8 @@ static void block_backward(vit *x, int bi, int64_t n, unic_tensor *dx, int want_
     unic->gelu_backward(&dh2, &pre, &dh);
     unic->tensor_zero(&db);
     unic->linear_backward(&db, grad_of(x, bl->fc1_w), grad_of(x, bl->fc1_b), &dh2, &ln2, bl->fc1_w);
-    layer_norm_backward(dx->data, grad_of(x, bl->norm2_w)->data, grad_of(x, bl->norm2_b)->data,
-                        db.data, sv->xmid->data, rows, d, bl->norm2_w->data, x->eps);
+    layer_norm_backward(dx->data, grad_of(x, bl->norm2_w), grad_of(x, bl->norm2_b), db.data,
+                        sv->xmid->data, rows, d, bl->norm2_w, x->eps);
 
     /* attention branch: xmid = xin + ls1 * proj(attn(norm1(xin))) */
     residual_backward(da.data, bl->ls1 ? grad_of(x, bl->ls1)->data : NULL, dx->data,
@@ -1010,9 +893,9 @@ static void block_backward(vit *x, int bi, int64_t n, unic_tensor *dx, int want_
     unic->tensor_zero(&da);
     unic->linear_backward(&da, grad_of(x, bl->qkv_w), grad_of(x, bl->qkv_b), &dqkv, &ln1,
                           bl->qkv_w);
-    layer_norm_backward(want_dx ? dx->data : NULL, grad_of(x, bl->norm1_w)->data,
-                        grad_of(x, bl->norm1_b)->data, da.data, sv->xin->data, rows, d,
-                        bl->norm1_w->data, x->eps);
+    layer_norm_backward(want_dx ? dx->data : NULL, grad_of(x, bl->norm1_w),
+                        grad_of(x, bl->norm1_b), da.data, sv->xin->data, rows, d, bl->norm1_w,
+                        x->eps);
 }
 
 /* full: from d(tokens before block 0) to the patch embedding, cls_token and
@@ -1085,9 +968,9 @@ static void backward(void *self, const unic_tensor *d_emb)
     /* the final norm, CLS rows only; the other tokens' gradient is zero */
     unic->tensor_zero(&dx);
     for (int64_t b = 0; b < n; b++)
-        layer_norm_backward(dx.data + b * t * d, grad_of(x, x->norm_w)->data,
-                            grad_of(x, x->norm_b)->data, d_emb->data + b * d,
-                            x->s_xout->data + b * d, 1, d, x->norm_w->data, x->eps);
+        layer_norm_backward(dx.data + b * t * d, grad_of(x, x->norm_w), grad_of(x, x->norm_b),
+                            d_emb->data + b * d, x->s_xout->data + b * d, 1, d, x->norm_w,
+                            x->eps);
     for (int i = x->depth - 1; i >= x->first_trained; i--)
         block_backward(x, i, n, &dx, x->full || i > x->first_trained);
     if (x->full) embed_backward(x, n, &dx);
@@ -1101,7 +984,7 @@ static int parameters(void *self, unic_param_tensor *out, int max)
     return x->nparams;
 }
 
-static const unic_backbone_ops ops = {open_input, forward, backward, parameters};
+static const unic_backbone_ops ops = {open_input, forward, backward, parameters, set_training};
 
 static const unic_component component = {
     .abi_version = UNIC_ABI_VERSION,

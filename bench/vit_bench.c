@@ -228,6 +228,7 @@ int main(int argc, char **argv)
             vel[i] = unic_tensor_new(UNIC_CPU, ps[i].value->ndim, ps[i].value->shape);
         }
         logits = unic_tensor_2d(UNIC_CPU, batch, CLASSES);
+        bb.c->backbone->set_training(bb.state, 1);
         dx = unic_tensor_2d(UNIC_CPU, batch, edim);
     }
 

@@ -153,6 +153,10 @@ static const unic_api api = {
     .load_tensor_f32 = load_tensor_f32,
     .tensor_shape = tensor_shape,
     .report_unused_tensors = report_unused_tensors,
+    .layer_norm_forward = unic_layer_norm_forward,
+    .layer_norm_backward = unic_layer_norm_backward,
+    .attention_forward = unic_attention_forward,
+    .attention_backward = unic_attention_backward,
 };
 
 const unic_api *unic_core_api(void) { return &api; }

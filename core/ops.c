@@ -122,6 +122,31 @@ void unic_gelu_backward(unic_tensor *d_in, const unic_tensor *in, const unic_ten
     DISPATCH(d_in, gelu_backward(d_in, in, d_out));
 }
 
+void unic_layer_norm_forward(unic_tensor *out, const unic_tensor *in, const unic_tensor *w,
+                             const unic_tensor *b, float eps)
+{
+    DISPATCH(out, layer_norm_forward(out, in, w, b, eps));
+}
+
+void unic_layer_norm_backward(unic_tensor *d_in, unic_tensor *d_w, unic_tensor *d_b,
+                              const unic_tensor *d_out, const unic_tensor *in,
+                              const unic_tensor *w, float eps)
+{
+    DISPATCH(d_out, layer_norm_backward(d_in, d_w, d_b, d_out, in, w, eps));
+}
+
+void unic_attention_forward(unic_tensor *out, unic_tensor *probs, const unic_tensor *qkv,
+                            int tokens, int heads)
+{
+    DISPATCH(out, attention_forward(out, probs, qkv, tokens, heads));
+}
+
+void unic_attention_backward(unic_tensor *d_qkv, const unic_tensor *d_out, const unic_tensor *qkv,
+                             const unic_tensor *probs, int tokens, int heads)
+{
+    DISPATCH(d_qkv, attention_backward(d_qkv, d_out, qkv, probs, tokens, heads));
+}
+
 void unic_softmax_forward(unic_tensor *probs, const unic_tensor *logits)
 {
     DISPATCH(probs, softmax_forward(probs, logits));

@@ -29,6 +29,21 @@ void unic_gelu_backward(unic_tensor *d_in, const unic_tensor *in, const unic_ten
 void unic_softmax_forward(unic_tensor *probs, const unic_tensor *logits);
 void unic_softmax_backward(unic_tensor *d_logits, const unic_tensor *probs,
                            const unic_tensor *d_probs);
+/* out[r] = (in[r] - mean) / sqrt(var + eps) * w + b over each row. */
+void unic_layer_norm_forward(unic_tensor *out, const unic_tensor *in, const unic_tensor *w,
+                             const unic_tensor *b, float eps);
+/* d_in (may be NULL), d_w and d_b (may be NULL) accumulate. */
+void unic_layer_norm_backward(unic_tensor *d_in, unic_tensor *d_w, unic_tensor *d_b,
+                              const unic_tensor *d_out, const unic_tensor *in,
+                              const unic_tensor *w, float eps);
+/* Multi-head self-attention of images of `tokens` tokens: qkv [n T, 3 d]
+ * (rows Q | K | V, each head-major) -> out [n T, d], scale 1 / sqrt(d /
+ * heads); probs [n heads T, T] (may be NULL) keeps the softmax for backward. */
+void unic_attention_forward(unic_tensor *out, unic_tensor *probs, const unic_tensor *qkv,
+                            int tokens, int heads);
+/* d_qkv [n T, 3 d] accumulates, from d_out [n T, d] and the forward's qkv, probs. */
+void unic_attention_backward(unic_tensor *d_qkv, const unic_tensor *d_out, const unic_tensor *qkv,
+                             const unic_tensor *probs, int tokens, int heads);
 void unic_adam_step(unic_tensor *param, const unic_tensor *grad, unic_tensor *m, unic_tensor *v,
                     float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t);
 void unic_fill_uniform(unic_tensor *t, float bound, uint64_t seed, uint64_t stream);
@@ -49,6 +64,16 @@ void unic_scale(unic_tensor *t, float s);
     void prefix##_softmax_forward(unic_tensor *probs, const unic_tensor *logits);                \
     void prefix##_softmax_backward(unic_tensor *d_logits, const unic_tensor *probs,              \
                                    const unic_tensor *d_probs);                                  \
+    void prefix##_layer_norm_forward(unic_tensor *out, const unic_tensor *in,                    \
+                                     const unic_tensor *w, const unic_tensor *b, float eps);     \
+    void prefix##_layer_norm_backward(unic_tensor *d_in, unic_tensor *d_w, unic_tensor *d_b,     \
+                                      const unic_tensor *d_out, const unic_tensor *in,           \
+                                      const unic_tensor *w, float eps);                          \
+    void prefix##_attention_forward(unic_tensor *out, unic_tensor *probs,                        \
+                                    const unic_tensor *qkv, int tokens, int heads);              \
+    void prefix##_attention_backward(unic_tensor *d_qkv, const unic_tensor *d_out,               \
+                                     const unic_tensor *qkv, const unic_tensor *probs,           \
+                                     int tokens, int heads);                                     \
     void prefix##_adam_step(unic_tensor *param, const unic_tensor *grad, unic_tensor *m,         \
                             unic_tensor *v, float lr, float beta1, float beta2, float eps,       \
                             float weight_decay, int64_t t);                                      \

@@ -3,6 +3,8 @@
  * same numbers at any thread count. */
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "unic/fastmath.h"
 #include "ops.h"
@@ -128,4 +130,198 @@ void unic_cpu_scale(unic_tensor *t, float s)
     int64_t n = unic_numel(t);
 #pragma omp parallel for simd if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) t->data[i] *= s;
+}
+
+/* Each row's mean and 1 / sqrt(var + eps), two passes in double so the
+ * variance does not cancel. */
+static void row_stats(double *stats, const float *x, int64_t rows, int64_t d, float eps)
+{
+#pragma omp parallel for if (rows * d > PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * d;
+        double mean = 0, var = 0;
+        for (int64_t c = 0; c < d; c++) mean += xr[c];
+        mean /= (double)d;
+        for (int64_t c = 0; c < d; c++) var += (xr[c] - mean) * (xr[c] - mean);
+        stats[2 * r] = mean;
+        stats[2 * r + 1] = 1.0 / sqrt(var / (double)d + eps);
+    }
+}
+
+void unic_cpu_layer_norm_forward(unic_tensor *out, const unic_tensor *in, const unic_tensor *w,
+                                 const unic_tensor *b, float eps)
+{
+    int64_t rows = in->shape[0], d = unic_row_size(in);
+    double *stats = malloc(sizeof(double) * 2 * (size_t)rows);
+    row_stats(stats, in->data, rows, d, eps);
+#pragma omp parallel for if (rows * d > PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = in->data + r * d;
+        float *yr = out->data + r * d;
+        double mean = stats[2 * r], inv = stats[2 * r + 1];
+        for (int64_t c = 0; c < d; c++)
+            yr[c] = (float)((xr[c] - mean) * inv) * w->data[c] + b->data[c];
+    }
+    free(stats);
+}
+
+/* d_w and d_b are summed over rows per column block, a fixed order at any
+ * thread count. */
+void unic_cpu_layer_norm_backward(unic_tensor *d_in, unic_tensor *d_w, unic_tensor *d_b,
+                                  const unic_tensor *d_out, const unic_tensor *in,
+                                  const unic_tensor *w, float eps)
+{
+    int64_t rows = in->shape[0], d = unic_row_size(in);
+    const float *x = in->data, *dy = d_out->data, *g = w->data;
+    double *stats = malloc(sizeof(double) * 2 * (size_t)rows);
+    row_stats(stats, x, rows, d, eps);
+    if (d_in) {
+#pragma omp parallel for if (rows * d > PAR_MIN)
+        for (int64_t r = 0; r < rows; r++) {
+            const float *xr = x + r * d, *gr = dy + r * d;
+            double mean = stats[2 * r], inv = stats[2 * r + 1], m1 = 0, m2 = 0;
+            for (int64_t c = 0; c < d; c++) {
+                double gw = (double)gr[c] * g[c];
+                m1 += gw;
+                m2 += gw * (xr[c] - mean) * inv;
+            }
+            m1 /= (double)d;
+            m2 /= (double)d;
+            float *dx = d_in->data + r * d;
+            for (int64_t c = 0; c < d; c++) {
+                double xhat = (xr[c] - mean) * inv;
+                dx[c] += (float)(inv * ((double)gr[c] * g[c] - m1 - xhat * m2));
+            }
+        }
+    }
+#pragma omp parallel for if (rows * d > PAR_MIN)
+    for (int64_t c0 = 0; c0 < d; c0 += 64) {
+        int64_t c1 = c0 + 64 < d ? c0 + 64 : d;
+        double sw[64] = {0}, sb[64] = {0};
+        for (int64_t r = 0; r < rows; r++) {
+            const float *xr = x + r * d, *gr = dy + r * d;
+            double mean = stats[2 * r], inv = stats[2 * r + 1];
+            for (int64_t c = c0; c < c1; c++) {
+                sw[c - c0] += gr[c] * (xr[c] - mean) * inv;
+                sb[c - c0] += gr[c];
+            }
+        }
+        for (int64_t c = c0; c < c1; c++) {
+            if (d_w) d_w->data[c] += (float)sw[c - c0];
+            if (d_b) d_b->data[c] += (float)sb[c - c0];
+        }
+    }
+    free(stats);
+}
+
+/* One (image, head) pair per thread with single-threaded GEMMs (OpenBLAS
+ * runs single-threaded inside a parallel region), which beats splitting
+ * every small T x T product over all threads. Q, K and V of the head are
+ * gathered contiguous first. */
+typedef struct head_view {
+    float *q, *k, *v, *o, *s; /* [T, hd] x 4 and [T, T] */
+} head_view;
+
+static float *head_scratch(int64_t t, int64_t hd, head_view *h)
+{
+    float *mem = malloc(sizeof(float) * (size_t)(4 * t * hd + t * t));
+    *h = (head_view){mem, mem + t * hd, mem + 2 * t * hd, mem + 3 * t * hd, mem + 4 * t * hd};
+    return mem;
+}
+
+static void gather_head(const head_view *h, const float *qkv_img, int64_t t, int64_t d,
+                        int64_t hd, int64_t head)
+{
+    for (int64_t i = 0; i < t; i++) {
+        const float *row = qkv_img + i * 3 * d + head * hd;
+        memcpy(h->q + i * hd, row, sizeof(float) * (size_t)hd);
+        memcpy(h->k + i * hd, row + d, sizeof(float) * (size_t)hd);
+        memcpy(h->v + i * hd, row + 2 * d, sizeof(float) * (size_t)hd);
+    }
+}
+
+void unic_cpu_attention_forward(unic_tensor *out, unic_tensor *probs, const unic_tensor *qkv,
+                                int tokens, int heads)
+{
+    int64_t t = tokens, d = out->shape[1], hd = d / heads, images = out->shape[0] / t;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel
+    {
+        head_view h;
+        float *mem = head_scratch(t, hd, &h);
+#pragma omp for schedule(dynamic)
+        for (int64_t job = 0; job < images * heads; job++) {
+            int64_t b = job / heads, head = job % heads;
+            gather_head(&h, qkv->data + b * t * 3 * d, t, d, hd, head);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, (int)hd, scale,
+                        h.q, (int)hd, h.k, (int)hd, 0.0f, h.s, (int)t);
+            for (int64_t i = 0; i < t; i++) {
+                float *sr = h.s + i * t, mx = sr[0], sum = 0;
+                for (int64_t c = 1; c < t; c++) mx = sr[c] > mx ? sr[c] : mx;
+                for (int64_t c = 0; c < t; c++) {
+                    sr[c] = unic_expf(sr[c] - mx);
+                    sum += sr[c];
+                }
+                float inv = 1.0f / sum;
+                for (int64_t c = 0; c < t; c++) sr[c] *= inv;
+            }
+            if (probs) memcpy(probs->data + job * t * t, h.s, sizeof(float) * (size_t)(t * t));
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t, (int)hd, (int)t, 1.0f,
+                        h.s, (int)t, h.v, (int)hd, 0.0f, h.o, (int)hd);
+            float *dst = out->data + b * t * d + head * hd;
+            for (int64_t i = 0; i < t; i++)
+                memcpy(dst + i * d, h.o + i * hd, sizeof(float) * (size_t)hd);
+        }
+        free(mem);
+    }
+}
+
+/* With S = scale Q K^T, P = softmax(S), O = P V: dV = P^T dO, dP = dO V^T,
+ * dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q. */
+void unic_cpu_attention_backward(unic_tensor *d_qkv, const unic_tensor *d_out,
+                                 const unic_tensor *qkv, const unic_tensor *probs, int tokens,
+                                 int heads)
+{
+    int64_t t = tokens, d = d_out->shape[1], hd = d / heads, images = d_out->shape[0] / t;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel
+    {
+        head_view h; /* o holds dO, s holds dP then dS; dq, dk, dv below */
+        float *mem = head_scratch(t, hd, &h);
+        float *grads = malloc(sizeof(float) * (size_t)(3 * t * hd));
+        float *dq = grads, *dk = grads + t * hd, *dv = grads + 2 * t * hd;
+#pragma omp for schedule(dynamic)
+        for (int64_t job = 0; job < images * heads; job++) {
+            int64_t b = job / heads, head = job % heads;
+            gather_head(&h, qkv->data + b * t * 3 * d, t, d, hd, head);
+            for (int64_t i = 0; i < t; i++)
+                memcpy(h.o + i * hd, d_out->data + (b * t + i) * d + head * hd,
+                       sizeof(float) * (size_t)hd);
+            const float *p = probs->data + job * t * t;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, (int)hd, (int)t, 1.0f, p,
+                        (int)t, h.o, (int)hd, 0.0f, dv, (int)hd);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, (int)hd, 1.0f,
+                        h.o, (int)hd, h.v, (int)hd, 0.0f, h.s, (int)t);
+            for (int64_t i = 0; i < t; i++) {
+                float *dp = h.s + i * t;
+                const float *pr = p + i * t;
+                double dot = 0;
+                for (int64_t j = 0; j < t; j++) dot += (double)pr[j] * dp[j];
+                for (int64_t j = 0; j < t; j++) dp[j] = pr[j] * (float)(dp[j] - dot);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t, (int)hd, (int)t, scale,
+                        h.s, (int)t, h.k, (int)hd, 0.0f, dq, (int)hd);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, (int)hd, (int)t, scale,
+                        h.s, (int)t, h.q, (int)hd, 0.0f, dk, (int)hd);
+            float *dst = d_qkv->data + b * t * 3 * d + head * hd;
+            for (int64_t i = 0; i < t; i++)
+                for (int64_t j = 0; j < hd; j++) {
+                    dst[i * 3 * d + j] += dq[i * hd + j];
+                    dst[i * 3 * d + d + j] += dk[i * hd + j];
+                    dst[i * 3 * d + 2 * d + j] += dv[i * hd + j];
+                }
+        }
+        free(grads);
+        free(mem);
+    }
 }

@@ -782,28 +782,42 @@ static int augmented_rows(run *r, augmented *a, int b)
     return ok;
 }
 
+/* Training mode for a trainable backbone (see set_training in plugin.h). */
+static void backbone_training(run *r, int on)
+{
+    const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
+    if (ops->set_training) ops->set_training(r->backbone.state, on);
+}
+
 /* With a trainable backbone the embeddings move: re-embed the kept images
- * with the test pipeline before evaluating. */
+ * with the test pipeline before evaluating, a loader batch per forward. */
 static int refresh_embeddings(run *r, unic_imageset *set, const int64_t *index, int64_t n,
                               float *emb, char *err, size_t errlen)
 {
-    unic_loader *l = unic_loader_new(set, r->pipeline, index, n, 256, omp_get_max_threads(),
+    const int per = 256;
+    unic_loader *l = unic_loader_new(set, r->pipeline, index, n, per, omp_get_max_threads(),
                                      r->seed, 0, err, errlen);
     if (!l) return -1;
+    backbone_training(r, 0);
     const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
     int c, h, w;
     unic_loader_shape(l, &c, &h, &w);
+    float *out = unic_xmalloc((size_t)per * (size_t)r->dim * sizeof(float));
     unic_batch b;
     int64_t done = 0;
     while (unic_loader_next(l, &b)) {
+        if (b.n == 0) continue;
+        unic_tensor in = {(float *)b.x, {b.n, c, h, w}, 4, UNIC_CPU};
+        unic_tensor o = {out, {b.n, r->dim}, 2, UNIC_CPU};
+        ops->forward(r->backbone.state, &in, &o);
         for (int i = 0; i < b.n; i++) { /* positions by index: a rare skip keeps the old row */
             while (done < n && index[done] != b.idx[i]) done++;
-            unic_tensor in = {(float *)b.x + (size_t)i * c * h * w, {1, c, h, w}, 4, UNIC_CPU};
-            unic_tensor o = {emb + done * r->dim, {1, r->dim}, 2, UNIC_CPU};
-            ops->forward(r->backbone.state, &in, &o);
+            memcpy(emb + done * r->dim, out + (size_t)i * r->dim, (size_t)r->dim * sizeof(float));
         }
     }
+    unic_xfree(out);
     unic_loader_free(l);
+    backbone_training(r, 1);
     return 0;
 }
 
@@ -1081,6 +1095,7 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         unic_progress_start(&p, label, r.n);
         augmented aug = {0};
         int per_step = r.train_pipeline || r.train_backbone; /* images read every step */
+        backbone_training(&r, 1);
         if (per_step && augmented_begin(&r, e, order, steps, &aug, err, errlen) != 0)
             goto done_loop;
         for (int64_t s = 0; s < nsteps; s++) {

@@ -272,6 +272,67 @@ Test(cuda_parity, gelu)
     }
 }
 
+Test(cuda_parity, layer_norm)
+{
+    require_gpu();
+    const int64_t shapes[][2] = {{37, 53}, {1000, 768}, {1, 24}};
+    for (int s = 0; s < 3; s++) {
+        uint64_t seed = 700 + 10 * (uint64_t)s;
+        int64_t rows = shapes[s][0], d = shapes[s][1];
+        unic_tensor *x = rand2(rows, d, 3.0f, seed), *w = rand2(1, d, 1.5f, seed + 1);
+        unic_tensor *b = rand2(1, d, 0.5f, seed + 2), *y = rand2(rows, d, 1.0f, seed + 3);
+        unic_tensor *dy = rand2(rows, d, 1.0f, seed + 4), *dx = rand2(rows, d, 1.0f, seed + 5);
+        unic_tensor *dx0 = rand2(rows, d, 1.0f, seed + 5), *dw = rand2(1, d, 1.0f, seed + 6);
+        unic_tensor *db = rand2(1, d, 1.0f, seed + 7);
+        unic_tensor *g_x = to_gpu(x), *g_w = to_gpu(w), *g_b = to_gpu(b), *g_y = to_gpu(y);
+        unic_tensor *g_dy = to_gpu(dy), *g_dx = to_gpu(dx), *g_dw = to_gpu(dw), *g_db = to_gpu(db);
+        unic_cpu_layer_norm_forward(y, x, w, b, 1e-6f);
+        unic_cpu_layer_norm_backward(dx, dw, db, dy, x, w, 1e-6f);
+        unic_layer_norm_forward(g_y, g_x, g_w, g_b, 1e-6f);
+        unic_layer_norm_backward(g_dx, g_dw, g_db, g_dy, g_x, g_w, 1e-6f);
+        expect_changed(dx, dx0, "layer_norm_backward");
+        expect_close(g_y, y, "layer_norm_forward");
+        expect_close(g_dx, dx, "layer_norm_backward d_in (accumulated)");
+        expect_close(g_dw, dw, "layer_norm_backward d_w (accumulated)");
+        expect_close(g_db, db, "layer_norm_backward d_b (accumulated)");
+        unic_tensor *all[] = {x, w, b, y, dy, dx, dx0, dw, db, g_x, g_w, g_b, g_y, g_dy, g_dx,
+                              g_dw, g_db};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) unic_tensor_free(all[i]);
+    }
+}
+
+/* ViT-shaped: images of T tokens, heads dividing d; 197 tokens is ViT-B/16's. */
+Test(cuda_parity, attention)
+{
+    require_gpu();
+    const int cases[][4] = {{5, 13, 24, 3}, {2, 197, 64, 2}, {1, 1, 8, 1}}; /* images, T, d, heads */
+    for (int s = 0; s < 3; s++) {
+        uint64_t seed = 800 + 10 * (uint64_t)s;
+        int64_t n = cases[s][0], t = cases[s][1], d = cases[s][2];
+        int heads = cases[s][3];
+        unic_tensor *qkv = rand2(n * t, 3 * d, 2.0f, seed), *out = rand2(n * t, d, 1.0f, seed + 1);
+        unic_tensor *probs = rand2(n * heads * t, t, 1.0f, seed + 2);
+        unic_tensor *dout = rand2(n * t, d, 1.0f, seed + 3);
+        unic_tensor *dqkv = rand2(n * t, 3 * d, 1.0f, seed + 4);
+        unic_tensor *dqkv0 = rand2(n * t, 3 * d, 1.0f, seed + 4);
+        unic_tensor *g_qkv = to_gpu(qkv), *g_out = to_gpu(out), *g_probs = to_gpu(probs);
+        unic_tensor *g_dout = to_gpu(dout), *g_dqkv = to_gpu(dqkv), *g_out2 = to_gpu(out);
+        unic_cpu_attention_forward(out, probs, qkv, (int)t, heads);
+        unic_cpu_attention_backward(dqkv, dout, qkv, probs, (int)t, heads);
+        unic_attention_forward(g_out, g_probs, g_qkv, (int)t, heads);
+        unic_attention_forward(g_out2, NULL, g_qkv, (int)t, heads); /* probs not kept */
+        unic_attention_backward(g_dqkv, g_dout, g_qkv, g_probs, (int)t, heads);
+        if (t > 1) expect_changed(dqkv, dqkv0, "attention_backward");
+        expect_close(g_out, out, "attention_forward");
+        expect_close(g_out2, out, "attention_forward without probs");
+        expect_close(g_probs, probs, "attention_forward probs");
+        expect_close(g_dqkv, dqkv, "attention_backward (accumulated)");
+        unic_tensor *all[] = {qkv, out, probs, dout, dqkv, dqkv0, g_qkv, g_out, g_probs, g_dout,
+                              g_dqkv, g_out2};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) unic_tensor_free(all[i]);
+    }
+}
+
 Test(cuda_parity, softmax)
 {
     require_gpu();

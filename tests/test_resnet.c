@@ -51,8 +51,8 @@ static float *repeated_images(const char *name, int size, int copies)
     return images;
 }
 
-static void check_forward(const char *finetune, const char *inputs, const char *expected, int size,
-                          int copies)
+static void check_forward(const char *finetune, int training, const char *inputs,
+                          const char *expected, int size, int copies)
 {
     char err[1024] = "";
     test_component r = make(err, sizeof err, finetune);
@@ -66,6 +66,7 @@ static void check_forward(const char *finetune, const char *inputs, const char *
     float *emb = calloc((size_t)(n * DIM), sizeof(float));
     unic_tensor input = {images, {n, 3, size, size}, 4, UNIC_CPU};
     unic_tensor out = {emb, {n, DIM}, 2, UNIC_CPU};
+    if (training) r.c->backbone->set_training(r.state, 1);
     r.c->backbone->forward(r.state, &input, &out);
     unic_array want;
     const float *w = load_npy(expected, &want, 2 * DIM);
@@ -88,26 +89,29 @@ static void check_forward(const char *finetune, const char *inputs, const char *
 
 Test(resnet, frozen_matches_pytorch)
 {
-    check_forward("frozen", "resnet_inputs.npy", "resnet_expected.npy", 64, 1);
+    check_forward("frozen", 0, "resnet_inputs.npy", "resnet_expected.npy", 64, 1);
 }
 
 /* 18 images: three chunks of the frozen path, the last one short */
 Test(resnet, frozen_batches_beyond_one_chunk_match_pytorch)
 {
-    check_forward("frozen", "resnet_inputs.npy", "resnet_expected.npy", 64, 9);
+    check_forward("frozen", 0, "resnet_inputs.npy", "resnet_expected.npy", 64, 9);
 }
 
 /* 50 px: odd sizes through the stem, the pool and every stride-2 stage */
 Test(resnet, odd_image_size_matches_pytorch)
 {
-    check_forward("frozen", "resnet_inputs_odd.npy", "resnet_expected_odd.npy", 50, 1);
+    check_forward("frozen", 0, "resnet_inputs_odd.npy", "resnet_expected_odd.npy", 50, 1);
 }
 
-/* Training keeps the forward exact, over chunks of the frozen stages. */
+/* Training mode keeps the forward exact, over chunks of the frozen stages;
+ * so does a trainable backbone outside it (embedding a dataset). */
 Test(resnet, trainable_forward_matches_pytorch)
 {
-    check_forward("last_block", "resnet_inputs.npy", "resnet_expected.npy", 64, 9);
-    check_forward("full", "resnet_inputs_odd.npy", "resnet_expected_odd.npy", 50, 2);
+    for (int training = 0; training < 2; training++) {
+        check_forward("last_block", training, "resnet_inputs.npy", "resnet_expected.npy", 64, 9);
+        check_forward("full", training, "resnet_inputs_odd.npy", "resnet_expected_odd.npy", 50, 2);
+    }
 }
 
 
@@ -141,6 +145,7 @@ static void check_grads(const char *finetune, int nparams, const char *first, in
     unic_tensor out = {emb, {n, DIM}, 2, UNIC_CPU}, d_emb = {rr, {n, DIM}, 2, UNIC_CPU};
 
     for (int j = 0; j < np; j++) memset(params[j].grad->data, 0, sizeof(float) * (size_t)unic_numel(params[j].grad));
+    r.c->backbone->set_training(r.state, 1);
     r.c->backbone->forward(r.state, &input, &out);
     r.c->backbone->backward(r.state, &d_emb);
 

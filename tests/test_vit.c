@@ -340,7 +340,15 @@ static void check_grads(const char *const *kv, const char *tag, const char *kind
     unic_tensor out = {emb, {n, DIM}, 2, UNIC_CPU}, d_emb = {rr, {n, DIM}, 2, UNIC_CPU};
     grad_ctx g = {&r, &input, &out, rr};
 
+    /* outside training mode nothing is kept: backward has nothing to do */
     for (int j = 0; j < np; j++) memset(params[j].grad->data, 0, sizeof(float) * (size_t)unic_numel(params[j].grad));
+    objective(&g);
+    r.c->backbone->backward(r.state, &d_emb);
+    for (int j = 0; j < np; j++)
+        for (int64_t i = 0; i < unic_numel(params[j].grad); i++)
+            cr_assert_eq(params[j].grad->data[i], 0.0f, "%s: a gradient without training mode",
+                         params[j].name);
+    r.c->backbone->set_training(r.state, 1);
     objective(&g);
     /* training keeps the forward exact */
     snprintf(name, sizeof name, "vit_%s_expected.npy", tag);

@@ -420,3 +420,249 @@ extern "C" void unic_cuda_scale(unic_tensor *t, float s)
     scale_kernel<<<grid_for(n), THREADS>>>(t->data, s, n);
     LAUNCH_CHECK();
 }
+
+/* ---- LayerNorm and attention (the ViT blocks) --------------------------- */
+
+/* Each row's mean and 1 / sqrt(var + eps), one warp per row, two passes in
+ * double as the CPU reference. */
+__global__ void row_stats_kernel(double *stats, const float *x, int64_t rows, int64_t d, float eps)
+{
+    int lane = threadIdx.x & 31;
+    int64_t warps = (int64_t)gridDim.x * (blockDim.x / 32);
+    for (int64_t r = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; r < rows;
+         r += warps) {
+        const float *xr = x + r * d;
+        double s = 0;
+        for (int64_t c = lane; c < d; c += 32) s += xr[c];
+        double mean = warp_sum(s) / (double)d, v = 0;
+        for (int64_t c = lane; c < d; c += 32) v += (xr[c] - mean) * (xr[c] - mean);
+        v = warp_sum(v);
+        if (lane == 0) {
+            stats[2 * r] = mean;
+            stats[2 * r + 1] = 1.0 / sqrt(v / (double)d + eps);
+        }
+    }
+}
+
+__global__ void layer_norm_forward_kernel(float *y, const float *x, const double *stats,
+                                          const float *w, const float *b, int64_t rows, int64_t d)
+{
+    int64_t n = rows * d, stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        int64_t r = i / d, c = i % d;
+        y[i] = (float)((x[i] - stats[2 * r]) * stats[2 * r + 1]) * w[c] + b[c];
+    }
+}
+
+/* d_in += inv (dy w - mean(dy w) - xhat mean(dy w xhat)), a warp per row. */
+__global__ void layer_norm_backward_input_kernel(float *dx, const float *dy, const float *x,
+                                                 const double *stats, const float *w,
+                                                 int64_t rows, int64_t d)
+{
+    int lane = threadIdx.x & 31;
+    int64_t warps = (int64_t)gridDim.x * (blockDim.x / 32);
+    for (int64_t r = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; r < rows;
+         r += warps) {
+        const float *xr = x + r * d, *gr = dy + r * d;
+        double mean = stats[2 * r], inv = stats[2 * r + 1], m1 = 0, m2 = 0;
+        for (int64_t c = lane; c < d; c += 32) {
+            double g = (double)gr[c] * w[c];
+            m1 += g;
+            m2 += g * (xr[c] - mean) * inv;
+        }
+        m1 = warp_sum(m1) / (double)d;
+        m2 = warp_sum(m2) / (double)d;
+        for (int64_t c = lane; c < d; c += 32) {
+            double xhat = (xr[c] - mean) * inv;
+            dx[r * d + c] += (float)(inv * ((double)gr[c] * w[c] - m1 - xhat * m2));
+        }
+    }
+}
+
+/* d_w, d_b: a thread per column walks the rows (adjacent threads read
+ * adjacent columns, so the loads coalesce). */
+__global__ void layer_norm_backward_params_kernel(float *dw, float *db, const float *dy,
+                                                  const float *x, const double *stats,
+                                                  int64_t rows, int64_t d)
+{
+    int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= d) return;
+    double sw = 0, sb = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        double g = dy[r * d + c];
+        sw += g * (x[r * d + c] - stats[2 * r]) * stats[2 * r + 1];
+        sb += g;
+    }
+    if (dw) dw[c] += (float)sw;
+    if (db) db[c] += (float)sb;
+}
+
+static double *row_stats(const unic_tensor *in, float eps)
+{
+    int64_t rows = in->shape[0], d = unic_row_size(in);
+    double *stats = (double *)unic_cuda_malloc(sizeof(double) * 2 * (size_t)(rows ? rows : 1));
+    if (rows) row_stats_kernel<<<softmax_grid(rows), THREADS>>>(stats, in->data, rows, d, eps);
+    LAUNCH_CHECK();
+    return stats;
+}
+
+extern "C" void unic_cuda_layer_norm_forward(unic_tensor *out, const unic_tensor *in,
+                                             const unic_tensor *w, const unic_tensor *b, float eps)
+{
+    const char *op = "unic_cuda_layer_norm_forward";
+    require_device(out, op, "out");
+    require_device(in, op, "in");
+    require_device(w, op, "w");
+    require_device(b, op, "b");
+    int64_t rows = in->shape[0], d = unic_row_size(in);
+    if (rows * d == 0) return;
+    double *stats = row_stats(in, eps);
+    layer_norm_forward_kernel<<<grid_for(rows * d), THREADS>>>(out->data, in->data, stats,
+                                                               w->data, b->data, rows, d);
+    LAUNCH_CHECK();
+    unic_cuda_free(stats);
+}
+
+extern "C" void unic_cuda_layer_norm_backward(unic_tensor *d_in, unic_tensor *d_w, unic_tensor *d_b,
+                                              const unic_tensor *d_out, const unic_tensor *in,
+                                              const unic_tensor *w, float eps)
+{
+    const char *op = "unic_cuda_layer_norm_backward";
+    require_device(d_in, op, "d_in");
+    require_device(d_w, op, "d_w");
+    require_device(d_b, op, "d_b");
+    require_device(d_out, op, "d_out");
+    require_device(in, op, "in");
+    require_device(w, op, "w");
+    int64_t rows = in->shape[0], d = unic_row_size(in);
+    if (rows * d == 0) return;
+    double *stats = row_stats(in, eps);
+    if (d_in)
+        layer_norm_backward_input_kernel<<<softmax_grid(rows), THREADS>>>(
+            d_in->data, d_out->data, in->data, stats, w->data, rows, d);
+    LAUNCH_CHECK();
+    if (d_w || d_b)
+        layer_norm_backward_params_kernel<<<(unsigned)((d + THREADS - 1) / THREADS), THREADS>>>(
+            d_w ? d_w->data : NULL, d_b ? d_b->data : NULL, d_out->data, in->data, stats, rows, d);
+    LAUNCH_CHECK();
+    unic_cuda_free(stats);
+}
+
+/* In place over rows of k, one warp per row (softmax_forward_kernel with p = z). */
+__global__ void softmax_rows_kernel(float *s, int64_t rows, int64_t k)
+{
+    int lane = threadIdx.x & 31;
+    int64_t warps = (int64_t)gridDim.x * (blockDim.x / 32);
+    for (int64_t r = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; r < rows;
+         r += warps) {
+        float *sr = s + r * k, mx = -INFINITY;
+        for (int64_t j = lane; j < k; j += 32) mx = fmaxf(mx, sr[j]);
+        mx = warp_max(mx);
+        double sum = 0.0;
+        for (int64_t j = lane; j < k; j += 32) {
+            float e = expf(sr[j] - mx);
+            sr[j] = e;
+            sum += e;
+        }
+        float inv = (float)(1.0 / warp_sum(sum));
+        for (int64_t j = lane; j < k; j += 32) sr[j] *= inv;
+    }
+}
+
+/* dS = P (dP - rowsum(P dP)) in place of dP: rows of head `head`, whose P
+ * rows sit at probs[((b heads + head) T + i) T] and dP rows at ds[(b T + i) T]. */
+__global__ void attention_ds_kernel(float *ds, const float *probs, int64_t images, int64_t t,
+                                    int64_t heads, int64_t head)
+{
+    int lane = threadIdx.x & 31;
+    int64_t rows = images * t, warps = (int64_t)gridDim.x * (blockDim.x / 32);
+    for (int64_t r = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; r < rows;
+         r += warps) {
+        int64_t b = r / t, i = r % t;
+        const float *p = probs + ((b * heads + head) * t + i) * t;
+        float *g = ds + r * t;
+        double dot = 0;
+        for (int64_t j = lane; j < t; j += 32) dot += (double)p[j] * g[j];
+        dot = warp_sum(dot);
+        for (int64_t j = lane; j < t; j += 32) g[j] = p[j] * (float)(g[j] - dot);
+    }
+}
+
+/* Row-major data read column-major is transposed, so each product below is
+ * written for the transposes: with Qc = Q^T ([hd, T], leading dimension 3 d)
+ * and likewise Kc, Vc, Oc, and Pc = P^T (leading dimension T). One strided
+ * batched GEMM per head covers every image. */
+static void batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                    const float *a, int lda, long long sa, const float *b, int ldb, long long sb,
+                    float beta, float *c, int ldc, long long sc, int batch)
+{
+    CUBLAS_CHECK(cublasSgemmStridedBatched(blas(), ta, tb, m, n, k, &alpha, a, lda, sa, b, ldb,
+                                           sb, &beta, c, ldc, sc, batch));
+}
+
+extern "C" void unic_cuda_attention_forward(unic_tensor *out, unic_tensor *probs,
+                                            const unic_tensor *qkv, int tokens, int heads)
+{
+    const char *op = "unic_cuda_attention_forward";
+    require_device(out, op, "out");
+    require_device(probs, op, "probs");
+    require_device(qkv, op, "qkv");
+    int64_t t = tokens, d = out->shape[1], hd = d / heads, images = out->shape[0] / t;
+    if (images == 0) return;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *p = probs ? probs->data
+                     : (float *)unic_cuda_malloc(sizeof(float) * (size_t)(images * heads * t * t));
+    int T = as_int(t, op), HD = as_int(hd, op), D3 = as_int(3 * d, op), D = as_int(d, op);
+    int n = as_int(images, op);
+    for (int64_t h = 0; h < heads; h++) { /* S^T = scale K Q^T: (Kc)^T Qc */
+        const float *q = qkv->data + h * hd, *k = q + d;
+        batched(CUBLAS_OP_T, CUBLAS_OP_N, T, T, HD, scale, k, D3, t * 3 * d, q, D3, t * 3 * d,
+                0.0f, p + h * t * t, T, heads * t * t, n);
+    }
+    softmax_rows_kernel<<<softmax_grid(images * heads * t), THREADS>>>(p, images * heads * t, t);
+    LAUNCH_CHECK();
+    for (int64_t h = 0; h < heads; h++) { /* O^T = V^T P^T: Vc Pc */
+        const float *v = qkv->data + 2 * d + h * hd;
+        batched(CUBLAS_OP_N, CUBLAS_OP_N, HD, T, T, 1.0f, v, D3, t * 3 * d, p + h * t * t, T,
+                heads * t * t, 0.0f, out->data + h * hd, D, t * d, n);
+    }
+    if (!probs) unic_cuda_free(p);
+}
+
+extern "C" void unic_cuda_attention_backward(unic_tensor *d_qkv, const unic_tensor *d_out,
+                                             const unic_tensor *qkv, const unic_tensor *probs,
+                                             int tokens, int heads)
+{
+    const char *op = "unic_cuda_attention_backward";
+    require_device(d_qkv, op, "d_qkv");
+    require_device(d_out, op, "d_out");
+    require_device(qkv, op, "qkv");
+    require_device(probs, op, "probs");
+    int64_t t = tokens, d = d_out->shape[1], hd = d / heads, images = d_out->shape[0] / t;
+    if (images == 0) return;
+    float scale = 1.0f / sqrtf((float)hd);
+    int T = as_int(t, op), HD = as_int(hd, op), D3 = as_int(3 * d, op), D = as_int(d, op);
+    int n = as_int(images, op);
+    float *ds = (float *)unic_cuda_malloc(sizeof(float) * (size_t)(images * t * t));
+    for (int64_t h = 0; h < heads; h++) {
+        const float *q = qkv->data + h * hd, *k = q + d, *v = q + 2 * d;
+        const float *p = probs->data + h * t * t, *dout = d_out->data + h * hd;
+        float *dq = d_qkv->data + h * hd, *dk = dq + d, *dv = dq + 2 * d;
+        /* dV^T += dO^T P: dOc (Pc)^T */
+        batched(CUBLAS_OP_N, CUBLAS_OP_T, HD, T, T, 1.0f, dout, D, t * d, p, T, heads * t * t,
+                1.0f, dv, D3, t * 3 * d, n);
+        /* dP^T = V dO^T: (Vc)^T dOc */
+        batched(CUBLAS_OP_T, CUBLAS_OP_N, T, T, HD, 1.0f, v, D3, t * 3 * d, dout, D, t * d, 0.0f,
+                ds, T, t * t, n);
+        attention_ds_kernel<<<softmax_grid(images * t), THREADS>>>(ds, probs->data, images, t,
+                                                                    heads, h);
+        LAUNCH_CHECK();
+        /* dQ^T += scale K^T dS^T: Kc dSc */
+        batched(CUBLAS_OP_N, CUBLAS_OP_N, HD, T, T, scale, k, D3, t * 3 * d, ds, T, t * t, 1.0f,
+                dq, D3, t * 3 * d, n);
+        /* dK^T += scale Q^T dS: Qc (dSc)^T */
+        batched(CUBLAS_OP_N, CUBLAS_OP_T, HD, T, T, scale, q, D3, t * 3 * d, ds, T, t * t, 1.0f,
+                dk, D3, t * 3 * d, n);
+    }
+    unic_cuda_free(ds);
+}

@@ -17,7 +17,7 @@
 #include "tensor.h"
 
 /* Bumped whenever a struct below or the order of the api table changes. */
-#define UNIC_ABI_VERSION 3
+#define UNIC_ABI_VERSION 4
 
 #define UNIC_ENTRY_POINT "unic_plugin_init"
 
@@ -70,10 +70,16 @@ typedef struct unic_backbone_ops {
      * 0..255 from IDX or a pipeline without normalize, normalised floats
      * from a pipeline ending in normalize (what ViTs expect). */
     void (*forward)(void *self, const unic_tensor *input, unic_tensor *embeddings);
-    /* d_embeddings: [n, embed_dim]; accumulates parameter gradients. */
+    /* d_embeddings: [n, embed_dim] for the last forward in training mode;
+     * accumulates parameter gradients. */
     void (*backward)(void *self, const unic_tensor *d_embeddings);
     /* Trainable parameters only; none (0) means the core embeds the dataset once. */
     int (*parameters)(void *self, unic_param_tensor *out, int max);
+    /* Trainable backbones: 1 makes the next forwards keep what backward
+     * needs (PyTorch's model.train()), 0 (the state after create) keeps
+     * nothing, so embedding a whole dataset costs no more memory than a
+     * frozen forward. NULL for backbones with nothing to train. */
+    void (*set_training)(void *self, int training);
 } unic_backbone_ops;
 
 typedef struct unic_head_ops {
@@ -217,6 +223,24 @@ typedef struct unic_api {
      * `who` ignored; returns how many. */
     int (*report_unused_tensors)(const char *path, const char *const *used, int nused,
                                  const char *who);
+
+    /* The transformer ops (CPU and CUDA, dispatched like the others).
+     * LayerNorm over each row: out = (in - mean) / sqrt(var + eps) * w + b;
+     * backward accumulates into d_in (may be NULL), d_w and d_b. */
+    void (*layer_norm_forward)(unic_tensor *out, const unic_tensor *in, const unic_tensor *w,
+                               const unic_tensor *b, float eps);
+    void (*layer_norm_backward)(unic_tensor *d_in, unic_tensor *d_w, unic_tensor *d_b,
+                                const unic_tensor *d_out, const unic_tensor *in,
+                                const unic_tensor *w, float eps);
+    /* Multi-head self-attention over images of `tokens` tokens (timm's
+     * layout): qkv [n T, 3 d], rows Q | K | V each head-major -> out [n T,
+     * d], scale 1 / sqrt(d / heads); probs [n heads T, T] (NULL: not kept)
+     * keeps the softmax for backward, which accumulates into d_qkv. */
+    void (*attention_forward)(unic_tensor *out, unic_tensor *probs, const unic_tensor *qkv,
+                              int tokens, int heads);
+    void (*attention_backward)(unic_tensor *d_qkv, const unic_tensor *d_out,
+                               const unic_tensor *qkv, const unic_tensor *probs, int tokens,
+                               int heads);
 } unic_api;
 
 /* Keeps the api table for the plugin's callbacks (one per shared object). */
