@@ -60,7 +60,12 @@ static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
 static void backward(void *self, const unic_tensor *d_emb) {}
 static int parameters(void *self, unic_param_tensor *out, int max) { return 0; }
 
-static const unic_backbone_ops ops = {open_input, forward, backward, parameters, NULL};
+static const unic_backbone_ops ops = {
+    .open = open_input,
+    .forward = forward,
+    .backward = backward,
+    .parameters = parameters,
+};
 
 static const unic_component component = {
     .abi_version = UNIC_ABI_VERSION,

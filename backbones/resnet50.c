@@ -889,7 +889,13 @@ static int parameters(void *self, unic_param_tensor *out, int max)
 
 static void set_training(void *self, int training) { ((resnet *)self)->training = training; }
 
-static const unic_backbone_ops ops = {open_input, forward, backward, parameters, set_training};
+static const unic_backbone_ops ops = {
+    .open = open_input,
+    .forward = forward,
+    .backward = backward,
+    .parameters = parameters,
+    .set_training = set_training,
+};
 
 static const unic_component component = {
     .abi_version = UNIC_ABI_VERSION,

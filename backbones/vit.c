@@ -116,6 +116,8 @@ typedef struct vit {
     int64_t saved, batch; /* capacity, and the images of the last forward */
     vit_saved *sv;        /* [depth - first_trained], block first_trained + i */
     unic_tensor *s_xout;  /* the final norm's input, CLS rows */
+    unic_tensor *s_xall;  /* forward_tokens: the final norm's input, every row */
+    int batch_tokens;     /* the last training forward was forward_tokens */
     unic_tensor *s_cols;  /* full: the patch embedding's im2col for the batch */
     /* backward's scratch, sized with the saved activations */
     unic_tensor *g_x, *g_hid, *g_hid2, *g_d, *g_d2, *g_qkv, *g_patch;
@@ -318,7 +320,7 @@ static void free_activations(vit *x)
 
 static void free_saved(vit *x)
 {
-    unic_tensor **all[] = {&x->s_xout, &x->s_cols, &x->g_x, &x->g_hid, &x->g_hid2, &x->g_d,
+    unic_tensor **all[] = {&x->s_xout, &x->s_xall, &x->s_cols, &x->g_x, &x->g_hid, &x->g_hid2, &x->g_d,
                            &x->g_d2, &x->g_qkv, &x->g_patch};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (*all[i]) unic->tensor_free(*all[i]);
@@ -730,7 +732,7 @@ static void block_train(vit *x, int bi, unic_tensor *xs, int64_t images, int64_t
 /* input: `images` images [3, H, W] -> emb [images, dim]; `first` is the
  * chunk's first image in the batch (where training keeps its activations). */
 static void forward_chunk(vit *x, const float *input, int64_t images, int64_t first, float *emb,
-                          int train)
+                          float *tok, int train)
 {
     int p = x->patch, gh = x->gh, gw = x->gw, d = x->dim, t = x->tokens;
     int64_t g = (int64_t)gh * gw, rows = images * t, H = x->height, W = x->width;
@@ -782,6 +784,11 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
         residual(xs.data, tmp.data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
     }
     for (int i = x->first_trained; train && i < x->depth; i++) block_train(x, i, &xs, images, first);
+    if (tok) { /* every token after the final norm, for heads that take tokens */
+        if (train) memcpy(x->s_xall->data + first * t * d, xs.data, sizeof(float) * rows * d);
+        layer_norm(tok, xs.data, rows, d, x->norm_w, x->norm_b, x->eps);
+        return;
+    }
     if (train) /* the final norm's input, CLS only */
         for (int64_t b = 0; b < images; b++)
             memcpy(x->s_xout->data + (first + b) * d, xs.data + b * t * d, sizeof(float) * d);
@@ -791,19 +798,34 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
                    x->eps);
 }
 
-static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
+/* The CLS embeddings (emb) or every token (tok, [n, T, dim]) of the images. */
+static void run_forward(vit *x, const unic_tensor *input, float *emb, float *tok)
 {
-    vit *x = self;
-    int64_t n = input->shape[0], per = 3 * x->height * x->width;
+    int64_t n = input->shape[0], per = 3 * x->height * x->width, td = (int64_t)x->tokens * x->dim;
     int train = x->nparams && x->training;
     ensure_activations(x, n < VIT_CHUNK ? n : VIT_CHUNK);
     if (train) ensure_saved(x, n);
+    if (train && tok && !x->s_xall) x->s_xall = mat(x->saved * x->tokens, x->dim);
     if (x->full) refresh_pos(x);
     x->batch = train ? n : 0; /* what backward may differentiate */
+    x->batch_tokens = tok != NULL;
     for (int64_t b0 = 0; b0 < n; b0 += VIT_CHUNK) {
         int64_t nb = n - b0 < VIT_CHUNK ? n - b0 : VIT_CHUNK;
-        forward_chunk(x, input->data + b0 * per, nb, b0, emb->data + b0 * x->dim, train);
+        forward_chunk(x, input->data + b0 * per, nb, b0, emb ? emb + b0 * x->dim : NULL,
+                      tok ? tok + b0 * td : NULL, train);
     }
+}
+
+static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
+{
+    run_forward(self, input, emb->data, NULL);
+}
+
+static int token_count(void *self) { return ((vit *)self)->tokens; }
+
+static void forward_tokens(void *self, const unic_tensor *input, unic_tensor *tokens)
+{
+    run_forward(self, input, NULL, tokens->data);
 }
 
 static void set_training(void *self, int training) { ((vit *)self)->training = training; }
@@ -960,7 +982,7 @@ static void embed_backward(vit *x, int64_t n, const unic_tensor *dx)
 static void backward(void *self, const unic_tensor *d_emb)
 {
     vit *x = self;
-    if (!x->nparams || x->batch == 0) return;
+    if (!x->nparams || x->batch == 0 || x->batch_tokens) return;
     int d = x->dim, t = x->tokens;
     int64_t n = x->batch, rows = n * t;
     unic_tensor dx = unic_rows(x->g_x, 0, rows);
@@ -976,6 +998,21 @@ static void backward(void *self, const unic_tensor *d_emb)
     if (x->full) embed_backward(x, n, &dx);
 }
 
+/* As backward, from d(tokens) [n, T, dim] of the last forward_tokens. */
+static void backward_tokens(void *self, const unic_tensor *d_tokens)
+{
+    vit *x = self;
+    if (!x->nparams || x->batch == 0 || !x->batch_tokens) return;
+    int64_t n = x->batch, rows = n * x->tokens;
+    unic_tensor dx = unic_rows(x->g_x, 0, rows);
+    unic->tensor_zero(&dx);
+    layer_norm_backward(dx.data, grad_of(x, x->norm_w), grad_of(x, x->norm_b), d_tokens->data,
+                        x->s_xall->data, rows, x->dim, x->norm_w, x->eps);
+    for (int i = x->depth - 1; i >= x->first_trained; i--)
+        block_backward(x, i, n, &dx, x->full || i > x->first_trained);
+    if (x->full) embed_backward(x, n, &dx);
+}
+
 /* frozen: none, which makes the core embed the dataset once. */
 static int parameters(void *self, unic_param_tensor *out, int max)
 {
@@ -984,7 +1021,16 @@ static int parameters(void *self, unic_param_tensor *out, int max)
     return x->nparams;
 }
 
-static const unic_backbone_ops ops = {open_input, forward, backward, parameters, set_training};
+static const unic_backbone_ops ops = {
+    .open = open_input,
+    .forward = forward,
+    .backward = backward,
+    .parameters = parameters,
+    .set_training = set_training,
+    .token_count = token_count,
+    .forward_tokens = forward_tokens,
+    .backward_tokens = backward_tokens,
+};
 
 static const unic_component component = {
     .abi_version = UNIC_ABI_VERSION,

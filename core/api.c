@@ -157,6 +157,7 @@ static const unic_api api = {
     .layer_norm_backward = unic_layer_norm_backward,
     .attention_forward = unic_attention_forward,
     .attention_backward = unic_attention_backward,
+    .add = unic_add,
 };
 
 const unic_api *unic_core_api(void) { return &api; }

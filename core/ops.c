@@ -166,6 +166,12 @@ void unic_adam_step(unic_tensor *param, const unic_tensor *grad, unic_tensor *m,
 
 void unic_scale(unic_tensor *t, float s) { DISPATCH(t, scale(t, s)); }
 
+void unic_add(unic_tensor *y, const unic_tensor *x, float alpha)
+{
+    if (unic_numel(y) != unic_numel(x)) unic_die("add: element counts differ");
+    DISPATCH(y, add(y, x, alpha));
+}
+
 /* Drawn on the host from one sequential stream whatever the device, so a
  * model starts from the same weights on the CPU and the GPU. */
 void unic_fill_uniform(unic_tensor *t, float bound, uint64_t seed, uint64_t stream)

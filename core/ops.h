@@ -48,6 +48,8 @@ void unic_adam_step(unic_tensor *param, const unic_tensor *grad, unic_tensor *m,
                     float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t);
 void unic_fill_uniform(unic_tensor *t, float bound, uint64_t seed, uint64_t stream);
 void unic_scale(unic_tensor *t, float s);
+/* y += alpha x, element-wise. */
+void unic_add(unic_tensor *y, const unic_tensor *x, float alpha);
 
 /* Per-device implementations behind the dispatch, same signatures. */
 #define UNIC_DECLARE_OPS(prefix)                                                                  \
@@ -77,7 +79,8 @@ void unic_scale(unic_tensor *t, float s);
     void prefix##_adam_step(unic_tensor *param, const unic_tensor *grad, unic_tensor *m,         \
                             unic_tensor *v, float lr, float beta1, float beta2, float eps,       \
                             float weight_decay, int64_t t);                                      \
-    void prefix##_scale(unic_tensor *t, float s);
+    void prefix##_scale(unic_tensor *t, float s);                                                \
+    void prefix##_add(unic_tensor *y, const unic_tensor *x, float alpha);
 
 #ifdef __cplusplus
 extern "C" {

@@ -325,3 +325,10 @@ void unic_cpu_attention_backward(unic_tensor *d_qkv, const unic_tensor *d_out,
         free(mem);
     }
 }
+
+void unic_cpu_add(unic_tensor *y, const unic_tensor *x, float alpha)
+{
+    int64_t n = unic_numel(y);
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) y->data[i] += alpha * x->data[i];
+}

@@ -71,6 +71,8 @@ typedef struct run {
     int32_t *batch_labels;
     /* a trainable backbone: images of a step in one buffer, d(embeddings) */
     int train_backbone;
+    /* a head that takes the backbone's tokens (x_host is [rows, tokens, dim]) */
+    int tokens_head, tokens;
     float *images;
     unic_tensor *dx;
     cJSON *history;
@@ -466,11 +468,17 @@ static int build_model(run *r, char *err, size_t errlen)
             c->v = like(list[i].value);
         }
         r->nparams = n + m;
-        r->dx = unic_tensor_2d(UNIC_CPU, r->rows, r->dim);
-        r->images = unic_xmalloc((size_t)r->rows * (size_t)r->train.item_size * sizeof(float));
     }
-    r->x_host = unic_tensor_2d(UNIC_CPU, r->rows, r->dim);
-    r->x_dev = r->dev == UNIC_CPU ? r->x_host : unic_tensor_2d(r->dev, r->rows, r->dim);
+    /* the head's input: embeddings [rows, dim] or tokens [rows, T, dim] */
+    const unic_backbone_ops *bb = r->backbone.slot->component->backbone;
+    r->tokens = r->tokens_head ? bb->token_count(r->backbone.state) : 0;
+    int64_t shape[3] = {r->rows, r->tokens_head ? r->tokens : r->dim, r->dim};
+    int nd = r->tokens_head ? 3 : 2;
+    if (r->train_backbone) r->dx = unic_tensor_new(UNIC_CPU, nd, shape);
+    if (r->train_backbone || r->tokens_head)
+        r->images = unic_xmalloc((size_t)r->rows * (size_t)r->train.item_size * sizeof(float));
+    r->x_host = unic_tensor_new(UNIC_CPU, nd, shape);
+    r->x_dev = r->dev == UNIC_CPU ? r->x_host : unic_tensor_new(r->dev, nd, shape);
     r->logits = unic_tensor_2d(r->dev, r->rows, r->k);
     r->probs = unic_tensor_2d(r->dev, r->rows, r->k);
     r->dlogits = unic_tensor_2d(r->dev, r->rows, r->k);
@@ -510,21 +518,78 @@ static unic_tensor forward_rows(run *r, const float *emb, const int64_t *idx, in
     return forward_x(r, count);
 }
 
-static void predict(run *r, const float *emb, int64_t n, int32_t *pred, float *conf)
+/* Training mode for a trainable backbone (see set_training in plugin.h). */
+static void backbone_training(run *r, int on)
 {
+    const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
+    if (ops->set_training) ops->set_training(r->backbone.state, on);
+}
+
+static void take_argmax(const run *r, const float *probs, int64_t m, int32_t *pred, float *conf)
+{
+    for (int64_t i = 0; i < m; i++) {
+        const float *row = probs + i * r->k;
+        int best = 0;
+        for (int c = 1; c < r->k; c++)
+            if (row[c] > row[best]) best = c;
+        pred[i] = best;
+        if (conf) conf[i] = row[best];
+    }
+}
+
+/* A head on tokens: the evaluation images through the backbone (test
+ * pipeline) and the head, a step's rows at a time. An image that fails to
+ * decode now keeps prediction 0 with confidence 0. */
+static int predict_tokens(run *r, int32_t *pred, float *conf, char *err, size_t errlen)
+{
+    int64_t n = r->has_eval_set ? r->eval_n : r->n;
+    const int64_t *index = r->has_eval_set ? r->eval_index : r->train_index;
+    unic_loader *l = unic_loader_new(r->has_eval_set ? r->eval_set : r->train_set, r->pipeline,
+                                     index, n, r->rows, omp_get_max_threads(), r->seed, 0, err,
+                                     errlen);
+    if (!l) return -1;
+    backbone_training(r, 0);
+    const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
+    int c, h, w;
+    unic_loader_shape(l, &c, &h, &w);
+    memset(pred, 0, (size_t)n * sizeof(int32_t));
+    if (conf) memset(conf, 0, (size_t)n * sizeof(float));
+    int32_t *bp = unic_xmalloc((size_t)r->rows * sizeof(int32_t));
+    float *bc = unic_xmalloc((size_t)r->rows * sizeof(float));
+    unic_batch b;
+    int64_t done = 0;
+    while (unic_loader_next(l, &b)) {
+        if (b.n == 0) continue;
+        unic_tensor in = {(float *)b.x, {b.n, c, h, w}, 4, UNIC_CPU};
+        unic_tensor o = unic_rows(r->x_host, 0, b.n);
+        ops->forward_tokens(r->backbone.state, &in, &o);
+        unic_tensor p = forward_x(r, b.n);
+        take_argmax(r, p.data, b.n, bp, bc);
+        for (int i = 0; i < b.n; i++) {
+            while (done < n && index[done] != b.idx[i]) done++;
+            pred[done] = bp[i];
+            if (conf) conf[done] = bc[i];
+        }
+    }
+    unic_xfree(bp);
+    unic_xfree(bc);
+    unic_loader_free(l);
+    return 0;
+}
+
+/* The head's clusters for the evaluation set (the training set without one). */
+static int predict(run *r, int32_t *pred, float *conf, char *err, size_t errlen)
+{
+    if (r->tokens_head) return predict_tokens(r, pred, conf, err, errlen);
+    const float *emb = r->has_eval_set ? r->eval_emb : r->emb;
+    int64_t n = r->has_eval_set ? r->eval_n : r->n;
     for (int64_t s = 0; s < n; s += r->rows) {
         int64_t m = s + r->rows <= n ? r->rows : n - s;
         for (int64_t i = 0; i < m; i++) r->batch_idx[i] = s + i;
         unic_tensor p = forward_rows(r, emb, r->batch_idx, m);
-        for (int64_t i = 0; i < m; i++) {
-            const float *row = p.data + i * r->k;
-            int best = 0;
-            for (int c = 1; c < r->k; c++)
-                if (row[c] > row[best]) best = c;
-            pred[s + i] = best;
-            if (conf) conf[s + i] = row[best];
-        }
+        take_argmax(r, p.data, m, pred + s, conf ? conf + s : NULL);
     }
+    return 0;
 }
 
 /* ---- evaluation ---------------------------------------------------------- */
@@ -689,10 +754,14 @@ static double step(run *r, const int64_t *anchors, int b, int64_t step_no, doubl
     unic_softmax_backward(&dl, &pd, &dp);
     for (int i = 0; i < r->nparams; i++) unic_tensor_zero(r->params[i].grad);
     if (r->train_backbone) {
+        const unic_backbone_ops *bb = r->backbone.slot->component->backbone;
         unic_tensor dx = unic_rows(r->dx, 0, rows);
         unic_tensor_zero(&dx);
         r->head.slot->component->head->backward(r->head.state, &dl, &dx);
-        r->backbone.slot->component->backbone->backward(r->backbone.state, &dx);
+        if (r->tokens_head)
+            bb->backward_tokens(r->backbone.state, &dx);
+        else
+            bb->backward(r->backbone.state, &dx);
     } else {
         r->head.slot->component->head->backward(r->head.state, &dl, NULL);
     }
@@ -766,7 +835,7 @@ static int augmented_rows(run *r, augmented *a, int b)
             ok = 0;
             continue;
         }
-        if (r->train_backbone) { /* one forward over all roles: backward needs them together */
+        if (r->train_backbone || r->tokens_head) { /* one forward over all roles: backward needs them together */
             memcpy(r->images + (size_t)k * b * item, batch.x, (size_t)b * item * sizeof(float));
             continue;
         }
@@ -774,19 +843,16 @@ static int augmented_rows(run *r, augmented *a, int b)
         unic_tensor o = {r->x_host->data + (size_t)k * b * r->dim, {b, r->dim}, 2, UNIC_CPU};
         ops->forward(r->backbone.state, &in, &o);
     }
-    if (ok && r->train_backbone) {
+    if (ok && r->tokens_head) {
+        unic_tensor in = {r->images, {(int64_t)a->roles * b, c, h, w}, 4, UNIC_CPU};
+        unic_tensor o = unic_rows(r->x_host, 0, (int64_t)a->roles * b);
+        ops->forward_tokens(r->backbone.state, &in, &o);
+    } else if (ok && r->train_backbone) {
         unic_tensor in = {r->images, {(int64_t)a->roles * b, c, h, w}, 4, UNIC_CPU};
         unic_tensor o = {r->x_host->data, {(int64_t)a->roles * b, r->dim}, 2, UNIC_CPU};
         ops->forward(r->backbone.state, &in, &o);
     }
     return ok;
-}
-
-/* Training mode for a trainable backbone (see set_training in plugin.h). */
-static void backbone_training(run *r, int on)
-{
-    const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
-    if (ops->set_training) ops->set_training(r->backbone.state, on);
 }
 
 /* With a trainable backbone the embeddings move: re-embed the kept images
@@ -856,13 +922,16 @@ static int write_text(const char *dir, const char *name, const char *text, char 
 
 static int write_predictions(run *r, char *err, size_t errlen)
 {
-    const float *emb = r->has_eval_set ? r->eval_emb : r->emb;
     int64_t n = r->has_eval_set ? r->eval_n : r->n;
     const int32_t *labels = r->has_eval_set ? r->eval.labels : r->train.labels;
     const int64_t *index = r->has_eval_set ? r->eval_index : r->train_index;
     int32_t *pred = unic_xmalloc((size_t)n * sizeof(int32_t));
     float *conf = unic_xmalloc((size_t)n * sizeof(float));
-    predict(r, emb, n, pred, conf);
+    if (predict(r, pred, conf, err, errlen) != 0) {
+        unic_xfree(pred);
+        unic_xfree(conf);
+        return -1;
+    }
     size_t cap = (size_t)n * 48 + 64, len = 0;
     char *buf = unic_xmalloc(cap);
     len += (size_t)snprintf(buf, cap, "index,prediction,confidence,label%s\n", r->gcd ? ",labeled" : "");
@@ -1001,6 +1070,11 @@ static int setup(run *r, const char *out_dir, char *err, size_t errlen)
     if (r->train_backbone && r->dev != UNIC_CPU)
         return unic_errf(err, errlen, "[backbone] %s trains on the CPU only so far; set [train] "
                          "device = cpu", x->backbone.component->name);
+    r->tokens_head = x->head.component->head->takes_tokens;
+    if (r->tokens_head && !x->backbone.component->backbone->forward_tokens)
+        return unic_errf(err, errlen, "[head] %s takes the backbone's tokens, which [backbone] %s "
+                         "does not give (vit does)", x->head.component->name,
+                         x->backbone.component->name);
     for (int m = 0; m < x->nminers; m++)
         if (create_instance(&r->miners[m], &x->miners[m], err, errlen) != 0) return -1;
     return 0;
@@ -1094,7 +1168,8 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         unic_progress p;
         unic_progress_start(&p, label, r.n);
         augmented aug = {0};
-        int per_step = r.train_pipeline || r.train_backbone; /* images read every step */
+        /* images read every step */
+        int per_step = r.train_pipeline || r.train_backbone || r.tokens_head;
         backbone_training(&r, 1);
         if (per_step && augmented_begin(&r, e, order, steps, &aug, err, errlen) != 0)
             goto done_loop;
@@ -1103,7 +1178,7 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
             int b = (int)(first + r.batch <= r.n ? r.batch : r.n - first);
             int rows = b * (r.use_negatives ? 3 : 2);
             if (!per_step || !augmented_rows(&r, &aug, b)) {
-                if (r.train_backbone) { /* an image failed to decode this time */
+                if (r.train_backbone || r.tokens_head) { /* an image failed to decode this time */
                     unic_log(UNIC_LOG_WARN, "step %lld: an image failed to load; step skipped",
                              (long long)steps);
                     steps++;
@@ -1139,8 +1214,8 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
                  (r.has_eval_set && refresh_embeddings(&r, r.eval_set, r.eval_index, r.eval_n,
                                                        r.eval_emb, err, errlen) != 0)))
                 goto done_loop;
-            predict(&r, r.has_eval_set ? r.eval_emb : r.emb, eval_n, pred, NULL);
-            if (score(&r, pred, s, err, errlen) != 0) goto done_loop;
+            if (predict(&r, pred, NULL, err, errlen) != 0 || score(&r, pred, s, err, errlen) != 0)
+                goto done_loop;
             for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(h, metric_names(&r, i), s[i]);
             snprintf(scores, sizeof scores, " | %s %.4f %s %.4f %s %.4f", metric_names(&r, 0), s[0],
                      metric_names(&r, 1), s[1], metric_names(&r, 2), s[2]);
@@ -1164,8 +1239,8 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         refresh_embeddings(&r, r.train_set, r.train_index, r.n, r.emb, err, errlen) != 0)
         goto done_loop;
     if (start_epoch >= epochs && scored) { /* resumed a finished run: score what it holds */
-        predict(&r, r.has_eval_set ? r.eval_emb : r.emb, eval_n, pred, NULL);
-        if (score(&r, pred, fin, err, errlen) != 0) goto done_loop;
+        if (predict(&r, pred, NULL, err, errlen) != 0 || score(&r, pred, fin, err, errlen) != 0)
+            goto done_loop;
     }
     if (write_predictions(&r, err, errlen) != 0 ||
         write_metrics(&r, base, fin, scored, times, err, errlen) != 0)

@@ -62,7 +62,12 @@ static int parameters(void *self, unic_param_tensor *out, int max)
     return 2;
 }
 
-static const unic_head_ops ops = {setup, forward, backward, parameters};
+static const unic_head_ops ops = {
+    .setup = setup,
+    .forward = forward,
+    .backward = backward,
+    .parameters = parameters,
+};
 
 static const unic_component component = {
     .abi_version = UNIC_ABI_VERSION,

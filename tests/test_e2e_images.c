@@ -290,6 +290,66 @@ Test(e2e_images, images_through_a_resnet_checkpoint, .timeout = 600)
     unic_safetensors_close(orig);
 }
 
+/* Figure 6's self-attention head on the ViT's tokens: frozen (the backbone
+ * runs every step and for the predictions) and with the last block trained
+ * through the tokens. */
+Test(e2e_images, attention_head_on_vit_tokens, .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("sahead"), *root = test_path(dir, "fmnist");
+    write_image_folder(root, 200);
+    char *ini = test_path(dir, "exp.ini"), *ck = test_fixture("vit_a.safetensors");
+    char text[4096], args[8192];
+    snprintf(text, sizeof text,
+             "[data]\nformat = imagefolder\npath = %s\nsplit = train\n"
+             "transform = resize(32, bicubic) center_crop(32) normalize(imagenet)\n"
+             "[backbone]\nplugin = vit\ncheckpoint = %s\npatch = 8\ndepth = 2\ndim = 24\n"
+             "heads = 3\n[head]\nplugin = attention\nheads = 3\nhidden = 32\n"
+             "[miner.pos]\nplugin = knn\ntau1 = 10\n[miner.neg]\nplugin = far\ntau2 = 100\n"
+             "[loss.pos]\n[loss.neg]\n[loss.entropy]\n"
+             "[train]\nepochs = 2\nbatch_size = 32\nlr = 1e-3\n[eval]\nevery = 1\n",
+             root, ck);
+    test_write_text(ini, text);
+    int status;
+    for (int trained = 0; trained < 2; trained++) {
+        snprintf(args, sizeof args, "run %s --quiet --set backbone.finetune=%s --out %s/run%d",
+                 ini, trained ? "last_block" : "frozen", dir, trained);
+        char *out = run_cmd(args, &status);
+        cr_assert_eq(status, 0, "%s", out);
+        free(out);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/run%d/predictions.csv", dir, trained);
+        char *pred = test_read_file(path, NULL);
+        cr_assert_not_null(pred);
+        int lines = 0;
+        for (char *c = pred; *c; c++) lines += *c == '\n';
+        cr_expect_eq(lines, 201, "a header and one line per image");
+        free(pred);
+        snprintf(path, sizeof path, "%s/run%d/checkpoint.safetensors", dir, trained);
+        unic_safetensors *st;
+        char err[1024];
+        cr_assert_eq(unic_safetensors_open(path, &st, err, sizeof err), 0, "%s", err);
+        cr_expect_not_null(unic_safetensors_find(st, "head.attn.qkv.weight"));
+        if (trained)
+            cr_expect_not_null(unic_safetensors_find(st, "backbone.blocks.1.attn.qkv.weight"),
+                               "the last block trains through the tokens");
+        unic_safetensors_close(st);
+    }
+    /* a backbone without tokens is refused before any work */
+    char *bad = test_path(dir, "bad.ini");
+    snprintf(text, sizeof text,
+             "[data]\nformat = imagefolder\npath = %s\nsplit = train\n"
+             "transform = resize(28) center_crop(28)\n[backbone]\nplugin = pixels\n"
+             "[head]\nplugin = attention\n[miner.pos]\nplugin = knn\n[loss.pos]\n",
+             root);
+    test_write_text(bad, text);
+    snprintf(args, sizeof args, "run %s --quiet --out %s/bad", bad, dir);
+    char *out = run_cmd(args, &status);
+    cr_expect_neq(status, 0);
+    cr_expect_not_null(strstr(out, "[head] attention takes the backbone's tokens"), "%s", out);
+    free(out);
+}
+
 /* unic extract from an ImageFolder through a ViT checkpoint, and the
  * features backbone reading the file back for a head-only run. */
 Test(e2e_images, extract_then_features, .timeout = 600)

@@ -92,12 +92,19 @@ Test(gradcheck, every_head)
         if (c->kind != UNIC_KIND_HEAD) continue;
         unic_params *p;
         void *s = create_default(c, &p);
-        const int rows = 5, in = 6, k = 4;
+        /* in = 12: the attention head's default 12 heads divide it; a head
+         * that takes tokens gets 3 per item */
+        const int rows = 5, k = 4, tokens = c->head->takes_tokens ? 3 : 1;
+        const int64_t in = 12, shape[3] = {rows, tokens, in};
         char err[512];
-        cr_assert_eq(c->head->setup(s, in, k, rows, UNIC_CPU, 11, err, sizeof err), 0, "%s", err);
-        unic_tensor *x = unic_tensor_2d(UNIC_CPU, rows, in), *dx = unic_tensor_2d(UNIC_CPU, rows, in);
+        cr_assert_eq(c->head->setup(s, (int)in, k, rows, UNIC_CPU, 11, err, sizeof err), 0, "%s",
+                     err);
+        int nd = c->head->takes_tokens ? 3 : 2;
+        int64_t flat[2] = {rows, in};
+        unic_tensor *x = unic_tensor_new(UNIC_CPU, nd, nd == 3 ? shape : flat);
+        unic_tensor *dx = unic_tensor_new(UNIC_CPU, nd, nd == 3 ? shape : flat);
         unic_tensor *logits = unic_tensor_2d(UNIC_CPU, rows, k), *dl = unic_tensor_2d(UNIC_CPU, rows, k);
-        fill_normal(x->data, rows * in, 5);
+        fill_normal(x->data, unic_numel(x), 5);
         fill_normal(dl->data, rows * k, 6);
         unic_param_tensor params[32];
         int np = c->head->parameters(s, params, 32);
@@ -105,7 +112,7 @@ Test(gradcheck, every_head)
         head_objective(c, s, x, logits, dl->data);
         c->head->backward(s, dl, dx);
         head_ctx ctx = {c, s, x, logits, dl->data};
-        double e = check_entries(x->data, dx->data, rows * in, 30, head_f, &ctx, 1e-2f);
+        double e = check_entries(x->data, dx->data, unic_numel(x), 30, head_f, &ctx, 1e-2f);
         cr_expect_lt(e, 1e-2, "head %s: d input relative error %g", c->name, e);
         for (int j = 0; j < np; j++) {
             e = check_entries(params[j].value->data, params[j].grad->data,
@@ -120,7 +127,7 @@ Test(gradcheck, every_head)
         unic_params_free(p);
         checked++;
     }
-    cr_expect_geq(checked, 2, "mlp and fc at least");
+    cr_expect_geq(checked, 3, "mlp, fc and attention at least");
 }
 
 typedef struct loss_ctx {

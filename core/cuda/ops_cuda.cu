@@ -666,3 +666,20 @@ extern "C" void unic_cuda_attention_backward(unic_tensor *d_qkv, const unic_tens
     }
     unic_cuda_free(ds);
 }
+
+__global__ void add_kernel(float *y, const float *x, float alpha, int64_t n)
+{
+    int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        y[i] += alpha * x[i];
+}
+
+extern "C" void unic_cuda_add(unic_tensor *y, const unic_tensor *x, float alpha)
+{
+    require_device(y, "unic_cuda_add", "y");
+    require_device(x, "unic_cuda_add", "x");
+    int64_t n = unic_numel(y);
+    if (n == 0) return;
+    add_kernel<<<grid_for(n), THREADS>>>(y->data, x->data, alpha, n);
+    LAUNCH_CHECK();
+}

@@ -17,7 +17,7 @@
 #include "tensor.h"
 
 /* Bumped whenever a struct below or the order of the api table changes. */
-#define UNIC_ABI_VERSION 4
+#define UNIC_ABI_VERSION 5
 
 #define UNIC_ENTRY_POINT "unic_plugin_init"
 
@@ -80,6 +80,14 @@ typedef struct unic_backbone_ops {
      * nothing, so embedding a whole dataset costs no more memory than a
      * frozen forward. NULL for backbones with nothing to train. */
     void (*set_training)(void *self, int training);
+    /* For heads that take tokens (the self-attention head of the paper's
+     * Figure 6); NULL where the backbone has none. forward_tokens is
+     * forward with every output token in out [n, T, embed_dim] (a ViT's CLS
+     * first, then its patches, after the final norm), T = token_count();
+     * backward_tokens takes their gradient, as backward does the embeddings'. */
+    int (*token_count)(void *self);
+    void (*forward_tokens)(void *self, const unic_tensor *input, unic_tensor *tokens);
+    void (*backward_tokens)(void *self, const unic_tensor *d_tokens);
 } unic_backbone_ops;
 
 typedef struct unic_head_ops {
@@ -91,6 +99,9 @@ typedef struct unic_head_ops {
     /* Accumulates parameter gradients; dx (may be NULL) receives dL/dx. */
     void (*backward)(void *self, const unic_tensor *d_logits, unic_tensor *dx);
     int (*parameters)(void *self, unic_param_tensor *out, int max);
+    /* 1: x is the backbone's tokens [n, T, in_dim] (forward_tokens), not the
+     * embeddings [n, in_dim]; the core then runs the backbone every step. */
+    int takes_tokens;
 } unic_head_ops;
 
 /* One batch as the losses see it: softmax outputs of the anchors, their
@@ -241,6 +252,8 @@ typedef struct unic_api {
     void (*attention_backward)(unic_tensor *d_qkv, const unic_tensor *d_out,
                                const unic_tensor *qkv, const unic_tensor *probs, int tokens,
                                int heads);
+    /* y += alpha x, element-wise (same element counts): residual connections. */
+    void (*add)(unic_tensor *y, const unic_tensor *x, float alpha);
 } unic_api;
 
 /* Keeps the api table for the plugin's callbacks (one per shared object). */
