@@ -477,3 +477,72 @@ Test(vit, frozen_has_no_parameters)
     drop(&r);
     free(ck);
 }
+
+/* forward_tokens / backward_tokens (for heads that take tokens) against
+ * PyTorch on the DINOv2-like fixture: every token after the final norm, and
+ * the last block's gradients of L = sum(tokens * Rt). */
+Test(vit, tokens_and_their_gradients_match_pytorch)
+{
+    char err[1024] = "", name[160];
+    char *ck = test_fixture("vit_b.safetensors"), *ref = test_fixture("vit_b_tokens.safetensors");
+    const char *kv[] = {"checkpoint", ck, "patch", "4", "depth", "2", "dim", "24", "heads", "2",
+                        "layerscale", "true", "finetune", "last_block", NULL};
+    vit_run r = make(err, sizeof err, kv);
+    cr_assert_not_null(r.state, "%s", err);
+    int dim = 0;
+    cr_assert_eq(r.c->backbone->open(r.state, &rgb32, &dim, err, sizeof err), 0, "%s", err);
+    int t = r.c->backbone->token_count(r.state);
+    cr_assert_eq(t, 65, "CLS and an 8 x 8 grid");
+
+    unic_array in;
+    char *in_path = test_fixture("vit_inputs.npy");
+    cr_assert_eq(unic_npy_load(in_path, &in, err, sizeof err), 0, "%s", err);
+    unic_tensor input = {in.data, {2, 3, 32, 32}, 4, UNIC_CPU};
+    float *tok = calloc((size_t)2 * t * DIM, sizeof(float)), emb[2 * DIM];
+    unic_tensor tokens = {tok, {2, t, DIM}, 3, UNIC_CPU}, e = {emb, {2, DIM}, 2, UNIC_CPU};
+    unic_param_tensor params[32];
+    int np = r.c->backbone->parameters(r.state, params, 32);
+    for (int j = 0; j < np; j++)
+        memset(params[j].grad->data, 0, sizeof(float) * (size_t)unic_numel(params[j].grad));
+    r.c->backbone->set_training(r.state, 1);
+    r.c->backbone->forward(r.state, &input, &e);
+    r.c->backbone->forward_tokens(r.state, &input, &tokens);
+
+    unic_safetensors *st;
+    cr_assert_eq(unic_safetensors_open(ref, &st, err, sizeof err), 0, "%s", err);
+    const unic_array *a = unic_safetensors_find(st, "tokens");
+    cr_assert_not_null(a);
+    float *want = malloc(sizeof(float) * (size_t)unic_array_numel(a));
+    cr_assert_eq(unic_array_to_f32(a, want, err, sizeof err), 0, "%s", err);
+    double rel = test_rel_err(tok, want, 2LL * t * DIM);
+    cr_expect_lt(rel, 1e-4, "tokens: relative error %g", rel);
+    for (int b = 0; b < 2; b++) { /* token 0 is the embedding forward gives */
+        rel = test_rel_err(tok + (int64_t)b * t * DIM, emb + b * DIM, DIM);
+        cr_expect_lt(rel, 1e-6, "image %d: CLS token and embedding differ by %g", b, rel);
+    }
+    free(want);
+    a = unic_safetensors_find(st, "r");
+    float *rt = malloc(sizeof(float) * (size_t)unic_array_numel(a));
+    cr_assert_eq(unic_array_to_f32(a, rt, err, sizeof err), 0, "%s", err);
+    unic_tensor d_tokens = {rt, {2, t, DIM}, 3, UNIC_CPU};
+    r.c->backbone->backward_tokens(r.state, &d_tokens);
+    for (int j = 0; j < np; j++) {
+        snprintf(name, sizeof name, "grad.%s", params[j].name);
+        a = unic_safetensors_find(st, name);
+        cr_assert_not_null(a, "no reference for %s", name);
+        int64_t m = unic_array_numel(a);
+        want = malloc(sizeof(float) * (size_t)m);
+        cr_assert_eq(unic_array_to_f32(a, want, err, sizeof err), 0, "%s", err);
+        rel = test_rel_err(params[j].grad->data, want, m);
+        cr_expect_lt(rel, 1e-4, "d %s: relative error %g", params[j].name, rel);
+        free(want);
+    }
+    unic_safetensors_close(st);
+    free(rt);
+    free(tok);
+    unic_array_free(&in);
+    free(in_path);
+    free(ref);
+    free(ck);
+    drop(&r);
+}
