@@ -98,9 +98,13 @@ typedef struct vit {
     int gh, gw, tokens;
     unic_tensor *pos; /* [tokens, dim] */
 
+    /* where weights and activations live (device = cuda: the GPU; images
+     * arrive and embeddings leave through the host) */
+    unic_device dev;
+
     /* activations for up to `cap` images, shared by every (frozen) block */
     int64_t cap;
-    unic_tensor *cols, *patches, *x, *ln, *qkv, *att, *tmp, *hid;
+    unic_tensor *cols_host, *cols, *patches, *x, *ln, *qkv, *att, *tmp, *hid, *cls_rows;
 
     /* finetune = last_block: the last block and the final norm train; full:
      * everything. Their gradients, as parameters() reports them (timm
@@ -120,7 +124,7 @@ typedef struct vit {
     int batch_tokens;     /* the last training forward was forward_tokens */
     unic_tensor *s_cols;  /* full: the patch embedding's im2col for the batch */
     /* backward's scratch, sized with the saved activations */
-    unic_tensor *g_x, *g_hid, *g_hid2, *g_d, *g_d2, *g_qkv, *g_patch;
+    unic_tensor *g_x, *g_hid, *g_hid2, *g_d, *g_d2, *g_qkv, *g_patch, *g_emb;
 } vit;
 
 static const unic_param_spec params[] = {
@@ -138,6 +142,9 @@ static const unic_param_spec params[] = {
     {"pos_interp", UNIC_CHOICE, "dinov2",
      "pos_embed for another patch grid than the checkpoint's: DINOv2's bicubic recipe, or refuse",
      "dinov2|none"},
+    {"device", UNIC_CHOICE, "cpu",
+     "where the backbone runs: cpu, or cuda (weights and activations on the GPU; finetune = "
+     "full runs on the CPU only so far)", "cpu|cuda"},
     {"finetune", UNIC_CHOICE, "frozen",
      "which weights train: frozen (none: the dataset is embedded once), last_block (the last "
      "transformer block and the final norm) or full (every parameter: cls_token, pos_embed, the "
@@ -309,8 +316,9 @@ static int load_block(vit *x, int i, vit_block *b, char *err, size_t errlen)
 
 static void free_activations(vit *x)
 {
-    unic_tensor **all[] = {&x->cols, &x->patches, &x->x, &x->ln, &x->qkv, &x->att, &x->tmp,
-                           &x->hid};
+    if (x->cols == x->cols_host) x->cols = NULL; /* one tensor on the CPU */
+    unic_tensor **all[] = {&x->cols_host, &x->cols, &x->patches, &x->x, &x->ln, &x->qkv,
+                           &x->att, &x->tmp, &x->hid, &x->cls_rows};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (*all[i]) unic->tensor_free(*all[i]);
         *all[i] = NULL;
@@ -320,8 +328,8 @@ static void free_activations(vit *x)
 
 static void free_saved(vit *x)
 {
-    unic_tensor **all[] = {&x->s_xout, &x->s_xall, &x->s_cols, &x->g_x, &x->g_hid, &x->g_hid2, &x->g_d,
-                           &x->g_d2, &x->g_qkv, &x->g_patch};
+    unic_tensor **all[] = {&x->s_xout, &x->s_xall, &x->s_cols, &x->g_x,    &x->g_hid, &x->g_hid2,
+                           &x->g_d,    &x->g_d2,   &x->g_qkv,  &x->g_patch, &x->g_emb};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (*all[i]) unic->tensor_free(*all[i]);
         *all[i] = NULL;
@@ -413,12 +421,31 @@ static int load_all(vit *x, char *err, size_t errlen)
     return 0;
 }
 
+/* Moves every weight to x->dev in place (each tensor keeps its address, so
+ * the blocks' pointers stay valid), but pos_embed: the interpolation reads
+ * it on the host, and it trains only with finetune = full, on the CPU. */
+static void move_weights(vit *x)
+{
+    for (int i = 0; i < x->nweights; i++) {
+        unic_tensor *t = x->weights[i];
+        if (t == x->pos_ckpt) continue;
+        unic_tensor *d = unic->tensor_new(x->dev, t->ndim, t->shape);
+        unic->tensor_copy(d, t);
+        float *host = t->data; /* swap: t takes the device memory, d the host's to free */
+        t->data = d->data;
+        t->device = x->dev;
+        d->data = host;
+        d->device = UNIC_CPU;
+        unic->tensor_free(d);
+    }
+}
+
 /* The trainable tensors, timm's names and order (named_parameters). */
 static void add_param(vit *x, const char *name, unic_tensor *value)
 {
     int i = x->nparams++;
     snprintf(x->names[i], sizeof x->names[i], "%s", name);
-    x->grads[i] = unic->tensor_new(UNIC_CPU, value->ndim, value->shape);
+    x->grads[i] = unic->tensor_new(value->device, value->ndim, value->shape);
     x->params[i] = (unic_param_tensor){x->names[i], value, x->grads[i]};
 }
 
@@ -487,13 +514,27 @@ static void *create(const unic_params *p, char *err, size_t errlen)
         return NULL;
     }
     x->hidden = (int)(x->dim * ratio);
+    const char *ft = unic->param_str(p, "finetune");
+    x->last_block = strcmp(ft, "last_block") == 0;
+    x->full = strcmp(ft, "full") == 0;
+    x->dev = strcmp(unic->param_str(p, "device"), "cuda") == 0 ? UNIC_CUDA : UNIC_CPU;
+    if (x->dev == UNIC_CUDA && !unic->cuda_available()) {
+        snprintf(err, errlen, "device = cuda, but no CUDA GPU is visible (or unic was built "
+                 "without CUDA): use device = cpu");
+        destroy(x);
+        return NULL;
+    }
+    if (x->dev == UNIC_CUDA && x->full) {
+        snprintf(err, errlen, "finetune = full runs on the CPU only so far (the patch embedding's "
+                 "and pos_embed's backward are host loops): use device = cpu or last_block");
+        destroy(x);
+        return NULL;
+    }
     if (load_all(x, err, errlen) != 0) {
         destroy(x);
         return NULL;
     }
-    const char *ft = unic->param_str(p, "finetune");
-    x->last_block = strcmp(ft, "last_block") == 0;
-    x->full = strcmp(ft, "full") == 0;
+    if (x->dev != UNIC_CPU) move_weights(x);
     x->first_trained = x->full ? 0 : x->last_block ? x->depth - 1 : x->depth;
     if (x->last_block || x->full) setup_trainable(x);
     return x;
@@ -528,7 +569,7 @@ static void resample_matrix(int m, int g, double *r)
     }
 }
 
-static void interpolate_pos(vit *x)
+static void interpolate_pos(vit *x, float *dst)
 {
     int m = x->grid_ckpt, gh = x->gh, gw = x->gw, d = x->dim;
     double *rh = malloc(sizeof(double) * (size_t)gh * m);
@@ -536,7 +577,6 @@ static void interpolate_pos(vit *x)
     resample_matrix(m, gh, rh);
     resample_matrix(m, gw, rw);
     const float *src = x->pos_ckpt->data + d; /* the grid, after the CLS entry */
-    float *dst = x->pos->data;
     memcpy(dst, x->pos_ckpt->data, sizeof(float) * (size_t)d);
 #pragma omp parallel for collapse(2)
     for (int y = 0; y < gh; y++)
@@ -563,10 +603,16 @@ static void interpolate_pos(vit *x)
  * (again before every forward with finetune = full, where pos_embed trains). */
 static void refresh_pos(vit *x)
 {
-    if (x->gh == x->grid_ckpt && x->gw == x->grid_ckpt)
+    if (x->gh == x->grid_ckpt && x->gw == x->grid_ckpt) {
         unic->tensor_copy(x->pos, x->pos_ckpt);
-    else
-        interpolate_pos(x);
+    } else if (x->dev == UNIC_CPU) {
+        interpolate_pos(x, x->pos->data);
+    } else { /* interpolated on the host (pos_embed stays there), then copied */
+        unic_tensor *host = unic->tensor_new(UNIC_CPU, 2, x->pos->shape);
+        interpolate_pos(x, host->data);
+        unic->tensor_copy(x->pos, host);
+        unic->tensor_free(host);
+    }
 }
 
 static int open_input(void *self, const unic_input_info *in, int *embed_dim, char *err,
@@ -603,7 +649,7 @@ static int open_input(void *self, const unic_input_info *in, int *embed_dim, cha
     x->gw = gw;
     x->tokens = 1 + gh * gw;
     int64_t shape[2] = {x->tokens, x->dim};
-    x->pos = unic->tensor_new(UNIC_CPU, 2, shape);
+    x->pos = unic->tensor_new(x->dev, 2, shape);
     refresh_pos(x);
     *embed_dim = x->dim;
     return 0;
@@ -611,60 +657,54 @@ static int open_input(void *self, const unic_input_info *in, int *embed_dim, cha
 
 /* ---- forward ------------------------------------------------------------ */
 
-static unic_tensor *mat(int64_t rows, int64_t cols)
+static unic_tensor *mat(const vit *x, int64_t rows, int64_t cols)
 {
     int64_t shape[2] = {rows, cols};
-    return unic->tensor_new(UNIC_CPU, 2, shape);
+    return unic->tensor_new(x->dev, 2, shape);
 }
 
-/* Grows the activations to hold `images` images; a smaller batch uses views. */
+/* Grows the activations to hold `images` images; a smaller batch uses views.
+ * The patch im2col is built on the host (where the images arrive) and, on a
+ * GPU, copied over once per chunk. */
 static void ensure_activations(vit *x, int64_t images)
 {
     if (images <= x->cap) return;
     free_activations(x);
     int64_t g = (int64_t)x->gh * x->gw, rows = images * x->tokens;
-    x->cols = mat(images * g, 3LL * x->patch * x->patch);
-    x->patches = mat(images * g, x->dim);
-    x->x = mat(rows, x->dim);
-    x->ln = mat(rows, x->dim);
-    x->qkv = mat(rows, 3LL * x->dim);
-    x->att = mat(rows, x->dim);
-    x->tmp = mat(rows, x->dim);
-    x->hid = mat(rows, x->hidden);
+    int64_t shape[2] = {images * g, 3LL * x->patch * x->patch};
+    x->cols_host = unic->tensor_new(UNIC_CPU, 2, shape);
+    x->cols = x->dev == UNIC_CPU ? x->cols_host : mat(x, shape[0], shape[1]);
+    x->patches = mat(x, images * g, x->dim);
+    x->x = mat(x, rows, x->dim);
+    x->ln = mat(x, rows, x->dim);
+    x->qkv = mat(x, rows, 3LL * x->dim);
+    x->att = mat(x, rows, x->dim);
+    x->tmp = mat(x, rows, x->dim);
+    x->hid = mat(x, rows, x->hidden);
+    x->cls_rows = mat(x, images, x->dim);
     x->cap = images;
 }
 
-static unic_tensor view(float *data, int64_t rows, int64_t cols)
+/* x += gamma * y (gamma NULL: 1), the residual with optional LayerScale;
+ * scratch (the shape of y) keeps y itself unscaled. */
+static void residual(unic_tensor *xs, const unic_tensor *y, const unic_tensor *gamma,
+                     unic_tensor *scratch)
 {
-    unic_tensor v = {data, {rows, cols}, 2, UNIC_CPU};
-    return v;
-}
-
-/* out[r] = LayerNorm(in[r]) * w + b over the rows' dim columns. */
-static void layer_norm(float *out, const float *in, int64_t rows, int dim, const unic_tensor *w,
-                       const unic_tensor *b, double eps)
-{
-    unic_tensor o = view(out, rows, dim), i = view((float *)in, rows, dim);
-    unic->layer_norm_forward(&o, &i, w, b, (float)eps);
-}
-
-/* x += gamma * y (gamma NULL: 1), the residual with optional LayerScale. */
-static void residual(float *x, const float *y, int64_t rows, int dim, const float *gamma)
-{
-#pragma omp parallel for if (rows * dim > 65536)
-    for (int64_t r = 0; r < rows; r++)
-        for (int c = 0; c < dim; c++) x[r * dim + c] += (gamma ? gamma[c] : 1.0f) * y[r * dim + c];
+    if (!gamma) {
+        unic->add(xs, y, 1.0f);
+        return;
+    }
+    if (scratch->data != y->data) unic->tensor_copy(scratch, y);
+    unic->scale_columns(scratch, gamma);
+    unic->add(xs, scratch, 1.0f);
 }
 
 /* Multi-head self-attention of each image's tokens: qkv [images * T, 3 dim]
  * -> att [images * T, dim] (before proj); probs (NULL: not kept) receives
  * [images, heads, T, T]. */
-static void attention(vit *x, int64_t images, float *qkv, float *att, float *probs)
+static void attention(vit *x, const unic_tensor *qkv, unic_tensor *att, unic_tensor *probs)
 {
-    int64_t rows = images * x->tokens, t = x->tokens;
-    unic_tensor q = view(qkv, rows, 3LL * x->dim), o = view(att, rows, x->dim);
-    unic_tensor p = view(probs, images * x->heads * t, t);
-    unic->attention_forward(&o, probs ? &p : NULL, &q, x->tokens, x->heads);
+    unic->attention_forward(att, probs, qkv, x->tokens, x->heads);
 }
 
 /* Grows what the trained blocks keep (and backward's scratch) to `images`. */
@@ -676,29 +716,30 @@ static void ensure_saved(vit *x, int64_t images)
     int64_t g = (int64_t)x->gh * x->gw;
     for (int i = 0; i < x->depth - x->first_trained; i++) {
         vit_saved *s = &x->sv[i];
-        s->xin = mat(rows, d);
-        s->ln1 = mat(rows, d);
-        s->qkv = mat(rows, 3 * d);
-        s->probs = mat(images * x->heads * t, t);
-        s->att = mat(rows, d);
-        s->proj = mat(rows, d);
-        s->xmid = mat(rows, d);
-        s->ln2 = mat(rows, d);
-        s->pre = mat(rows, x->hidden);
-        s->post = mat(rows, x->hidden);
-        s->mlp = mat(rows, d);
+        s->xin = mat(x, rows, d);
+        s->ln1 = mat(x, rows, d);
+        s->qkv = mat(x, rows, 3 * d);
+        s->probs = mat(x, images * x->heads * t, t);
+        s->att = mat(x, rows, d);
+        s->proj = mat(x, rows, d);
+        s->xmid = mat(x, rows, d);
+        s->ln2 = mat(x, rows, d);
+        s->pre = mat(x, rows, x->hidden);
+        s->post = mat(x, rows, x->hidden);
+        s->mlp = mat(x, rows, d);
     }
-    x->s_xout = mat(images, d);
+    x->s_xout = mat(x, images, d);
     if (x->full) {
-        x->s_cols = mat(images * g, 3LL * x->patch * x->patch);
-        x->g_patch = mat(images * g, d);
+        x->s_cols = mat(x, images * g, 3LL * x->patch * x->patch);
+        x->g_patch = mat(x, images * g, d);
     }
-    x->g_x = mat(rows, d);
-    x->g_hid = mat(rows, x->hidden);
-    x->g_hid2 = mat(rows, x->hidden);
-    x->g_d = mat(rows, d);
-    x->g_d2 = mat(rows, d);
-    x->g_qkv = mat(rows, 3 * d);
+    x->g_x = mat(x, rows, d);
+    x->g_hid = mat(x, rows, x->hidden);
+    x->g_hid2 = mat(x, rows, x->hidden);
+    x->g_d = mat(x, rows, d);
+    x->g_d2 = mat(x, rows, d);
+    x->g_qkv = mat(x, rows, 3 * d);
+    x->g_emb = mat(x, images, d);
     x->saved = images;
 }
 
@@ -708,29 +749,32 @@ static void block_train(vit *x, int bi, unic_tensor *xs, int64_t images, int64_t
 {
     const vit_block *bl = &x->blocks[bi];
     vit_saved *sv = &x->sv[bi - x->first_trained];
-    int d = x->dim, t = x->tokens;
+    int t = x->tokens;
     int64_t rows = images * t, r0 = first * t;
     unic_tensor xin = unic_rows(sv->xin, r0, rows), ln1 = unic_rows(sv->ln1, r0, rows);
     unic_tensor qkv = unic_rows(sv->qkv, r0, rows), att = unic_rows(sv->att, r0, rows);
     unic_tensor proj = unic_rows(sv->proj, r0, rows), xmid = unic_rows(sv->xmid, r0, rows);
     unic_tensor ln2 = unic_rows(sv->ln2, r0, rows), pre = unic_rows(sv->pre, r0, rows);
     unic_tensor post = unic_rows(sv->post, r0, rows), mlp = unic_rows(sv->mlp, r0, rows);
+    unic_tensor probs = unic_rows(sv->probs, first * x->heads * t, images * x->heads * t);
+    unic_tensor scratch = unic_rows(x->tmp, 0, rows);
     unic->tensor_copy(&xin, xs);
-    layer_norm(ln1.data, xs->data, rows, d, bl->norm1_w, bl->norm1_b, x->eps);
+    unic->layer_norm_forward(&ln1, xs, bl->norm1_w, bl->norm1_b, x->eps);
     unic->linear_forward(&qkv, &ln1, bl->qkv_w, bl->qkv_b);
-    attention(x, images, qkv.data, att.data, sv->probs->data + first * x->heads * t * t);
+    attention(x, &qkv, &att, &probs);
     unic->linear_forward(&proj, &att, bl->proj_w, bl->proj_b);
-    residual(xs->data, proj.data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
+    residual(xs, &proj, bl->ls1, &scratch);
     unic->tensor_copy(&xmid, xs);
-    layer_norm(ln2.data, xs->data, rows, d, bl->norm2_w, bl->norm2_b, x->eps);
+    unic->layer_norm_forward(&ln2, xs, bl->norm2_w, bl->norm2_b, x->eps);
     unic->linear_forward(&pre, &ln2, bl->fc1_w, bl->fc1_b);
     unic->gelu_forward(&post, &pre);
     unic->linear_forward(&mlp, &post, bl->fc2_w, bl->fc2_b);
-    residual(xs->data, mlp.data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
+    residual(xs, &mlp, bl->ls2, &scratch);
 }
 
-/* input: `images` images [3, H, W] -> emb [images, dim]; `first` is the
- * chunk's first image in the batch (where training keeps its activations). */
+/* input: `images` images [3, H, W] (host) -> emb [images, dim] or every
+ * token, tok [images * T, dim] (host); `first` is the chunk's first image
+ * in the batch (where training keeps its activations). */
 static void forward_chunk(vit *x, const float *input, int64_t images, int64_t first, float *emb,
                           float *tok, int train)
 {
@@ -743,13 +787,17 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
     for (int64_t b = 0; b < images; b++)
         for (int64_t cell = 0; cell < g; cell++) {
             int64_t gy = cell / gw, gx = cell % gw;
-            float *col = x->cols->data + (b * g + cell) * kcols;
+            float *col = x->cols_host->data + (b * g + cell) * kcols;
             for (int c = 0; c < 3; c++)
                 for (int ky = 0; ky < p; ky++)
                     memcpy(col + ((int64_t)c * p + ky) * p,
                            input + ((b * 3 + c) * H + gy * p + ky) * W + gx * p, sizeof(float) * p);
         }
     unic_tensor cols = unic_rows(x->cols, 0, images * g);
+    if (x->cols != x->cols_host) {
+        unic_tensor host = unic_rows(x->cols_host, 0, images * g);
+        unic->tensor_copy(&cols, &host);
+    }
     unic_tensor patches = unic_rows(x->patches, 0, images * g);
     unic->linear_forward(&patches, &cols, x->patch_w, x->patch_b);
     if (train && x->full) {
@@ -758,13 +806,12 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
     }
 
     /* tokens: CLS then the grid row-major, plus positional embeddings */
-    const float *pos = x->pos->data;
     for (int64_t b = 0; b < images; b++) {
-        float *xb = x->x->data + b * t * d;
-        for (int c = 0; c < d; c++) xb[c] = x->cls->data[c] + pos[c];
-        for (int64_t i = 0; i < g; i++)
-            for (int c = 0; c < d; c++)
-                xb[(1 + i) * d + c] = patches.data[(b * g + i) * d + c] + pos[(1 + i) * d + c];
+        unic_tensor cls = unic_rows(x->x, b * t, 1), grid = unic_rows(x->x, b * t + 1, g);
+        unic_tensor from = unic_rows(&patches, b * g, g), all = unic_rows(x->x, b * t, t);
+        unic->tensor_copy(&cls, x->cls);
+        unic->tensor_copy(&grid, &from);
+        unic->add(&all, x->pos, 1.0f);
     }
 
     unic_tensor xs = unic_rows(x->x, 0, rows), ln = unic_rows(x->ln, 0, rows);
@@ -772,30 +819,41 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
     unic_tensor tmp = unic_rows(x->tmp, 0, rows), hid = unic_rows(x->hid, 0, rows);
     for (int i = 0; i < (train ? x->first_trained : x->depth); i++) {
         const vit_block *bl = &x->blocks[i];
-        layer_norm(ln.data, xs.data, rows, d, bl->norm1_w, bl->norm1_b, x->eps);
+        unic->layer_norm_forward(&ln, &xs, bl->norm1_w, bl->norm1_b, x->eps);
         unic->linear_forward(&qkv, &ln, bl->qkv_w, bl->qkv_b);
-        attention(x, images, x->qkv->data, x->att->data, NULL);
+        attention(x, &qkv, &att, NULL);
         unic->linear_forward(&tmp, &att, bl->proj_w, bl->proj_b);
-        residual(xs.data, tmp.data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
-        layer_norm(ln.data, xs.data, rows, d, bl->norm2_w, bl->norm2_b, x->eps);
+        residual(&xs, &tmp, bl->ls1, &tmp); /* tmp is spent: scaled in place */
+        unic->layer_norm_forward(&ln, &xs, bl->norm2_w, bl->norm2_b, x->eps);
         unic->linear_forward(&hid, &ln, bl->fc1_w, bl->fc1_b);
         unic->gelu_forward(&hid, &hid); /* elementwise, so in place is safe */
         unic->linear_forward(&tmp, &hid, bl->fc2_w, bl->fc2_b);
-        residual(xs.data, tmp.data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
+        residual(&xs, &tmp, bl->ls2, &tmp);
     }
     for (int i = x->first_trained; train && i < x->depth; i++) block_train(x, i, &xs, images, first);
     if (tok) { /* every token after the final norm, for heads that take tokens */
-        if (train) memcpy(x->s_xall->data + first * t * d, xs.data, sizeof(float) * rows * d);
-        layer_norm(tok, xs.data, rows, d, x->norm_w, x->norm_b, x->eps);
+        if (train) {
+            unic_tensor keep = unic_rows(x->s_xall, first * t, rows);
+            unic->tensor_copy(&keep, &xs);
+        }
+        unic->layer_norm_forward(&ln, &xs, x->norm_w, x->norm_b, x->eps);
+        unic_tensor out = {tok, {rows, d}, 2, UNIC_CPU};
+        unic->tensor_copy(&out, &ln);
         return;
     }
-    if (train) /* the final norm's input, CLS only */
-        for (int64_t b = 0; b < images; b++)
-            memcpy(x->s_xout->data + (first + b) * d, xs.data + b * t * d, sizeof(float) * d);
     /* the embedding: each image's CLS token after the final norm */
-    for (int64_t b = 0; b < images; b++)
-        layer_norm(emb + b * d, xs.data + b * t * d, 1, d, x->norm_w, x->norm_b,
-                   x->eps);
+    unic_tensor cls = unic_rows(x->cls_rows, 0, images), normed = unic_rows(x->ln, 0, images);
+    for (int64_t b = 0; b < images; b++) {
+        unic_tensor from = unic_rows(&xs, b * t, 1), to = unic_rows(&cls, b, 1);
+        unic->tensor_copy(&to, &from);
+    }
+    if (train) { /* the final norm's input */
+        unic_tensor keep = unic_rows(x->s_xout, first, images);
+        unic->tensor_copy(&keep, &cls);
+    }
+    unic->layer_norm_forward(&normed, &cls, x->norm_w, x->norm_b, x->eps);
+    unic_tensor out = {emb, {images, d}, 2, UNIC_CPU};
+    unic->tensor_copy(&out, &normed);
 }
 
 /* The CLS embeddings (emb) or every token (tok, [n, T, dim]) of the images. */
@@ -805,7 +863,7 @@ static void run_forward(vit *x, const unic_tensor *input, float *emb, float *tok
     int train = x->nparams && x->training;
     ensure_activations(x, n < VIT_CHUNK ? n : VIT_CHUNK);
     if (train) ensure_saved(x, n);
-    if (train && tok && !x->s_xall) x->s_xall = mat(x->saved * x->tokens, x->dim);
+    if (train && tok && !x->s_xall) x->s_xall = mat(x, x->saved * x->tokens, x->dim);
     if (x->full) refresh_pos(x);
     x->batch = train ? n : 0; /* what backward may differentiate */
     x->batch_tokens = tok != NULL;
@@ -839,41 +897,15 @@ static unic_tensor *grad_of(vit *x, const unic_tensor *value)
     return NULL;
 }
 
-/* dw += sum dy * xhat, db += sum dy, and dx (may be NULL) += the input's
- * gradient, over rows of dim. */
-static void layer_norm_backward(float *dx, unic_tensor *dw, unic_tensor *db, const float *dy,
-                                const float *in, int64_t rows, int dim, const unic_tensor *w,
-                                double eps)
-{
-    unic_tensor d_in = view(dx, rows, dim), d_out = view((float *)dy, rows, dim);
-    unic_tensor x = view((float *)in, rows, dim);
-    unic->layer_norm_backward(dx ? &d_in : NULL, dw, db, &d_out, &x, w, (float)eps);
-}
-
 /* The residual branch y scaled by gamma (NULL: 1): d_branch = gamma * d_out,
  * d_gamma += sum over rows of d_out * y. */
-static void residual_backward(float *d_branch, float *d_gamma, const float *d_out, const float *y,
-                              int64_t rows, int dim, const float *gamma)
+static void residual_backward(unic_tensor *d_branch, unic_tensor *d_gamma, const unic_tensor *d_out,
+                              const unic_tensor *y, const unic_tensor *gamma)
 {
-    for (int64_t r = 0; r < rows; r++)
-        for (int c = 0; c < dim; c++) {
-            float g = d_out[r * dim + c];
-            d_branch[r * dim + c] = gamma ? gamma[c] * g : g;
-            if (d_gamma) d_gamma[c] += g * y[r * dim + c];
-        }
-}
-
-/* d_att [rows, dim] -> d_qkv [rows, 3 dim] (overwritten), from the saved
- * qkv and attention probabilities. */
-static void attention_backward(vit *x, const vit_saved *sv, int64_t images, const float *d_att,
-                               float *d_qkv)
-{
-    int64_t rows = images * x->tokens;
-    unic_tensor dq = view(d_qkv, rows, 3LL * x->dim), da = view((float *)d_att, rows, x->dim);
-    unic_tensor q = unic_rows(sv->qkv, 0, rows);
-    unic_tensor p = unic_rows(sv->probs, 0, images * x->heads * x->tokens);
-    unic->tensor_zero(&dq);
-    unic->attention_backward(&dq, &da, &q, &p, x->tokens, x->heads);
+    unic->tensor_copy(d_branch, d_out);
+    if (!gamma) return;
+    unic->scale_columns(d_branch, gamma);
+    unic->column_dot(d_gamma, d_out, y);
 }
 
 /* Block bi's backward over the batch's `rows` rows: dx holds d(block output)
@@ -884,40 +916,40 @@ static void block_backward(vit *x, int bi, int64_t n, unic_tensor *dx, int want_
 {
     const vit_block *bl = &x->blocks[bi];
     const vit_saved *sv = &x->sv[bi - x->first_trained];
-    int d = x->dim, t = x->tokens;
-    int64_t rows = n * t;
+    int64_t rows = n * x->tokens;
     unic_tensor dh = unic_rows(x->g_hid, 0, rows), dh2 = unic_rows(x->g_hid2, 0, rows);
     unic_tensor da = unic_rows(x->g_d, 0, rows), db = unic_rows(x->g_d2, 0, rows);
     unic_tensor dqkv = unic_rows(x->g_qkv, 0, rows);
+    unic_tensor xin = unic_rows(sv->xin, 0, rows), xmid = unic_rows(sv->xmid, 0, rows);
     unic_tensor ln1 = unic_rows(sv->ln1, 0, rows), att = unic_rows(sv->att, 0, rows);
     unic_tensor ln2 = unic_rows(sv->ln2, 0, rows), pre = unic_rows(sv->pre, 0, rows);
-    unic_tensor post = unic_rows(sv->post, 0, rows);
+    unic_tensor post = unic_rows(sv->post, 0, rows), qkv = unic_rows(sv->qkv, 0, rows);
+    unic_tensor proj = unic_rows(sv->proj, 0, rows), mlp = unic_rows(sv->mlp, 0, rows);
+    unic_tensor probs = unic_rows(sv->probs, 0, n * x->heads * x->tokens);
 
     /* MLP branch: out = xmid + ls2 * fc2(gelu(fc1(norm2(xmid)))) */
-    residual_backward(da.data, bl->ls2 ? grad_of(x, bl->ls2)->data : NULL, dx->data,
-                      sv->mlp->data, rows, d, bl->ls2 ? bl->ls2->data : NULL);
+    residual_backward(&da, bl->ls2 ? grad_of(x, bl->ls2) : NULL, dx, &mlp, bl->ls2);
     unic->tensor_zero(&dh);
     unic->linear_backward(&dh, grad_of(x, bl->fc2_w), grad_of(x, bl->fc2_b), &da, &post, bl->fc2_w);
     unic->tensor_zero(&dh2);
     unic->gelu_backward(&dh2, &pre, &dh);
     unic->tensor_zero(&db);
     unic->linear_backward(&db, grad_of(x, bl->fc1_w), grad_of(x, bl->fc1_b), &dh2, &ln2, bl->fc1_w);
-    layer_norm_backward(dx->data, grad_of(x, bl->norm2_w), grad_of(x, bl->norm2_b), db.data,
-                        sv->xmid->data, rows, d, bl->norm2_w, x->eps);
+    unic->layer_norm_backward(dx, grad_of(x, bl->norm2_w), grad_of(x, bl->norm2_b), &db, &xmid,
+                              bl->norm2_w, x->eps);
 
     /* attention branch: xmid = xin + ls1 * proj(attn(norm1(xin))) */
-    residual_backward(da.data, bl->ls1 ? grad_of(x, bl->ls1)->data : NULL, dx->data,
-                      sv->proj->data, rows, d, bl->ls1 ? bl->ls1->data : NULL);
+    residual_backward(&da, bl->ls1 ? grad_of(x, bl->ls1) : NULL, dx, &proj, bl->ls1);
     unic->tensor_zero(&db);
     unic->linear_backward(&db, grad_of(x, bl->proj_w), grad_of(x, bl->proj_b), &da, &att,
                           bl->proj_w);
-    attention_backward(x, sv, n, db.data, dqkv.data);
+    unic->tensor_zero(&dqkv);
+    unic->attention_backward(&dqkv, &db, &qkv, &probs, x->tokens, x->heads);
     unic->tensor_zero(&da);
     unic->linear_backward(&da, grad_of(x, bl->qkv_w), grad_of(x, bl->qkv_b), &dqkv, &ln1,
                           bl->qkv_w);
-    layer_norm_backward(want_dx ? dx->data : NULL, grad_of(x, bl->norm1_w),
-                        grad_of(x, bl->norm1_b), da.data, sv->xin->data, rows, d, bl->norm1_w,
-                        x->eps);
+    unic->layer_norm_backward(want_dx ? dx : NULL, grad_of(x, bl->norm1_w),
+                              grad_of(x, bl->norm1_b), &da, &xin, bl->norm1_w, x->eps);
 }
 
 /* full: from d(tokens before block 0) to the patch embedding, cls_token and
@@ -975,39 +1007,48 @@ static void embed_backward(vit *x, int64_t n, const unic_tensor *dx)
     free(dpos);
 }
 
-/* d_emb [n, dim] for the images of the last forward. Only each image's CLS
- * token reaches the embedding, so the final norm is differentiated there
- * alone; then the trained blocks from the last to the first, each one's
- * d(input) the previous one's d(output); with full, the embedding last. */
+/* d_emb [n, dim] (host) for the images of the last forward. Only each
+ * image's CLS token reaches the embedding, so the final norm is
+ * differentiated there alone; then the trained blocks from the last to the
+ * first, each one's d(input) the previous one's d(output); with full, the
+ * embedding last. */
 static void backward(void *self, const unic_tensor *d_emb)
 {
     vit *x = self;
     if (!x->nparams || x->batch == 0 || x->batch_tokens) return;
-    int d = x->dim, t = x->tokens;
+    int t = x->tokens;
     int64_t n = x->batch, rows = n * t;
-    unic_tensor dx = unic_rows(x->g_x, 0, rows);
+    unic_tensor dx = unic_rows(x->g_x, 0, rows), de = unic_rows(x->g_emb, 0, n);
+    unic_tensor dcls = unic_rows(x->g_d, 0, n), xout = unic_rows(x->s_xout, 0, n);
 
     /* the final norm, CLS rows only; the other tokens' gradient is zero */
+    unic->tensor_copy(&de, d_emb);
+    unic->tensor_zero(&dcls);
+    unic->layer_norm_backward(&dcls, grad_of(x, x->norm_w), grad_of(x, x->norm_b), &de, &xout,
+                              x->norm_w, x->eps);
     unic->tensor_zero(&dx);
-    for (int64_t b = 0; b < n; b++)
-        layer_norm_backward(dx.data + b * t * d, grad_of(x, x->norm_w), grad_of(x, x->norm_b),
-                            d_emb->data + b * d, x->s_xout->data + b * d, 1, d, x->norm_w,
-                            x->eps);
+    for (int64_t b = 0; b < n; b++) {
+        unic_tensor from = unic_rows(&dcls, b, 1), to = unic_rows(&dx, b * t, 1);
+        unic->tensor_copy(&to, &from);
+    }
     for (int i = x->depth - 1; i >= x->first_trained; i--)
         block_backward(x, i, n, &dx, x->full || i > x->first_trained);
     if (x->full) embed_backward(x, n, &dx);
 }
 
-/* As backward, from d(tokens) [n, T, dim] of the last forward_tokens. */
+/* As backward, from d(tokens) [n, T, dim] (host) of the last forward_tokens. */
 static void backward_tokens(void *self, const unic_tensor *d_tokens)
 {
     vit *x = self;
     if (!x->nparams || x->batch == 0 || !x->batch_tokens) return;
     int64_t n = x->batch, rows = n * x->tokens;
-    unic_tensor dx = unic_rows(x->g_x, 0, rows);
+    unic_tensor dx = unic_rows(x->g_x, 0, rows), dt = unic_rows(x->g_d2, 0, rows);
+    unic_tensor xall = unic_rows(x->s_xall, 0, rows);
+    unic_tensor in = {d_tokens->data, {rows, x->dim}, 2, d_tokens->device};
+    unic->tensor_copy(&dt, &in);
     unic->tensor_zero(&dx);
-    layer_norm_backward(dx.data, grad_of(x, x->norm_w), grad_of(x, x->norm_b), d_tokens->data,
-                        x->s_xall->data, rows, x->dim, x->norm_w, x->eps);
+    unic->layer_norm_backward(&dx, grad_of(x, x->norm_w), grad_of(x, x->norm_b), &dt, &xall,
+                              x->norm_w, x->eps);
     for (int i = x->depth - 1; i >= x->first_trained; i--)
         block_backward(x, i, n, &dx, x->full || i > x->first_trained);
     if (x->full) embed_backward(x, n, &dx);

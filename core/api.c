@@ -127,6 +127,8 @@ static int report_unused_tensors(const char *path, const char *const *used, int 
     return unused;
 }
 
+static int cuda_available(void) { return unic_cuda_available() ? 1 : 0; }
+
 static const unic_api api = {
     .abi_version = UNIC_ABI_VERSION,
     .register_component = unic_registrar_add,
@@ -158,6 +160,9 @@ static const unic_api api = {
     .attention_forward = unic_attention_forward,
     .attention_backward = unic_attention_backward,
     .add = unic_add,
+    .scale_columns = unic_scale_columns,
+    .column_dot = unic_column_dot,
+    .cuda_available = cuda_available,
 };
 
 const unic_api *unic_core_api(void) { return &api; }

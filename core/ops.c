@@ -188,3 +188,16 @@ void unic_fill_uniform(unic_tensor *t, float bound, uint64_t seed, uint64_t stre
         unic_xfree(host);
     }
 }
+
+void unic_scale_columns(unic_tensor *y, const unic_tensor *gamma)
+{
+    if (unic_row_size(y) != unic_numel(gamma)) unic_die("scale_columns: gamma is not a row long");
+    DISPATCH(y, scale_columns(y, gamma));
+}
+
+void unic_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_tensor *b)
+{
+    if (unic_numel(a) != unic_numel(b) || unic_row_size(a) != unic_numel(d_gamma))
+        unic_die("column_dot: shapes do not agree");
+    DISPATCH(d_gamma, column_dot(d_gamma, a, b));
+}

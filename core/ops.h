@@ -50,6 +50,9 @@ void unic_fill_uniform(unic_tensor *t, float bound, uint64_t seed, uint64_t stre
 void unic_scale(unic_tensor *t, float s);
 /* y += alpha x, element-wise. */
 void unic_add(unic_tensor *y, const unic_tensor *x, float alpha);
+/* y[r, c] *= gamma[c] (LayerScale), and its gradient d_gamma[c] += sum_r a[r, c] b[r, c]. */
+void unic_scale_columns(unic_tensor *y, const unic_tensor *gamma);
+void unic_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_tensor *b);
 
 /* Per-device implementations behind the dispatch, same signatures. */
 #define UNIC_DECLARE_OPS(prefix)                                                                  \
@@ -80,7 +83,9 @@ void unic_add(unic_tensor *y, const unic_tensor *x, float alpha);
                             unic_tensor *v, float lr, float beta1, float beta2, float eps,       \
                             float weight_decay, int64_t t);                                      \
     void prefix##_scale(unic_tensor *t, float s);                                                \
-    void prefix##_add(unic_tensor *y, const unic_tensor *x, float alpha);
+    void prefix##_add(unic_tensor *y, const unic_tensor *x, float alpha);                        \
+    void prefix##_scale_columns(unic_tensor *y, const unic_tensor *gamma);                       \
+    void prefix##_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_tensor *b);
 
 #ifdef __cplusplus
 extern "C" {

@@ -332,3 +332,25 @@ void unic_cpu_add(unic_tensor *y, const unic_tensor *x, float alpha)
 #pragma omp parallel for if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) y->data[i] += alpha * x->data[i];
 }
+
+void unic_cpu_scale_columns(unic_tensor *y, const unic_tensor *gamma)
+{
+    int64_t d = unic_row_size(y), rows = unic_numel(y) / (d ? d : 1);
+#pragma omp parallel for if (rows * d > PAR_MIN)
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < d; c++) y->data[r * d + c] *= gamma->data[c];
+}
+
+/* Per column block over the rows: a fixed order at any thread count. */
+void unic_cpu_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_tensor *b)
+{
+    int64_t d = unic_numel(d_gamma), rows = unic_numel(a) / (d ? d : 1);
+#pragma omp parallel for if (rows * d > PAR_MIN)
+    for (int64_t c0 = 0; c0 < d; c0 += 64) {
+        int64_t c1 = c0 + 64 < d ? c0 + 64 : d;
+        double acc[64] = {0};
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = c0; c < c1; c++) acc[c - c0] += (double)a->data[r * d + c] * b->data[r * d + c];
+        for (int64_t c = c0; c < c1; c++) d_gamma->data[c] += (float)acc[c - c0];
+    }
+}

@@ -74,7 +74,7 @@ typedef struct run {
     /* a head that takes the backbone's tokens (x_host is [rows, tokens, dim]) */
     int tokens_head, tokens;
     float *images;
-    unic_tensor *dx;
+    unic_tensor *dx, *dx_dev;
     cJSON *history;
 } run;
 
@@ -474,7 +474,10 @@ static int build_model(run *r, char *err, size_t errlen)
     r->tokens = r->tokens_head ? bb->token_count(r->backbone.state) : 0;
     int64_t shape[3] = {r->rows, r->tokens_head ? r->tokens : r->dim, r->dim};
     int nd = r->tokens_head ? 3 : 2;
-    if (r->train_backbone) r->dx = unic_tensor_new(UNIC_CPU, nd, shape);
+    if (r->train_backbone) { /* the head's d(input) where it runs; the backbone reads the host's */
+        r->dx = unic_tensor_new(UNIC_CPU, nd, shape);
+        r->dx_dev = r->dev == UNIC_CPU ? r->dx : unic_tensor_new(r->dev, nd, shape);
+    }
     if (r->train_backbone || r->tokens_head)
         r->images = unic_xmalloc((size_t)r->rows * (size_t)r->train.item_size * sizeof(float));
     r->x_host = unic_tensor_new(UNIC_CPU, nd, shape);
@@ -755,9 +758,10 @@ static double step(run *r, const int64_t *anchors, int b, int64_t step_no, doubl
     for (int i = 0; i < r->nparams; i++) unic_tensor_zero(r->params[i].grad);
     if (r->train_backbone) {
         const unic_backbone_ops *bb = r->backbone.slot->component->backbone;
-        unic_tensor dx = unic_rows(r->dx, 0, rows);
-        unic_tensor_zero(&dx);
-        r->head.slot->component->head->backward(r->head.state, &dl, &dx);
+        unic_tensor dx = unic_rows(r->dx, 0, rows), dxd = unic_rows(r->dx_dev, 0, rows);
+        unic_tensor_zero(&dxd);
+        r->head.slot->component->head->backward(r->head.state, &dl, &dxd);
+        if (r->dx_dev != r->dx) unic_tensor_copy(&dx, &dxd);
         if (r->tokens_head)
             bb->backward_tokens(r->backbone.state, &dx);
         else
@@ -1031,6 +1035,7 @@ static void free_run(run *r)
     unic_xfree(r->batch_idx);
     unic_xfree(r->batch_labels);
     unic_xfree(r->images);
+    if (r->dx_dev != r->dx) unic_tensor_free(r->dx_dev);
     unic_tensor_free(r->dx);
     cJSON_Delete(r->history);
 }
@@ -1067,9 +1072,6 @@ static int setup(run *r, const char *out_dir, char *err, size_t errlen)
     /* A backbone with trainable parameters (vit finetune = last_block, full) runs
      * per batch on the images, with its backward after the head's. */
     r->train_backbone = x->backbone.component->backbone->parameters(r->backbone.state, NULL, 0) > 0;
-    if (r->train_backbone && r->dev != UNIC_CPU)
-        return unic_errf(err, errlen, "[backbone] %s trains on the CPU only so far; set [train] "
-                         "device = cpu", x->backbone.component->name);
     r->tokens_head = x->head.component->head->takes_tokens;
     if (r->tokens_head && !x->backbone.component->backbone->forward_tokens)
         return unic_errf(err, errlen, "[head] %s takes the backbone's tokens, which [backbone] %s "

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "io.h"
+#include "registry.h"
 #include "knn.h"
 #include "knn_engine.h"
 #include "knn_gpu.h"
@@ -331,6 +333,29 @@ Test(cuda_parity, attention)
                               g_dqkv, g_out2};
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) unic_tensor_free(all[i]);
     }
+}
+
+/* add, scale_columns and column_dot (residuals and LayerScale) */
+Test(cuda_parity, residual_ops)
+{
+    require_gpu();
+    const int64_t rows = 333, d = 77;
+    unic_tensor *y = rand2(rows, d, 1.0f, 900), *x = rand2(rows, d, 1.0f, 901);
+    unic_tensor *gamma = rand2(1, d, 2.0f, 902), *acc = rand2(1, d, 1.0f, 903);
+    unic_tensor *acc0 = rand2(1, d, 1.0f, 903);
+    unic_tensor *g_y = to_gpu(y), *g_x = to_gpu(x), *g_gamma = to_gpu(gamma), *g_acc = to_gpu(acc);
+    unic_cpu_add(y, x, 0.5f);
+    unic_add(g_y, g_x, 0.5f);
+    expect_close(g_y, y, "add");
+    unic_cpu_scale_columns(y, gamma);
+    unic_scale_columns(g_y, g_gamma);
+    expect_close(g_y, y, "scale_columns");
+    unic_cpu_column_dot(acc, x, y);
+    unic_column_dot(g_acc, g_x, g_y);
+    expect_changed(acc, acc0, "column_dot");
+    expect_close(g_acc, acc, "column_dot (accumulated)");
+    unic_tensor *all[] = {y, x, gamma, acc, acc0, g_y, g_x, g_gamma, g_acc};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) unic_tensor_free(all[i]);
 }
 
 Test(cuda_parity, softmax)
@@ -685,4 +710,83 @@ Test(cuda_knn, dispatch_and_shared_cache)
     mined_free(&hit);
     free(dir);
     free(x);
+}
+
+/* ---- the vit backbone on the GPU against itself on the CPU -------------- */
+
+static void vit_pair(const char *fixture, int layerscale, const char *finetune,
+                     test_component out[2], unic_registry **reg)
+{
+    char err[1024] = "", *ck = test_fixture(fixture);
+    *reg = test_builtin_registry();
+    const char *patch = layerscale ? "4" : "8", *heads = layerscale ? "2" : "3";
+    for (int dev = 0; dev < 2; dev++) {
+        const char *kv[] = {"checkpoint", ck, "patch", patch, "depth", "2", "dim", "24",
+                            "heads", heads, "layerscale", layerscale ? "true" : "false",
+                            "finetune", finetune, "device", dev ? "cuda" : "cpu", NULL};
+        out[dev] = test_create(*reg, UNIC_KIND_BACKBONE, "vit", kv, err, sizeof err);
+        cr_assert_not_null(out[dev].state, "%s", err);
+        unic_input_info info = {3, {3, 32, 32}, fixture};
+        int dim;
+        cr_assert_eq(out[dev].c->backbone->open(out[dev].state, &info, &dim, err, sizeof err), 0,
+                     "%s", err);
+    }
+    free(ck);
+}
+
+/* Both fixtures (DINO-like; DINOv2-like with LayerScale and an interpolated
+ * grid), frozen: embeddings and tokens; last block: its gradients too. */
+Test(cuda_vit, matches_the_cpu)
+{
+    require_gpu();
+    const char *fixtures[] = {"vit_a.safetensors", "vit_b.safetensors"};
+    char *in_path = test_fixture("vit_inputs.npy");
+    unic_array in;
+    char err[512];
+    cr_assert_eq(unic_npy_load(in_path, &in, err, sizeof err), 0, "%s", err);
+    for (int f = 0; f < 2; f++)
+        for (int trained = 0; trained < 2; trained++) {
+            test_component v[2];
+            unic_registry *reg;
+            vit_pair(fixtures[f], f == 1, trained ? "last_block" : "frozen", v, &reg);
+            unic_tensor input = {in.data, {2, 3, 32, 32}, 4, UNIC_CPU};
+            int t = v[0].c->backbone->token_count(v[0].state);
+            float emb[2][2 * 24], *tok[2];
+            unic_param_tensor p[2][32];
+            int np = v[0].c->backbone->parameters(v[0].state, p[0], 32);
+            cr_assert_eq(v[1].c->backbone->parameters(v[1].state, p[1], 32), np);
+            for (int dev = 0; dev < 2; dev++) {
+                const unic_backbone_ops *ops = v[dev].c->backbone;
+                unic_tensor e = {emb[dev], {2, 24}, 2, UNIC_CPU};
+                tok[dev] = calloc((size_t)2 * t * 24, sizeof(float));
+                unic_tensor tk = {tok[dev], {2, t, 24}, 3, UNIC_CPU};
+                ops->forward_tokens(v[dev].state, &input, &tk);
+                if (trained) ops->set_training(v[dev].state, 1);
+                ops->forward(v[dev].state, &input, &e);
+                if (trained) {
+                    float r[2 * 24];
+                    for (int i = 0; i < 48; i++) r[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
+                    unic_tensor d = {r, {2, 24}, 2, UNIC_CPU};
+                    for (int j = 0; j < np; j++) unic_tensor_zero(p[dev][j].grad);
+                    ops->backward(v[dev].state, &d);
+                }
+            }
+            double e = test_rel_err(emb[1], emb[0], 48);
+            cr_expect_lt(e, 1e-5, "%s %s: embeddings differ by %g", fixtures[f],
+                         trained ? "last_block" : "frozen", e);
+            e = test_rel_err(tok[1], tok[0], 2LL * t * 24);
+            cr_expect_lt(e, 1e-5, "%s: tokens differ by %g", fixtures[f], e);
+            for (int j = 0; trained && j < np; j++) {
+                cr_expect_eq(p[1][j].grad->device, UNIC_CUDA, "%s lives on the GPU", p[1][j].name);
+                cr_expect_lt(rel_err_dev(p[1][j].grad, p[0][j].grad), 1e-4, "d %s",
+                             p[1][j].name);
+            }
+            for (int dev = 0; dev < 2; dev++) {
+                free(tok[dev]);
+                test_destroy(&v[dev]);
+            }
+            unic_registry_free(reg);
+        }
+    unic_array_free(&in);
+    free(in_path);
 }

@@ -683,3 +683,44 @@ extern "C" void unic_cuda_add(unic_tensor *y, const unic_tensor *x, float alpha)
     add_kernel<<<grid_for(n), THREADS>>>(y->data, x->data, alpha, n);
     LAUNCH_CHECK();
 }
+
+__global__ void scale_columns_kernel(float *y, const float *gamma, int64_t n, int64_t d)
+{
+    int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        y[i] *= gamma[i % d];
+}
+
+/* A thread per column walks the rows, as the LayerNorm parameters' kernel. */
+__global__ void column_dot_kernel(float *out, const float *a, const float *b, int64_t rows,
+                                  int64_t d)
+{
+    int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= d) return;
+    double acc = 0;
+    for (int64_t r = 0; r < rows; r++) acc += (double)a[r * d + c] * b[r * d + c];
+    out[c] += (float)acc;
+}
+
+extern "C" void unic_cuda_scale_columns(unic_tensor *y, const unic_tensor *gamma)
+{
+    require_device(y, "unic_cuda_scale_columns", "y");
+    require_device(gamma, "unic_cuda_scale_columns", "gamma");
+    int64_t n = unic_numel(y), d = unic_numel(gamma);
+    if (n == 0) return;
+    scale_columns_kernel<<<grid_for(n), THREADS>>>(y->data, gamma->data, n, d);
+    LAUNCH_CHECK();
+}
+
+extern "C" void unic_cuda_column_dot(unic_tensor *d_gamma, const unic_tensor *a,
+                                     const unic_tensor *b)
+{
+    require_device(d_gamma, "unic_cuda_column_dot", "d_gamma");
+    require_device(a, "unic_cuda_column_dot", "a");
+    require_device(b, "unic_cuda_column_dot", "b");
+    int64_t d = unic_numel(d_gamma), rows = unic_numel(a) / (d ? d : 1);
+    if (d == 0) return;
+    column_dot_kernel<<<(unsigned)((d + THREADS - 1) / THREADS), THREADS>>>(d_gamma->data, a->data,
+                                                                          b->data, rows, d);
+    LAUNCH_CHECK();
+}

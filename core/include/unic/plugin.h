@@ -254,6 +254,11 @@ typedef struct unic_api {
                                int heads);
     /* y += alpha x, element-wise (same element counts): residual connections. */
     void (*add)(unic_tensor *y, const unic_tensor *x, float alpha);
+    /* LayerScale: y[r, c] *= gamma[c]; its gradient d_gamma[c] += sum_r a[r, c] b[r, c]. */
+    void (*scale_columns)(unic_tensor *y, const unic_tensor *gamma);
+    void (*column_dot)(unic_tensor *d_gamma, const unic_tensor *a, const unic_tensor *b);
+    /* 1 when unic was built with CUDA and a GPU is visible. */
+    int (*cuda_available)(void);
 } unic_api;
 
 /* Keeps the api table for the plugin's callbacks (one per shared object). */
