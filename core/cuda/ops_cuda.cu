@@ -479,23 +479,55 @@ __global__ void layer_norm_backward_input_kernel(float *dx, const float *dy, con
     }
 }
 
-/* d_w, d_b: a thread per column walks the rows (adjacent threads read
- * adjacent columns, so the loads coalesce). */
-__global__ void layer_norm_backward_params_kernel(float *dw, float *db, const float *dy,
-                                                  const float *x, const double *stats,
-                                                  int64_t rows, int64_t d)
+/* Column sums over many rows in two deterministic passes: blockIdx.y takes
+ * a slice of COLUMN_SLICE rows and a thread per column sums it (adjacent
+ * threads read adjacent columns, so the loads coalesce) into part[slice];
+ * then column_finish adds the slices in order. LayerNorm's d_w (sum dy xhat)
+ * and d_b (sum dy), and LayerScale's column_dot (sum a b). */
+#define COLUMN_SLICE 512
+
+__global__ void layer_norm_params_part_kernel(double *part, const float *dy, const float *x,
+                                              const double *stats, int64_t rows, int64_t d)
 {
     int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= d) return;
+    int64_t r0 = (int64_t)blockIdx.y * COLUMN_SLICE, r1 = r0 + COLUMN_SLICE < rows ? r0 + COLUMN_SLICE : rows;
     double sw = 0, sb = 0;
-    for (int64_t r = 0; r < rows; r++) {
+    for (int64_t r = r0; r < r1; r++) {
         double g = dy[r * d + c];
         sw += g * (x[r * d + c] - stats[2 * r]) * stats[2 * r + 1];
         sb += g;
     }
-    if (dw) dw[c] += (float)sw;
-    if (db) db[c] += (float)sb;
+    part[(int64_t)blockIdx.y * 2 * d + c] = sw;
+    part[(int64_t)blockIdx.y * 2 * d + d + c] = sb;
 }
+
+__global__ void column_dot_part_kernel(double *part, const float *a, const float *b, int64_t rows,
+                                       int64_t d)
+{
+    int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= d) return;
+    int64_t r0 = (int64_t)blockIdx.y * COLUMN_SLICE, r1 = r0 + COLUMN_SLICE < rows ? r0 + COLUMN_SLICE : rows;
+    double acc = 0;
+    for (int64_t r = r0; r < r1; r++) acc += (double)a[r * d + c] * b[r * d + c];
+    part[(int64_t)blockIdx.y * d + c] = acc;
+}
+
+/* out[j] += the sum over slices of part[slice * width + j]: out0 takes
+ * j < d, out1 the rest (LayerNorm's d_w, then d_b); either may be NULL. */
+__global__ void column_finish_kernel(float *out0, float *out1, const double *part, int64_t slices,
+                                     int64_t d, int64_t width)
+{
+    int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= width) return;
+    double acc = 0;
+    for (int64_t sl = 0; sl < slices; sl++) acc += part[sl * width + j];
+    float *out = j < d ? out0 : out1;
+    if (out) out[j % d] += (float)acc;
+}
+
+static unsigned column_blocks(int64_t d) { return (unsigned)((d + THREADS - 1) / THREADS); }
+static int64_t column_slices(int64_t rows) { return (rows + COLUMN_SLICE - 1) / COLUMN_SLICE; }
 
 static double *row_stats(const unic_tensor *in, float eps)
 {
@@ -541,10 +573,18 @@ extern "C" void unic_cuda_layer_norm_backward(unic_tensor *d_in, unic_tensor *d_
         layer_norm_backward_input_kernel<<<softmax_grid(rows), THREADS>>>(
             d_in->data, d_out->data, in->data, stats, w->data, rows, d);
     LAUNCH_CHECK();
-    if (d_w || d_b)
-        layer_norm_backward_params_kernel<<<(unsigned)((d + THREADS - 1) / THREADS), THREADS>>>(
-            d_w ? d_w->data : NULL, d_b ? d_b->data : NULL, d_out->data, in->data, stats, rows, d);
-    LAUNCH_CHECK();
+    if (d_w || d_b) {
+        int64_t slices = column_slices(rows);
+        double *part = (double *)unic_cuda_malloc(sizeof(double) * (size_t)(slices * 2 * d));
+        dim3 grid(column_blocks(d), (unsigned)slices);
+        layer_norm_params_part_kernel<<<grid, THREADS>>>(part, d_out->data, in->data, stats, rows,
+                                                         d);
+        LAUNCH_CHECK();
+        column_finish_kernel<<<column_blocks(2 * d), THREADS>>>(
+            d_w ? d_w->data : NULL, d_b ? d_b->data : NULL, part, slices, d, 2 * d);
+        LAUNCH_CHECK();
+        unic_cuda_free(part);
+    }
     unic_cuda_free(stats);
 }
 
@@ -691,16 +731,6 @@ __global__ void scale_columns_kernel(float *y, const float *gamma, int64_t n, in
         y[i] *= gamma[i % d];
 }
 
-/* A thread per column walks the rows, as the LayerNorm parameters' kernel. */
-__global__ void column_dot_kernel(float *out, const float *a, const float *b, int64_t rows,
-                                  int64_t d)
-{
-    int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= d) return;
-    double acc = 0;
-    for (int64_t r = 0; r < rows; r++) acc += (double)a[r * d + c] * b[r * d + c];
-    out[c] += (float)acc;
-}
 
 extern "C" void unic_cuda_scale_columns(unic_tensor *y, const unic_tensor *gamma)
 {
@@ -719,8 +749,13 @@ extern "C" void unic_cuda_column_dot(unic_tensor *d_gamma, const unic_tensor *a,
     require_device(a, "unic_cuda_column_dot", "a");
     require_device(b, "unic_cuda_column_dot", "b");
     int64_t d = unic_numel(d_gamma), rows = unic_numel(a) / (d ? d : 1);
-    if (d == 0) return;
-    column_dot_kernel<<<(unsigned)((d + THREADS - 1) / THREADS), THREADS>>>(d_gamma->data, a->data,
-                                                                          b->data, rows, d);
+    if (d == 0 || rows == 0) return;
+    int64_t slices = column_slices(rows);
+    double *part = (double *)unic_cuda_malloc(sizeof(double) * (size_t)(slices * d));
+    dim3 grid(column_blocks(d), (unsigned)slices);
+    column_dot_part_kernel<<<grid, THREADS>>>(part, a->data, b->data, rows, d);
     LAUNCH_CHECK();
+    column_finish_kernel<<<column_blocks(d), THREADS>>>(d_gamma->data, NULL, part, slices, d, d);
+    LAUNCH_CHECK();
+    unic_cuda_free(part);
 }
