@@ -1,8 +1,8 @@
 /* Times the `vit` backbone on the CPU, for bench/vit.sh (which runs
  * bench/vit_torch.py beside it):
  *   vit_bench checkpoint PATH VARIANT        random weights, timm names, F32
- *   vit_bench forward PATH VARIANT BATCH REPS
- *   vit_bench train PATH VARIANT BATCH REPS  finetune = last_block + mlp head + Adam
+ *   vit_bench forward PATH VARIANT BATCH REPS [DEVICE]
+ *   vit_bench train PATH VARIANT BATCH REPS [DEVICE]   last_block + mlp head + Adam
  *   vit_bench sgemm                          OpenBLAS's sgemm rate here
  * VARIANT is s16 (ViT-S/16) or b16 (ViT-B/16), 224 x 224 images. Prints
  * key=value lines; peak_rss_mb is the process's peak resident memory and
@@ -168,8 +168,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc < 4) {
-        fprintf(stderr, "usage: vit_bench checkpoint|forward|train PATH VARIANT [BATCH REPS] | "
-                        "vit_bench sgemm\n");
+        fprintf(stderr, "usage: vit_bench checkpoint|forward|train PATH VARIANT [BATCH REPS "
+                        "[cpu|cuda]] | vit_bench sgemm\n");
         return 2;
     }
     const char *mode = argv[1], *path = argv[2];
@@ -191,8 +191,9 @@ int main(int argc, char **argv)
     char dim[16], heads[16];
     snprintf(dim, sizeof dim, "%d", v->dim);
     snprintf(heads, sizeof heads, "%d", v->heads);
+    const char *device = argc > 6 ? argv[6] : "cpu";
     const char *kv[] = {"checkpoint", path, "dim", dim, "heads", heads, "finetune",
-                        train ? "last_block" : "frozen", NULL};
+                        train ? "last_block" : "frozen", "device", device, NULL};
     made bb = create(reg, UNIC_KIND_BACKBONE, "vit", kv);
     unic_input_info info = {3, {3, SIDE, SIDE}, "random images"};
     int edim;
@@ -224,8 +225,8 @@ int main(int argc, char **argv)
         nh = head.c->head->parameters(head.state, hs, 8);
         for (int i = 0; i < nh; i++) ps[np + i] = hs[i];
         for (int i = 0; i < np + nh; i++) {
-            mom[i] = unic_tensor_new(UNIC_CPU, ps[i].value->ndim, ps[i].value->shape);
-            vel[i] = unic_tensor_new(UNIC_CPU, ps[i].value->ndim, ps[i].value->shape);
+            mom[i] = unic_tensor_new(ps[i].value->device, ps[i].value->ndim, ps[i].value->shape);
+            vel[i] = unic_tensor_new(ps[i].value->device, ps[i].value->ndim, ps[i].value->shape);
         }
         logits = unic_tensor_2d(UNIC_CPU, batch, CLASSES);
         bb.c->backbone->set_training(bb.state, 1);

@@ -839,7 +839,8 @@ static int augmented_rows(run *r, augmented *a, int b)
             ok = 0;
             continue;
         }
-        if (r->train_backbone || r->tokens_head) { /* one forward over all roles: backward needs them together */
+        /* one forward over all roles: backward needs them together */
+        if (r->train_backbone || r->tokens_head) {
             memcpy(r->images + (size_t)k * b * item, batch.x, (size_t)b * item * sizeof(float));
             continue;
         }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks to run on a GPU machine: a Release build with CUDA, the CUDA parity
 # suite (which must run there, not skip), the whole test suite, then the
-# ImageNet-200-scale GPU mining benchmark (bench/knn_gpu.sh).
+# ImageNet-200-scale GPU mining benchmark (bench/knn_gpu.sh) and the vit
+# backbone's GPU throughput (bench/vit_bench.c).
 # Logs go to $OUT when it is set (the device runner copies that folder back),
 # else to the build folder. Exits non-zero if any step fails.
 #   tools/gpu_checks.sh            BUILD_DIR and JOBS override the defaults
@@ -47,6 +48,9 @@ finish() {
         done
         [ -f "$logs/knn_gpu.log" ] &&
             grep -h -E "^N=|^  (top|rank|total|spot check)" "$logs/knn_gpu.log" | sed "s|^|knn_gpu: |"
+        [ -f "$logs/vit_gpu.log" ] &&
+            grep -h -E "^(mode|batch|images_per_s|gflops)=" "$logs/vit_gpu.log" | paste -sd' ' |
+            sed "s|^|vit_gpu: |"
         if [ "$failed" = 0 ]; then echo "RESULT: all checks passed"; else echo "RESULT: FAILED"; fi
     } | tee "$logs/summary.txt"
     exit "$failed"
@@ -81,4 +85,10 @@ step "all tests" all_tests.log "$tests" --jobs "$jobs"
 # Timings and a spot check against a brute force; fails only on a wrong
 # answer, a missed target shows in the summary.
 step "knn gpu bench" knn_gpu.log env BUILD_DIR="$build" "$root/bench/knn_gpu.sh"
+# The vit backbone on the GPU: ViT-B/16 forward (batch 64) and last-block
+# step (batch 32), random weights; for bench/RESULTS.md.
+vit_ck=$build/vit_b16_random.safetensors
+step "vit gpu bench" vit_gpu.log bash -c "'$build/bench/vit_bench' checkpoint '$vit_ck' b16 &&
+    '$build/bench/vit_bench' forward '$vit_ck' b16 64 5 cuda &&
+    '$build/bench/vit_bench' train '$vit_ck' b16 32 5 cuda"
 finish
