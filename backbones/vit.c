@@ -1077,8 +1077,8 @@ static const unic_component component = {
     .abi_version = UNIC_ABI_VERSION,
     .kind = UNIC_KIND_BACKBONE,
     .name = "vit",
-    .doc = "Vision Transformer from a timm / DINO / DINOv2 safetensors checkpoint (CLS, CPU; frozen, "
-           "last block or fully trainable)",
+    .doc = "Vision Transformer from a timm / DINO / DINOv2 / Hugging Face safetensors checkpoint "
+           "(CLS embedding or all tokens; CPU or GPU; frozen, last block or fully trainable)",
     .params = params,
     .create = create,
     .destroy = destroy,
