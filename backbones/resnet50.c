@@ -44,7 +44,6 @@ typedef struct conv {
 
 typedef struct bnorm {
     unic_tensor *w, *b, *mean, *var;
-    float *scale, *shift; /* w / sqrt(var + eps), b - mean * scale: refreshed each forward */
     int c;
 } bnorm;
 
@@ -57,8 +56,8 @@ typedef struct block {
 
 /* A trained block's activations for the whole batch (pre-BN t*, post-ReLU a*). */
 typedef struct saved_block {
-    float *t1, *a1, *t2, *a2, *t3, *tds, *out;
-    const float *in;
+    unic_tensor *t1, *a1, *t2, *a2, *t3, *tds, *out;
+    const unic_tensor *in;
 } saved_block;
 
 typedef struct resnet {
@@ -77,9 +76,16 @@ typedef struct resnet {
     int h1, w1, hp, wp;
     int64_t act_max, col_max; /* per image, floats */
 
-    /* frozen forward, for up to `cap` images */
+    /* where weights and activations live (images arrive and embeddings
+     * leave through the host) */
+    unic_device dev;
+
+    /* frozen forward, for up to `cap` images (flat buffers on dev) */
     int64_t cap;
-    float *f_in, *f_a, *f_b, *f_t1, *f_t2, *f_t3, *f_ds, *f_col;
+    unic_tensor *f_in, *f_a, *f_b, *f_t1, *f_t2, *f_t3, *f_ds, *f_col;
+    /* host staging of the input, and the average pool's, for io_cap images */
+    int64_t io_cap;
+    unic_tensor *in_host, *pooled, *pooled_host, *ones;
 
     /* training: first_block is the first trained block (nblocks: none),
      * stem_trains with full */
@@ -89,16 +95,17 @@ typedef struct resnet {
     unic_param_tensor *params;
     unic_tensor **grads;
     int64_t saved, batch;
-    saved_block *sb;                   /* [nblocks - first_block] */
-    float *s_in;                       /* the first trained block's input (last_block) */
-    float *s_img, *s_t0, *s_a0, *s_pool; /* full: the stem's */
-    int32_t *s_arg;                    /* full: each pooled value's source in its plane */
-    float *g_a, *g_b, *g_s1, *g_s2, *g_s3, *g_col, *g_stem;
+    saved_block *sb;                         /* [nblocks - first_block] */
+    unic_tensor *s_in;                       /* the first trained block's input (last_block) */
+    unic_tensor *s_img, *s_t0, *s_a0, *s_pool; /* full: the stem's */
+    unic_tensor *g_a, *g_b, *g_s1, *g_s2, *g_s3, *g_col, *g_stem, *g_stem2;
 } resnet;
 
 static const unic_param_spec params[] = {
     {"checkpoint", UNIC_STRING, "",
      "path of a .safetensors checkpoint with torchvision ResNet names (required)", NULL},
+    {"device", UNIC_CHOICE, "cpu", "where the backbone runs: cpu, or cuda (weights and "
+     "activations on the GPU)", "cpu|cuda"},
     {"finetune", UNIC_CHOICE, "frozen",
      "which weights train: frozen (none: the dataset is embedded once), last_block (layer4, "
      "the last bottleneck stage) or full (every convolution and batch-norm affine; batch-norm "
@@ -152,8 +159,6 @@ static int load_bn(resnet *x, bnorm *bn, const char *prefix, int c, char *err, s
         if (!(*dst[i] = load(x, name, 1, &n, n, 0, err, errlen))) return -1;
     }
     bn->c = c;
-    bn->scale = malloc(sizeof(float) * (size_t)c);
-    bn->shift = malloc(sizeof(float) * (size_t)c);
     return 0;
 }
 
@@ -237,42 +242,41 @@ static int load_all(resnet *x, char *err, size_t errlen)
     return 0;
 }
 
-static void free_buffers(resnet *x)
+static void free_all(unic_tensor **const *all, size_t count)
 {
-    float **all[] = {&x->f_in, &x->f_a, &x->f_b, &x->f_t1, &x->f_t2, &x->f_t3, &x->f_ds,
-                     &x->f_col};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        free(*all[i]);
+    for (size_t i = 0; i < count; i++) {
+        unic->tensor_free(*all[i]);
         *all[i] = NULL;
     }
+}
+
+static void free_buffers(resnet *x)
+{
+    unic_tensor **all[] = {&x->f_in, &x->f_a,  &x->f_b,  &x->f_t1, &x->f_t2,
+                           &x->f_t3, &x->f_ds, &x->f_col};
+    free_all(all, sizeof all / sizeof all[0]);
     x->cap = 0;
+}
+
+static void free_io(resnet *x)
+{
+    unic_tensor **all[] = {&x->in_host, &x->pooled, &x->pooled_host, &x->ones};
+    free_all(all, sizeof all / sizeof all[0]);
+    x->io_cap = 0;
 }
 
 static void free_saved(resnet *x)
 {
     for (int i = 0; x->sb && i < x->nblocks - x->first_block; i++) {
         saved_block *s = &x->sb[i];
-        float **blk[] = {&s->t1, &s->a1, &s->t2, &s->a2, &s->t3, &s->tds, &s->out};
-        for (size_t j = 0; j < sizeof blk / sizeof blk[0]; j++) {
-            free(*blk[j]);
-            *blk[j] = NULL;
-        }
+        unic_tensor **blk[] = {&s->t1, &s->a1, &s->t2, &s->a2, &s->t3, &s->tds, &s->out};
+        free_all(blk, sizeof blk / sizeof blk[0]);
     }
-    float **all[] = {&x->s_in, &x->s_img, &x->s_t0, &x->s_a0, &x->s_pool, &x->g_a, &x->g_b,
-                     &x->g_s1, &x->g_s2, &x->g_s3, &x->g_col, &x->g_stem};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        free(*all[i]);
-        *all[i] = NULL;
-    }
-    free(x->s_arg);
-    x->s_arg = NULL;
+    unic_tensor **all[] = {&x->s_in, &x->s_img, &x->s_t0, &x->s_a0,  &x->s_pool, &x->g_a,
+                           &x->g_b,  &x->g_s1,  &x->g_s2, &x->g_s3,  &x->g_col,  &x->g_stem,
+                           &x->g_stem2};
+    free_all(all, sizeof all / sizeof all[0]);
     x->saved = 0;
-}
-
-static void free_bn(bnorm *bn)
-{
-    free(bn->scale);
-    free(bn->shift);
 }
 
 static void destroy(void *self)
@@ -280,24 +284,34 @@ static void destroy(void *self)
     resnet *x = self;
     if (!x) return;
     free_buffers(x);
+    free_io(x);
     free_saved(x);
     for (int i = 0; i < x->nparams; i++) unic->tensor_free(x->grads[i]);
     free(x->params);
     free(x->grads);
     free(x->sb);
-    free_bn(&x->stem_bn);
-    for (int i = 0; x->blocks && i < x->nblocks; i++) {
-        block *b = &x->blocks[i];
-        free_bn(&b->b1);
-        free_bn(&b->b2);
-        free_bn(&b->b3);
-        free_bn(&b->bds);
-    }
     for (int i = 0; i < x->nweights; i++) unic->tensor_free(x->weights[i]);
     free(x->blocks);
     free(x->used);
     free(x->checkpoint);
     free(x);
+}
+
+/* Moves every weight to x->dev in place (each tensor keeps its address, so
+ * the layers' pointers stay valid). */
+static void move_weights(resnet *x)
+{
+    for (int i = 0; i < x->nweights; i++) {
+        unic_tensor *t = x->weights[i];
+        unic_tensor *d = unic->tensor_new(x->dev, t->ndim, t->shape);
+        unic->tensor_copy(d, t);
+        float *host = t->data; /* swap: t takes the device memory, d the host's to free */
+        t->data = d->data;
+        t->device = x->dev;
+        d->data = host;
+        d->device = UNIC_CPU;
+        unic->tensor_free(d);
+    }
 }
 
 /* The trainable tensors, in torchvision's named_parameters order. */
@@ -307,7 +321,7 @@ static void add_param(resnet *x, unic_tensor *value)
     for (int i = 0; i < x->nweights && !name; i++)
         if (x->weights[i] == value) name = x->used[i];
     int i = x->nparams++;
-    x->grads[i] = unic->tensor_new(UNIC_CPU, value->ndim, value->shape);
+    x->grads[i] = unic->tensor_new(value->device, value->ndim, value->shape);
     x->params[i] = (unic_param_tensor){name, value, x->grads[i]};
 }
 
@@ -346,10 +360,18 @@ static void *create(const unic_params *p, char *err, size_t errlen)
     x->checkpoint = malloc(strlen(ck) + 1);
     strcpy(x->checkpoint, ck);
     x->used = calloc(MAX_WEIGHTS, sizeof *x->used);
+    x->dev = strcmp(unic->param_str(p, "device"), "cuda") == 0 ? UNIC_CUDA : UNIC_CPU;
+    if (x->dev == UNIC_CUDA && !unic->cuda_available()) {
+        snprintf(err, errlen, "device = cuda, but no CUDA GPU is visible (or unic was built "
+                 "without CUDA): use device = cpu");
+        destroy(x);
+        return NULL;
+    }
     if (load_all(x, err, errlen) != 0) {
         destroy(x);
         return NULL;
     }
+    if (x->dev != UNIC_CPU) move_weights(x);
     const char *ft = unic->param_str(p, "finetune");
     x->stem_trains = strcmp(ft, "full") == 0;
     x->first_block = x->stem_trains ? 0
@@ -381,6 +403,7 @@ static int open_input(void *self, const unic_input_info *in, int *embed_dim, cha
         return -1;
     }
     free_buffers(x);
+    free_io(x);
     free_saved(x);
     x->height = in->shape[1];
     x->width = in->shape[2];
@@ -412,218 +435,108 @@ static int open_input(void *self, const unic_input_info *in, int *embed_dim, cha
 
 /* ---- the layers, on [C][n][H][W] activations ---------------------------- */
 
-static float *floats(int64_t n) { return malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)); }
-
-static unic_tensor view(float *data, int64_t rows, int64_t cols)
+/* A [rows, cols] view of a buffer, on its device. */
+static unic_tensor view2(const unic_tensor *buf, int64_t rows, int64_t cols)
 {
-    unic_tensor v = {data, {rows, cols}, 2, UNIC_CPU};
+    unic_tensor v = {buf->data, {rows, cols}, 2, buf->device};
     return v;
 }
 
-/* col[(c k + ky) k + kx][(b Ho + oy) Wo + ox] = in[c][b][oy s - p + ky][ox s - p + kx], 0 outside */
-static void im2col(float *col, const float *in, const conv *cv, int n, int H, int W, int Ho, int Wo)
+static unic_tensor *buffer(const resnet *x, int64_t floats)
 {
-    int k = cv->k, s = cv->stride, p = cv->pad;
-    int64_t M = (int64_t)n * Ho * Wo, rows = (int64_t)cv->cin * k * k;
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        int c = (int)(r / (k * k)), ky = (int)(r / k % k), kx = (int)(r % k);
-        float *dst = col + r * M;
-        for (int b = 0; b < n; b++) {
-            const float *plane = in + ((int64_t)c * n + b) * H * W;
-            for (int oy = 0; oy < Ho; oy++, dst += Wo) {
-                int iy = oy * s - p + ky;
-                if (iy < 0 || iy >= H) {
-                    memset(dst, 0, sizeof(float) * (size_t)Wo);
-                    continue;
-                }
-                const float *row = plane + (int64_t)iy * W;
-                for (int ox = 0; ox < Wo; ox++) {
-                    int ix = ox * s - p + kx;
-                    dst[ox] = ix >= 0 && ix < W ? row[ix] : 0.0f;
-                }
-            }
-        }
-    }
-}
-
-/* The adjoint of im2col: dx += col scattered back (dx [cin][n][H][W]). */
-static void col2im(float *dx, const float *col, const conv *cv, int n, int H, int W, int Ho, int Wo)
-{
-    int k = cv->k, s = cv->stride, p = cv->pad;
-    int64_t M = (int64_t)n * Ho * Wo;
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < cv->cin; c++)
-        for (int kk = 0; kk < k * k; kk++) {
-            int ky = kk / k, kx = kk % k;
-            const float *src = col + ((int64_t)c * k * k + kk) * M;
-            for (int b = 0; b < n; b++) {
-                float *plane = dx + ((int64_t)c * n + b) * H * W;
-                for (int oy = 0; oy < Ho; oy++, src += Wo) {
-                    int iy = oy * s - p + ky;
-                    if (iy < 0 || iy >= H) continue;
-                    float *row = plane + (int64_t)iy * W;
-                    for (int ox = 0; ox < Wo; ox++) {
-                        int ix = ox * s - p + kx;
-                        if (ix >= 0 && ix < W) row[ix] += src[ox];
-                    }
-                }
-            }
-        }
+    int64_t n = floats > 0 ? floats : 1;
+    return unic->tensor_new(x->dev, 1, &n);
 }
 
 static int is_pointwise(const conv *cv) { return cv->k == 1 && cv->stride == 1; }
 
 /* out [cout][n Ho Wo] = conv(in [cin][n H W]); col is scratch for the im2col. */
-static void conv_forward(const conv *cv, float *out, const float *in, int n, int H, int W, int Ho,
-                         int Wo, float *col)
+static void conv_forward(const conv *cv, const unic_tensor *out, const unic_tensor *in, int n,
+                         int H, int W, int Ho, int Wo, const unic_tensor *col)
 {
     int64_t M = (int64_t)n * Ho * Wo, K = unic_row_size(cv->w);
+    unic_tensor b = view2(in, K, M), c = view2(out, cv->cout, M);
     if (!is_pointwise(cv)) {
-        im2col(col, in, cv, n, H, W, Ho, Wo);
-        in = col;
+        unic_tensor src = view2(in, cv->cin, (int64_t)n * H * W);
+        b = view2(col, K, M);
+        unic->im2col(&b, &src, n, H, W, cv->k, cv->stride, cv->pad);
     }
-    unic_tensor b = view((float *)in, K, M), c = view(out, cv->cout, M);
     unic->gemm(0, 0, 1.0f, cv->w, &b, 0.0f, &c);
 }
 
 /* dw += dy in^T (im2col'ed again from in); dx (may be NULL) += W^T dy. */
-static void conv_backward(const conv *cv, float *dx, float *dw, const float *dy, const float *in,
-                          int n, int H, int W, int Ho, int Wo, float *col)
+static void conv_backward(const conv *cv, const unic_tensor *dx, unic_tensor *dw,
+                          const unic_tensor *dy, const unic_tensor *in, int n, int H, int W, int Ho,
+                          int Wo, const unic_tensor *col)
 {
     int64_t M = (int64_t)n * Ho * Wo, K = unic_row_size(cv->w);
-    const float *b = in;
+    unic_tensor b = view2(in, K, M), g = view2(dy, cv->cout, M), gw = view2(dw, cv->cout, K);
     if (!is_pointwise(cv)) {
-        im2col(col, in, cv, n, H, W, Ho, Wo);
-        b = col;
+        unic_tensor src = view2(in, cv->cin, (int64_t)n * H * W);
+        b = view2(col, K, M);
+        unic->im2col(&b, &src, n, H, W, cv->k, cv->stride, cv->pad);
     }
-    unic_tensor g = view((float *)dy, cv->cout, M), bt = view((float *)b, K, M);
-    unic_tensor gw = view(dw, cv->cout, K);
-    unic->gemm(0, 1, 1.0f, &g, &bt, 1.0f, &gw);
+    unic->gemm(0, 1, 1.0f, &g, &b, 1.0f, &gw);
     if (!dx) return;
     if (is_pointwise(cv)) {
-        unic_tensor d = view(dx, K, M);
+        unic_tensor d = view2(dx, K, M);
         unic->gemm(1, 0, 1.0f, cv->w, &g, 1.0f, &d);
     } else {
-        unic_tensor d = view(col, K, M);
+        unic_tensor d = view2(col, K, M), di = view2(dx, cv->cin, (int64_t)n * H * W);
         unic->gemm(1, 0, 1.0f, cv->w, &g, 0.0f, &d);
-        col2im(dx, col, cv, n, H, W, Ho, Wo);
+        unic->col2im(&di, &d, n, H, W, cv->k, cv->stride, cv->pad);
     }
 }
 
-static void bn_refresh(bnorm *bn)
+/* y [c][m] = BN(x) (+ residual), then ReLU if relu; y may be x. */
+static void bn_forward(const bnorm *bn, const unic_tensor *y, const unic_tensor *x, int64_t m,
+                       const unic_tensor *residual, int relu)
 {
-    for (int c = 0; c < bn->c; c++) {
-        double sc = bn->w->data[c] / sqrt((double)bn->var->data[c] + BN_EPS);
-        bn->scale[c] = (float)sc;
-        bn->shift[c] = (float)(bn->b->data[c] - bn->mean->data[c] * sc);
-    }
+    unic_tensor yv = view2(y, bn->c, m), xv = view2(x, bn->c, m);
+    unic_tensor rv = residual ? view2(residual, bn->c, m) : yv;
+    unic->batch_norm_forward(&yv, &xv, bn->w, bn->b, bn->mean, bn->var, BN_EPS,
+                             residual ? &rv : NULL, relu);
 }
 
-/* y = x * scale + shift per channel, then ReLU; y may be x. */
-static void bn_relu(float *y, const float *x, const bnorm *bn, int64_t m)
+/* dx (zeroed here; may be NULL) = dy * scale; dw, db accumulate. */
+static void bn_backward(const bnorm *bn, const unic_tensor *dx, unic_tensor *dw, unic_tensor *db,
+                        const unic_tensor *dy, const unic_tensor *x, int64_t m)
 {
-#pragma omp parallel for schedule(static) if (bn->c * m > 32768)
-    for (int c = 0; c < bn->c; c++) {
-        float sc = bn->scale[c], sh = bn->shift[c];
-        const float *xr = x + c * m;
-        float *yr = y + c * m;
-        for (int64_t i = 0; i < m; i++) {
-            float v = xr[i] * sc + sh;
-            yr[i] = v > 0.0f ? v : 0.0f;
-        }
-    }
+    unic_tensor d = dx ? view2(dx, bn->c, m) : view2(dy, bn->c, m);
+    unic_tensor g = view2(dy, bn->c, m), xv = view2(x, bn->c, m);
+    if (dx) unic->tensor_zero(&d);
+    unic->batch_norm_backward(dx ? &d : NULL, dw, db, &g, &xv, bn->w, bn->mean, bn->var, BN_EPS);
 }
 
-/* dx = dy * scale (dx may be dy); dw += sum dy * xhat, db += sum dy, where
- * xhat = (x - mean) / sqrt(var + eps) is what the affine scaled. */
-static void bn_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                        const bnorm *bn, int64_t m)
+/* d *= (y > 0) over count values */
+static void relu_backward(const unic_tensor *d, const unic_tensor *y, int64_t count)
 {
-#pragma omp parallel for schedule(static) if (bn->c * m > 32768)
-    for (int c = 0; c < bn->c; c++) {
-        const float *g = dy + c * m, *xr = x + c * m;
-        double mean = bn->mean->data[c], inv = 1.0 / sqrt((double)bn->var->data[c] + BN_EPS);
-        double sg = 0, sgx = 0;
-        for (int64_t i = 0; i < m; i++) {
-            sg += g[i];
-            sgx += g[i] * (xr[i] - mean);
-        }
-        dw[c] += (float)(sgx * inv);
-        db[c] += (float)sg;
-        float sc = bn->scale[c];
-        float *d = dx + c * m;
-        for (int64_t i = 0; i < m; i++) d[i] = g[i] * sc;
-    }
-}
-
-/* d *= (y > 0): through a ReLU whose output was y */
-static void relu_backward(float *d, const float *y, int64_t count)
-{
-#pragma omp parallel for schedule(static) if (count > 65536)
-    for (int64_t i = 0; i < count; i++)
-        if (!(y[i] > 0.0f)) d[i] = 0.0f;
+    unic_tensor dv = view2(d, 1, count), yv = view2(y, 1, count);
+    unic->relu_backward(&dv, &yv);
 }
 
 /* A bottleneck over n images: x [cin][n hi wi] -> out [4p][n ho wo]. The
- * pre-BN t1/t2 may be the post-ReLU a1/a2 (in place) when nothing trains. */
-static void block_forward(const block *bl, int n, const float *x, float *t1, float *a1, float *t2,
-                          float *a2, float *t3, float *tds, float *out, float *col)
+ * pre-BN t1/t2 may be the post-ReLU a1/a2 (in place) when nothing trains;
+ * dsn holds the downsample's normalised output. */
+static void block_forward(const block *bl, int n, const unic_tensor *x, const unic_tensor *t1,
+                          const unic_tensor *a1, const unic_tensor *t2, const unic_tensor *a2,
+                          const unic_tensor *t3, const unic_tensor *tds, const unic_tensor *dsn,
+                          const unic_tensor *out, const unic_tensor *col)
 {
     int64_t mi = (int64_t)n * bl->hi * bl->wi, mo = (int64_t)n * bl->ho * bl->wo;
     conv_forward(&bl->c1, t1, x, n, bl->hi, bl->wi, bl->hi, bl->wi, col);
-    bn_relu(a1, t1, &bl->b1, mi);
+    bn_forward(&bl->b1, a1, t1, mi, NULL, 1);
     conv_forward(&bl->c2, t2, a1, n, bl->hi, bl->wi, bl->ho, bl->wo, col);
-    bn_relu(a2, t2, &bl->b2, mo);
+    bn_forward(&bl->b2, a2, t2, mo, NULL, 1);
     conv_forward(&bl->c3, t3, a2, n, bl->ho, bl->wo, bl->ho, bl->wo, col);
-    if (bl->has_ds) conv_forward(&bl->ds, tds, x, n, bl->hi, bl->wi, bl->ho, bl->wo, col);
-    const bnorm *b3 = &bl->b3, *bd = &bl->bds;
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < b3->c; c++) {
-        float sc = b3->scale[c], sh = b3->shift[c];
-        float dsc = bl->has_ds ? bd->scale[c] : 1.0f, dsh = bl->has_ds ? bd->shift[c] : 0.0f;
-        const float *t = t3 + c * mo, *id = (bl->has_ds ? tds : x) + c * mo;
-        float *o = out + c * mo;
-        for (int64_t i = 0; i < mo; i++) {
-            float v = t[i] * sc + sh + id[i] * dsc + dsh;
-            o[i] = v > 0.0f ? v : 0.0f;
-        }
+    if (bl->has_ds) {
+        conv_forward(&bl->ds, tds, x, n, bl->hi, bl->wi, bl->ho, bl->wo, col);
+        bn_forward(&bl->bds, dsn, tds, mo, NULL, 0);
     }
+    bn_forward(&bl->b3, out, t3, mo, bl->has_ds ? dsn : x, 1);
 }
 
-/* 3x3/2 max pool, padding 1 (padding never wins); arg (may be NULL) keeps
- * each output's source index in its plane for backward. */
-static void max_pool(float *out, int32_t *arg, const float *in, int64_t planes, int H, int W,
-                     int Ho, int Wo)
-{
-#pragma omp parallel for schedule(static)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *src = in + pl * H * W;
-        for (int oy = 0; oy < Ho; oy++)
-            for (int ox = 0; ox < Wo; ox++) {
-                float best = -INFINITY;
-                int32_t at = -1;
-                for (int ky = 0; ky < 3; ky++) {
-                    int iy = oy * 2 - 1 + ky;
-                    if (iy < 0 || iy >= H) continue;
-                    for (int kx = 0; kx < 3; kx++) {
-                        int ix = ox * 2 - 1 + kx;
-                        if (ix < 0 || ix >= W) continue;
-                        float v = src[iy * W + ix];
-                        if (v > best || at < 0) { /* the first maximum, as PyTorch */
-                            best = v;
-                            at = iy * W + ix;
-                        }
-                    }
-                }
-                int64_t o = (pl * Ho + oy) * Wo + ox;
-                out[o] = best;
-                if (arg) arg[o] = at;
-            }
-    }
-}
-
-/* images [n][3][H][W] -> out [3][n][H][W] */
+/* host images [n][3][H][W] -> out [3][n][H][W] (host) */
 static void to_channel_major(float *out, const float *images, int n, int64_t hw)
 {
     for (int b = 0; b < n; b++)
@@ -632,17 +545,18 @@ static void to_channel_major(float *out, const float *images, int n, int64_t hw)
                    sizeof(float) * (size_t)hw);
 }
 
-/* emb [n][C] = the mean of each image's plane of act [C][n][hw] */
-static void average_pool(float *emb, const float *act, int C, int n, int64_t hw)
+/* emb [n][C] (host) = the mean of each image's plane of act [C][n][hw]: a
+ * GEMM with a ones vector, then a transpose on the host. */
+static void average_pool(resnet *x, float *emb, const unic_tensor *act, int n, int64_t hw)
 {
-#pragma omp parallel for schedule(static)
+    int C = x->embed_dim;
+    unic_tensor a = view2(act, (int64_t)C * n, hw), ones = view2(x->ones, hw, 1);
+    unic_tensor pooled = view2(x->pooled, (int64_t)C * n, 1);
+    unic->gemm(0, 0, 1.0f / (float)hw, &a, &ones, 0.0f, &pooled);
+    unic_tensor host = view2(x->pooled_host, (int64_t)C * n, 1);
+    unic->tensor_copy(&host, &pooled);
     for (int c = 0; c < C; c++)
-        for (int b = 0; b < n; b++) {
-            const float *p = act + ((int64_t)c * n + b) * hw;
-            double s = 0;
-            for (int64_t i = 0; i < hw; i++) s += p[i];
-            emb[(int64_t)b * C + c] = (float)(s / (double)hw);
-        }
+        for (int b = 0; b < n; b++) emb[(int64_t)b * C + c] = x->pooled_host->data[(int64_t)c * n + b];
 }
 
 /* ---- forward ------------------------------------------------------------ */
@@ -652,15 +566,34 @@ static void ensure_buffers(resnet *x, int64_t images)
     if (images <= x->cap) return;
     free_buffers(x);
     int64_t a = x->act_max * images;
-    x->f_in = floats(3 * x->height * x->width * images);
-    x->f_a = floats(a);
-    x->f_b = floats(a);
-    x->f_t1 = floats(a);
-    x->f_t2 = floats(a);
-    x->f_t3 = floats(a);
-    x->f_ds = floats(a);
-    x->f_col = floats(x->col_max * images);
+    x->f_in = buffer(x, 3 * x->height * x->width * images);
+    x->f_a = buffer(x, a);
+    x->f_b = buffer(x, a);
+    x->f_t1 = buffer(x, a);
+    x->f_t2 = buffer(x, a);
+    x->f_t3 = buffer(x, a);
+    x->f_ds = buffer(x, a);
+    x->f_col = buffer(x, x->col_max * images);
     x->cap = images;
+}
+
+/* Host staging and the average pool's buffers, for n images. */
+static void ensure_io(resnet *x, int64_t n)
+{
+    if (n <= x->io_cap) return;
+    const block *last = &x->blocks[x->nblocks - 1];
+    int64_t hw = (int64_t)last->ho * last->wo;
+    free_io(x);
+    int64_t in = 3 * x->height * x->width * n, pooled = (int64_t)x->embed_dim * n;
+    x->in_host = unic->tensor_new(UNIC_CPU, 1, &in);
+    x->pooled = buffer(x, pooled);
+    x->pooled_host = unic->tensor_new(UNIC_CPU, 1, &pooled);
+    unic_tensor *ones = unic->tensor_new(UNIC_CPU, 1, &hw);
+    for (int64_t i = 0; i < hw; i++) ones->data[i] = 1.0f;
+    x->ones = buffer(x, hw);
+    unic->tensor_copy(x->ones, ones);
+    unic->tensor_free(ones);
+    x->io_cap = n;
 }
 
 static void ensure_saved(resnet *x, int64_t n)
@@ -671,63 +604,62 @@ static void ensure_saved(resnet *x, int64_t n)
         const block *b = &x->blocks[i];
         saved_block *s = &x->sb[i - x->first_block];
         int64_t mi = n * b->hi * b->wi, mo = n * b->ho * b->wo;
-        s->t1 = floats(b->planes * mi);
-        s->a1 = floats(b->planes * mi);
-        s->t2 = floats(b->planes * mo);
-        s->a2 = floats(b->planes * mo);
-        s->t3 = floats(b->c3.cout * mo);
-        s->tds = b->has_ds ? floats(b->c3.cout * mo) : NULL;
-        s->out = floats(b->c3.cout * mo);
+        s->t1 = buffer(x, b->planes * mi);
+        s->a1 = buffer(x, b->planes * mi);
+        s->t2 = buffer(x, b->planes * mo);
+        s->a2 = buffer(x, b->planes * mo);
+        s->t3 = buffer(x, b->c3.cout * mo);
+        s->tds = b->has_ds ? buffer(x, b->c3.cout * mo) : NULL;
+        s->out = buffer(x, b->c3.cout * mo);
     }
     const block *first = &x->blocks[x->first_block];
     int64_t s1 = n * x->h1 * x->w1, pool = n * x->hp * x->wp;
     if (x->stem_trains) {
-        x->s_img = floats(3 * n * x->height * x->width);
-        x->s_t0 = floats(x->stem.cout * s1);
-        x->s_a0 = floats(x->stem.cout * s1);
-        x->s_pool = floats(x->stem.cout * pool);
-        x->s_arg = malloc(sizeof(int32_t) * (size_t)(x->stem.cout * pool));
-        x->g_stem = floats(x->stem.cout * s1);
+        x->s_img = buffer(x, 3 * n * x->height * x->width);
+        x->s_t0 = buffer(x, x->stem.cout * s1);
+        x->s_a0 = buffer(x, x->stem.cout * s1);
+        x->s_pool = buffer(x, x->stem.cout * pool);
+        x->g_stem = buffer(x, x->stem.cout * s1);
+        x->g_stem2 = buffer(x, x->stem.cout * s1);
     } else {
-        x->s_in = floats(first->c1.cin * n * first->hi * first->wi);
+        x->s_in = buffer(x, first->c1.cin * n * first->hi * first->wi);
     }
     int64_t act = x->act_max * n;
-    x->g_a = floats(act);
-    x->g_b = floats(act);
-    x->g_s1 = floats(act);
-    x->g_s2 = floats(act);
-    x->g_s3 = floats(act);
-    x->g_col = floats(x->col_max * n);
+    x->g_a = buffer(x, act);
+    x->g_b = buffer(x, act);
+    x->g_s1 = buffer(x, act);
+    x->g_s2 = buffer(x, act);
+    x->g_s3 = buffer(x, act);
+    x->g_col = buffer(x, x->col_max * n);
     x->saved = n;
 }
 
-static void refresh_all_bn(resnet *x)
-{
-    bn_refresh(&x->stem_bn);
-    for (int i = 0; i < x->nblocks; i++) {
-        block *b = &x->blocks[i];
-        bn_refresh(&b->b1);
-        bn_refresh(&b->b2);
-        bn_refresh(&b->b3);
-        if (b->has_ds) bn_refresh(&b->bds);
-    }
-}
-
-/* The stem and blocks [0, upto) over n images [n][3][H][W], keeping
- * nothing; returns the output [C][n][h][w] (one of the f_ buffers). */
-static float *frozen_part(resnet *x, const float *images, int n, int upto)
+/* The images of a chunk, channel-major, where the layers run. */
+static const unic_tensor *stage_input(resnet *x, const float *images, int n,
+                                      const unic_tensor *dst)
 {
     int64_t hw = x->height * x->width;
-    to_channel_major(x->f_in, images, n, hw);
-    conv_forward(&x->stem, x->f_t1, x->f_in, n, (int)x->height, (int)x->width, x->h1, x->w1,
-                 x->f_col);
-    bn_relu(x->f_t1, x->f_t1, &x->stem_bn, (int64_t)n * x->h1 * x->w1);
-    max_pool(x->f_a, NULL, x->f_t1, (int64_t)x->stem.cout * n, x->h1, x->w1, x->hp, x->wp);
-    float *cur = x->f_a, *next = x->f_b;
+    to_channel_major(x->in_host->data, images, n, hw);
+    unic_tensor host = view2(x->in_host, 1, 3 * n * hw), to = view2(dst, 1, 3 * n * hw);
+    unic->tensor_copy(&to, &host);
+    return dst;
+}
+
+/* The stem and blocks [0, upto) over n images [n][3][H][W] (host), keeping
+ * nothing; returns the output [C][n][h][w] (one of the f_ buffers). */
+static const unic_tensor *frozen_part(resnet *x, const float *images, int n, int upto)
+{
+    const unic_tensor *in = stage_input(x, images, n, x->f_in);
+    conv_forward(&x->stem, x->f_t1, in, n, (int)x->height, (int)x->width, x->h1, x->w1, x->f_col);
+    bn_forward(&x->stem_bn, x->f_t1, x->f_t1, (int64_t)n * x->h1 * x->w1, NULL, 1);
+    unic_tensor pin = view2(x->f_t1, (int64_t)x->stem.cout * n, (int64_t)x->h1 * x->w1);
+    unic_tensor pout = view2(x->f_a, (int64_t)x->stem.cout * n, (int64_t)x->hp * x->wp);
+    unic->max_pool_forward(&pout, &pin, x->h1, x->w1, 3, 2, 1);
+    const unic_tensor *cur = x->f_a, *next = x->f_b;
     for (int i = 0; i < upto; i++) {
         block_forward(&x->blocks[i], n, cur, x->f_t1, x->f_t1, x->f_t2, x->f_t2, x->f_t3, x->f_ds,
-                      next, x->f_col);
-        float *t = cur;
+                      x->f_ds, next, x->f_col);
+        const unic_tensor *t = cur;
         cur = next;
         next = t;
     }
@@ -735,14 +667,15 @@ static float *frozen_part(resnet *x, const float *images, int n, int upto)
 }
 
 /* full: the stem over the whole batch, keeping what backward needs. */
-static const float *stem_train(resnet *x, const float *images, int n)
+static const unic_tensor *stem_train(resnet *x, const float *images, int n)
 {
-    int64_t hw = x->height * x->width, s1 = (int64_t)n * x->h1 * x->w1;
-    to_channel_major(x->s_img, images, n, hw);
-    conv_forward(&x->stem, x->s_t0, x->s_img, n, (int)x->height, (int)x->width, x->h1, x->w1,
-                 x->g_col);
-    bn_relu(x->s_a0, x->s_t0, &x->stem_bn, s1);
-    max_pool(x->s_pool, x->s_arg, x->s_a0, (int64_t)x->stem.cout * n, x->h1, x->w1, x->hp, x->wp);
+    int64_t s1 = (int64_t)n * x->h1 * x->w1;
+    const unic_tensor *in = stage_input(x, images, n, x->s_img);
+    conv_forward(&x->stem, x->s_t0, in, n, (int)x->height, (int)x->width, x->h1, x->w1, x->g_col);
+    bn_forward(&x->stem_bn, x->s_a0, x->s_t0, s1, NULL, 1);
+    unic_tensor pin = view2(x->s_a0, (int64_t)x->stem.cout * n, (int64_t)x->h1 * x->w1);
+    unic_tensor pout = view2(x->s_pool, (int64_t)x->stem.cout * n, (int64_t)x->hp * x->wp);
+    unic->max_pool_forward(&pout, &pin, x->h1, x->w1, 3, 2, 1);
     return x->s_pool;
 }
 
@@ -750,23 +683,25 @@ static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
 {
     resnet *x = self;
     int64_t n = input->shape[0], per = 3 * x->height * x->width;
-    refresh_all_bn(x);
     const block *last = &x->blocks[x->nblocks - 1];
     int64_t hw_last = (int64_t)last->ho * last->wo;
     if (!x->nparams || !x->training) { /* a chunk at a time, straight to the embedding */
         x->batch = 0;
-        ensure_buffers(x, n < RN_CHUNK ? n : RN_CHUNK);
+        int64_t chunk = n < RN_CHUNK ? n : RN_CHUNK;
+        ensure_buffers(x, chunk);
+        ensure_io(x, chunk);
         for (int64_t b0 = 0; b0 < n; b0 += RN_CHUNK) {
             int nb = (int)(n - b0 < RN_CHUNK ? n - b0 : RN_CHUNK);
-            const float *out = frozen_part(x, input->data + b0 * per, nb, x->nblocks);
-            average_pool(emb->data + b0 * x->embed_dim, out, x->embed_dim, nb, hw_last);
+            const unic_tensor *out = frozen_part(x, input->data + b0 * per, nb, x->nblocks);
+            average_pool(x, emb->data + b0 * x->embed_dim, out, nb, hw_last);
         }
         return;
     }
     ensure_saved(x, n);
+    ensure_io(x, n);
     x->batch = n;
     const block *first = &x->blocks[x->first_block];
-    const float *cur;
+    const unic_tensor *cur;
     if (x->stem_trains) {
         cur = stem_train(x, input->data, (int)n);
     } else { /* the frozen stages a chunk at a time, gathered for the batch */
@@ -774,10 +709,12 @@ static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
         int64_t hw = (int64_t)first->hi * first->wi;
         for (int64_t b0 = 0; b0 < n; b0 += RN_CHUNK) {
             int nb = (int)(n - b0 < RN_CHUNK ? n - b0 : RN_CHUNK);
-            const float *out = frozen_part(x, input->data + b0 * per, nb, x->first_block);
-            for (int c = 0; c < first->c1.cin; c++)
-                memcpy(x->s_in + (c * n + b0) * hw, out + (int64_t)c * nb * hw,
-                       sizeof(float) * (size_t)(nb * hw));
+            const unic_tensor *out = frozen_part(x, input->data + b0 * per, nb, x->first_block);
+            for (int c = 0; c < first->c1.cin; c++) {
+                unic_tensor from = {out->data + (int64_t)c * nb * hw, {nb * hw}, 1, x->dev};
+                unic_tensor to = {x->s_in->data + (c * n + b0) * hw, {nb * hw}, 1, x->dev};
+                unic->tensor_copy(&to, &from);
+            }
         }
         cur = x->s_in;
     }
@@ -785,75 +722,80 @@ static void forward(void *self, const unic_tensor *input, unic_tensor *emb)
         saved_block *s = &x->sb[i - x->first_block];
         s->in = cur;
         block_forward(&x->blocks[i], (int)n, cur, s->t1, s->a1, s->t2, s->a2, s->t3, s->tds,
-                      s->out, x->g_col);
+                      x->g_s1, s->out, x->g_col);
         cur = s->out;
     }
-    average_pool(emb->data, cur, x->embed_dim, (int)n, hw_last);
+    average_pool(x, emb->data, cur, (int)n, hw_last);
 }
+
+static void set_training(void *self, int training) { ((resnet *)self)->training = training; }
 
 /* ---- backward (finetune = last_block or full) --------------------------- */
 
-static float *grad_of(resnet *x, const unic_tensor *value)
+static unic_tensor *grad_of(resnet *x, const unic_tensor *value)
 {
     for (int i = 0; i < x->nparams; i++)
-        if (x->params[i].value == value) return x->grads[i]->data;
+        if (x->params[i].value == value) return x->grads[i];
     return NULL;
 }
 
 /* d_out: dL/d(block output), overwritten; dx (NULL: not wanted) receives
  * dL/d(block input). */
-static void block_backward(resnet *x, const block *bl, const saved_block *s, int n, float *d_out,
-                           float *dx)
+static void block_backward(resnet *x, const block *bl, const saved_block *s, int n,
+                           const unic_tensor *d_out, const unic_tensor *dx)
 {
     int64_t mi = (int64_t)n * bl->hi * bl->wi, mo = (int64_t)n * bl->ho * bl->wo;
-    float *s1 = x->g_s1, *s2 = x->g_s2, *s3 = x->g_s3, *col = x->g_col;
+    const unic_tensor *s1 = x->g_s1, *s2 = x->g_s2, *s3 = x->g_s3, *col = x->g_col;
     relu_backward(d_out, s->out, bl->c3.cout * mo);
     if (dx) {
+        unic_tensor d = view2(dx, 1, bl->c1.cin * mi), g = view2(d_out, 1, bl->c1.cin * mi);
         if (bl->has_ds)
-            memset(dx, 0, sizeof(float) * (size_t)(bl->c1.cin * mi));
+            unic->tensor_zero(&d);
         else
-            memcpy(dx, d_out, sizeof(float) * (size_t)(bl->c1.cin * mi));
+            unic->tensor_copy(&d, &g);
     }
     if (bl->has_ds) {
-        bn_backward(s1, grad_of(x, bl->bds.w), grad_of(x, bl->bds.b), d_out, s->tds, &bl->bds, mo);
+        bn_backward(&bl->bds, s1, grad_of(x, bl->bds.w), grad_of(x, bl->bds.b), d_out, s->tds, mo);
         conv_backward(&bl->ds, dx, grad_of(x, bl->ds.w), s1, s->in, n, bl->hi, bl->wi, bl->ho,
                       bl->wo, col);
     }
-    bn_backward(s1, grad_of(x, bl->b3.w), grad_of(x, bl->b3.b), d_out, s->t3, &bl->b3, mo);
-    memset(s2, 0, sizeof(float) * (size_t)(bl->planes * mo));
+    bn_backward(&bl->b3, s1, grad_of(x, bl->b3.w), grad_of(x, bl->b3.b), d_out, s->t3, mo);
+    unic_tensor z2 = view2(s2, 1, bl->planes * mo);
+    unic->tensor_zero(&z2);
     conv_backward(&bl->c3, s2, grad_of(x, bl->c3.w), s1, s->a2, n, bl->ho, bl->wo, bl->ho, bl->wo,
                   col);
     relu_backward(s2, s->a2, bl->planes * mo);
-    bn_backward(s2, grad_of(x, bl->b2.w), grad_of(x, bl->b2.b), s2, s->t2, &bl->b2, mo);
-    memset(s3, 0, sizeof(float) * (size_t)(bl->planes * mi));
-    conv_backward(&bl->c2, s3, grad_of(x, bl->c2.w), s2, s->a1, n, bl->hi, bl->wi, bl->ho, bl->wo,
+    bn_backward(&bl->b2, s1, grad_of(x, bl->b2.w), grad_of(x, bl->b2.b), s2, s->t2, mo);
+    unic_tensor z3 = view2(s3, 1, bl->planes * mi);
+    unic->tensor_zero(&z3);
+    conv_backward(&bl->c2, s3, grad_of(x, bl->c2.w), s1, s->a1, n, bl->hi, bl->wi, bl->ho, bl->wo,
                   col);
     relu_backward(s3, s->a1, bl->planes * mi);
-    bn_backward(s3, grad_of(x, bl->b1.w), grad_of(x, bl->b1.b), s3, s->t1, &bl->b1, mi);
-    conv_backward(&bl->c1, dx, grad_of(x, bl->c1.w), s3, s->in, n, bl->hi, bl->wi, bl->hi, bl->wi,
+    bn_backward(&bl->b1, s2, grad_of(x, bl->b1.w), grad_of(x, bl->b1.b), s3, s->t1, mi);
+    conv_backward(&bl->c1, dx, grad_of(x, bl->c1.w), s2, s->in, n, bl->hi, bl->wi, bl->hi, bl->wi,
                   col);
 }
 
 /* full: dL/d(pool output) back through the max pool, ReLU, bn1 and conv1. */
-static void stem_backward(resnet *x, const float *d_pool, int n)
+static void stem_backward(resnet *x, const unic_tensor *d_pool, int n)
 {
     int64_t s1 = (int64_t)n * x->h1 * x->w1, planes = (int64_t)x->stem.cout * n;
-    int64_t in_plane = (int64_t)x->h1 * x->w1, out_plane = (int64_t)x->hp * x->wp;
-    float *d = x->g_stem;
-    memset(d, 0, sizeof(float) * (size_t)(x->stem.cout * s1));
-#pragma omp parallel for schedule(static)
-    for (int64_t pl = 0; pl < planes; pl++)
-        for (int64_t o = 0; o < out_plane; o++)
-            d[pl * in_plane + x->s_arg[pl * out_plane + o]] += d_pool[pl * out_plane + o];
-    relu_backward(d, x->s_a0, x->stem.cout * s1);
-    bn_backward(d, grad_of(x, x->stem_bn.w), grad_of(x, x->stem_bn.b), d, x->s_t0, &x->stem_bn, s1);
-    conv_backward(&x->stem, NULL, grad_of(x, x->stem.w), d, x->s_img, n, (int)x->height,
+    unic_tensor d = view2(x->g_stem, planes, (int64_t)x->h1 * x->w1);
+    unic_tensor dp = view2(d_pool, planes, (int64_t)x->hp * x->wp);
+    unic_tensor a0 = view2(x->s_a0, planes, (int64_t)x->h1 * x->w1);
+    unic->tensor_zero(&d);
+    unic->max_pool_backward(&d, &dp, &a0, x->h1, x->w1, 3, 2, 1);
+    relu_backward(x->g_stem, x->s_a0, x->stem.cout * s1);
+    bn_backward(&x->stem_bn, x->g_stem2, grad_of(x, x->stem_bn.w), grad_of(x, x->stem_bn.b),
+                x->g_stem, x->s_t0, s1);
+    conv_backward(&x->stem, NULL, grad_of(x, x->stem.w), x->g_stem2, x->s_img, n, (int)x->height,
                   (int)x->width, x->h1, x->w1, x->g_col);
 }
 
-/* d_emb [n, embed_dim] for the images of the last forward: spread over the
- * last feature map by the average pool, then the trained blocks from the
- * last to the first (and the stem with full). */
+/* d_emb [n, embed_dim] (host) for the images of the last forward: spread
+ * over the last feature map by the average pool (a GEMM with the ones
+ * vector), then the trained blocks from the last to the first (and the stem
+ * with full). */
 static void backward(void *self, const unic_tensor *d_emb)
 {
     resnet *x = self;
@@ -861,18 +803,18 @@ static void backward(void *self, const unic_tensor *d_emb)
     int n = (int)x->batch, C = x->embed_dim;
     const block *last = &x->blocks[x->nblocks - 1];
     int64_t hw = (int64_t)last->ho * last->wo;
-    float *d = x->g_a, *other = x->g_b;
-#pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++)
-        for (int b = 0; b < n; b++) {
-            float g = d_emb->data[(int64_t)b * C + c] / (float)hw;
-            float *p = d + ((int64_t)c * n + b) * hw;
-            for (int64_t i = 0; i < hw; i++) p[i] = g;
-        }
+        for (int b = 0; b < n; b++)
+            x->pooled_host->data[(int64_t)c * n + b] = d_emb->data[(int64_t)b * C + c];
+    unic_tensor gh = view2(x->pooled_host, (int64_t)C * n, 1), g = view2(x->pooled, (int64_t)C * n, 1);
+    unic->tensor_copy(&g, &gh);
+    unic_tensor ones = view2(x->ones, 1, hw), spread = view2(x->g_a, (int64_t)C * n, hw);
+    unic->gemm(0, 0, 1.0f / (float)hw, &g, &ones, 0.0f, &spread);
+    const unic_tensor *d = x->g_a, *other = x->g_b;
     for (int i = x->nblocks - 1; i >= x->first_block; i--) {
         int want_dx = i > x->first_block || x->stem_trains;
         block_backward(x, &x->blocks[i], &x->sb[i - x->first_block], n, d, want_dx ? other : NULL);
-        float *t = d;
+        const unic_tensor *t = d;
         d = other;
         other = t;
     }
@@ -886,8 +828,6 @@ static int parameters(void *self, unic_param_tensor *out, int max)
     for (int i = 0; i < x->nparams && i < max; i++) out[i] = x->params[i];
     return x->nparams;
 }
-
-static void set_training(void *self, int training) { ((resnet *)self)->training = training; }
 
 static const unic_backbone_ops ops = {
     .open = open_input,

@@ -163,6 +163,13 @@ static const unic_api api = {
     .scale_columns = unic_scale_columns,
     .column_dot = unic_column_dot,
     .cuda_available = cuda_available,
+    .im2col = unic_im2col,
+    .col2im = unic_col2im,
+    .batch_norm_forward = unic_batch_norm_forward,
+    .batch_norm_backward = unic_batch_norm_backward,
+    .relu_backward = unic_relu_backward,
+    .max_pool_forward = unic_max_pool_forward,
+    .max_pool_backward = unic_max_pool_backward,
 };
 
 const unic_api *unic_core_api(void) { return &api; }

@@ -201,3 +201,43 @@ void unic_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_tens
         unic_die("column_dot: shapes do not agree");
     DISPATCH(d_gamma, column_dot(d_gamma, a, b));
 }
+
+void unic_im2col(unic_tensor *col, const unic_tensor *in, int images, int height, int width,
+                 int kernel, int stride, int pad)
+{
+    DISPATCH(col, im2col(col, in, images, height, width, kernel, stride, pad));
+}
+
+void unic_col2im(unic_tensor *d_in, const unic_tensor *col, int images, int height, int width,
+                 int kernel, int stride, int pad)
+{
+    DISPATCH(d_in, col2im(d_in, col, images, height, width, kernel, stride, pad));
+}
+
+void unic_batch_norm_forward(unic_tensor *y, const unic_tensor *x, const unic_tensor *w,
+                             const unic_tensor *b, const unic_tensor *mean, const unic_tensor *var,
+                             float eps, const unic_tensor *residual, int relu)
+{
+    DISPATCH(y, batch_norm_forward(y, x, w, b, mean, var, eps, residual, relu));
+}
+
+void unic_batch_norm_backward(unic_tensor *dx, unic_tensor *dw, unic_tensor *db,
+                              const unic_tensor *dy, const unic_tensor *x, const unic_tensor *w,
+                              const unic_tensor *mean, const unic_tensor *var, float eps)
+{
+    DISPATCH(dy, batch_norm_backward(dx, dw, db, dy, x, w, mean, var, eps));
+}
+
+void unic_relu_backward(unic_tensor *d, const unic_tensor *y) { DISPATCH(d, relu_backward(d, y)); }
+
+void unic_max_pool_forward(unic_tensor *out, const unic_tensor *in, int height, int width,
+                           int kernel, int stride, int pad)
+{
+    DISPATCH(out, max_pool_forward(out, in, height, width, kernel, stride, pad));
+}
+
+void unic_max_pool_backward(unic_tensor *d_in, const unic_tensor *d_out, const unic_tensor *in,
+                            int height, int width, int kernel, int stride, int pad)
+{
+    DISPATCH(d_in, max_pool_backward(d_in, d_out, in, height, width, kernel, stride, pad));
+}

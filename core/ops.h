@@ -53,6 +53,30 @@ void unic_add(unic_tensor *y, const unic_tensor *x, float alpha);
 /* y[r, c] *= gamma[c] (LayerScale), and its gradient d_gamma[c] += sum_r a[r, c] b[r, c]. */
 void unic_scale_columns(unic_tensor *y, const unic_tensor *gamma);
 void unic_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_tensor *b);
+/* Convolutions on channel-major activations [C, n H W] (a ResNet's): im2col
+ * gives col [C k k, n Ho Wo] so a convolution is one GEMM; col2im is its
+ * adjoint and accumulates into d_in. */
+void unic_im2col(unic_tensor *col, const unic_tensor *in, int images, int height, int width,
+                 int kernel, int stride, int pad);
+void unic_col2im(unic_tensor *d_in, const unic_tensor *col, int images, int height, int width,
+                 int kernel, int stride, int pad);
+/* Batch norm on running statistics over rows = channels of [C, m]:
+ * y = x w / sqrt(var + eps) + (b - mean w / sqrt(var + eps)) (+ residual),
+ * then ReLU if relu; backward accumulates dx (may be NULL), dw, db. */
+void unic_batch_norm_forward(unic_tensor *y, const unic_tensor *x, const unic_tensor *w,
+                             const unic_tensor *b, const unic_tensor *mean, const unic_tensor *var,
+                             float eps, const unic_tensor *residual, int relu);
+void unic_batch_norm_backward(unic_tensor *dx, unic_tensor *dw, unic_tensor *db,
+                              const unic_tensor *dy, const unic_tensor *x, const unic_tensor *w,
+                              const unic_tensor *mean, const unic_tensor *var, float eps);
+/* d *= (y > 0): back through a ReLU whose output was y. */
+void unic_relu_backward(unic_tensor *d, const unic_tensor *y);
+/* Max pooling over planes [P, H W] -> [P, Ho Wo] (padding never wins; ties
+ * go to the first maximum, as PyTorch); backward accumulates into d_in. */
+void unic_max_pool_forward(unic_tensor *out, const unic_tensor *in, int height, int width,
+                           int kernel, int stride, int pad);
+void unic_max_pool_backward(unic_tensor *d_in, const unic_tensor *d_out, const unic_tensor *in,
+                            int height, int width, int kernel, int stride, int pad);
 
 /* Per-device implementations behind the dispatch, same signatures. */
 #define UNIC_DECLARE_OPS(prefix)                                                                  \
@@ -85,7 +109,25 @@ void unic_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_tens
     void prefix##_scale(unic_tensor *t, float s);                                                \
     void prefix##_add(unic_tensor *y, const unic_tensor *x, float alpha);                        \
     void prefix##_scale_columns(unic_tensor *y, const unic_tensor *gamma);                       \
-    void prefix##_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_tensor *b);
+    void prefix##_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_tensor *b);   \
+    void prefix##_im2col(unic_tensor *col, const unic_tensor *in, int images, int height,        \
+                         int width, int kernel, int stride, int pad);                            \
+    void prefix##_col2im(unic_tensor *d_in, const unic_tensor *col, int images, int height,      \
+                         int width, int kernel, int stride, int pad);                            \
+    void prefix##_batch_norm_forward(unic_tensor *y, const unic_tensor *x, const unic_tensor *w, \
+                                     const unic_tensor *b, const unic_tensor *mean,              \
+                                     const unic_tensor *var, float eps,                          \
+                                     const unic_tensor *residual, int relu);                     \
+    void prefix##_batch_norm_backward(unic_tensor *dx, unic_tensor *dw, unic_tensor *db,         \
+                                      const unic_tensor *dy, const unic_tensor *x,               \
+                                      const unic_tensor *w, const unic_tensor *mean,             \
+                                      const unic_tensor *var, float eps);                        \
+    void prefix##_relu_backward(unic_tensor *d, const unic_tensor *y);                           \
+    void prefix##_max_pool_forward(unic_tensor *out, const unic_tensor *in, int height,          \
+                                   int width, int kernel, int stride, int pad);                  \
+    void prefix##_max_pool_backward(unic_tensor *d_in, const unic_tensor *d_out,                 \
+                                    const unic_tensor *in, int height, int width, int kernel,    \
+                                    int stride, int pad);
 
 #ifdef __cplusplus
 extern "C" {

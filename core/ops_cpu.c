@@ -354,3 +354,175 @@ void unic_cpu_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_
         for (int64_t c = c0; c < c1; c++) d_gamma->data[c] += (float)acc[c - c0];
     }
 }
+
+/* ---- convolution and batch norm on channel-major activations ------------ */
+
+static int conv_out(int in, int k, int stride, int pad) { return (in + 2 * pad - k) / stride + 1; }
+
+/* col[(c k + ky) k + kx][(b Ho + oy) Wo + ox] = in[c][b][oy s - p + ky][ox s - p + kx], 0 outside */
+void unic_cpu_im2col(unic_tensor *col, const unic_tensor *in, int images, int height, int width,
+                     int kernel, int stride, int pad)
+{
+    int k = kernel, s = stride, p = pad, H = height, W = width, n = images;
+    int Ho = conv_out(H, k, s, p), Wo = conv_out(W, k, s, p);
+    int64_t M = (int64_t)n * Ho * Wo, rows = in->shape[0] * (int64_t)k * k;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t c = r / (k * k);
+        int ky = (int)(r / k % k), kx = (int)(r % k);
+        float *dst = col->data + r * M;
+        for (int b = 0; b < n; b++) {
+            const float *plane = in->data + (c * n + b) * H * W;
+            for (int oy = 0; oy < Ho; oy++, dst += Wo) {
+                int iy = oy * s - p + ky;
+                if (iy < 0 || iy >= H) {
+                    memset(dst, 0, sizeof(float) * (size_t)Wo);
+                    continue;
+                }
+                const float *row = plane + (int64_t)iy * W;
+                for (int ox = 0; ox < Wo; ox++) {
+                    int ix = ox * s - p + kx;
+                    dst[ox] = ix >= 0 && ix < W ? row[ix] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of im2col, accumulated: d_in [C][n][H][W] += col scattered back. */
+void unic_cpu_col2im(unic_tensor *d_in, const unic_tensor *col, int images, int height, int width,
+                     int kernel, int stride, int pad)
+{
+    int k = kernel, s = stride, p = pad, H = height, W = width, n = images;
+    int Ho = conv_out(H, k, s, p), Wo = conv_out(W, k, s, p);
+    int64_t M = (int64_t)n * Ho * Wo, C = d_in->shape[0];
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < C; c++)
+        for (int kk = 0; kk < k * k; kk++) {
+            int ky = kk / k, kx = kk % k;
+            const float *src = col->data + (c * k * k + kk) * M;
+            for (int b = 0; b < n; b++) {
+                float *plane = d_in->data + (c * n + b) * H * W;
+                for (int oy = 0; oy < Ho; oy++, src += Wo) {
+                    int iy = oy * s - p + ky;
+                    if (iy < 0 || iy >= H) continue;
+                    float *row = plane + (int64_t)iy * W;
+                    for (int ox = 0; ox < Wo; ox++) {
+                        int ix = ox * s - p + kx;
+                        if (ix >= 0 && ix < W) row[ix] += src[ox];
+                    }
+                }
+            }
+        }
+}
+
+/* A channel's scale w / sqrt(var + eps) and shift b - mean scale, in double. */
+static void bn_coefficients(const unic_tensor *w, const unic_tensor *b, const unic_tensor *mean,
+                            const unic_tensor *var, float eps, int64_t c, float *scale, float *shift)
+{
+    double sc = w->data[c] / sqrt((double)var->data[c] + eps);
+    *scale = (float)sc;
+    *shift = (float)(b->data[c] - mean->data[c] * sc);
+}
+
+void unic_cpu_batch_norm_forward(unic_tensor *y, const unic_tensor *x, const unic_tensor *w,
+                                 const unic_tensor *b, const unic_tensor *mean,
+                                 const unic_tensor *var, float eps, const unic_tensor *residual,
+                                 int relu)
+{
+    int64_t C = x->shape[0], m = unic_row_size(x);
+#pragma omp parallel for schedule(static) if (C * m > PAR_MIN)
+    for (int64_t c = 0; c < C; c++) {
+        float sc, sh;
+        bn_coefficients(w, b, mean, var, eps, c, &sc, &sh);
+        const float *xr = x->data + c * m, *rr = residual ? residual->data + c * m : NULL;
+        float *yr = y->data + c * m;
+        for (int64_t i = 0; i < m; i++) {
+            float v = xr[i] * sc + sh + (rr ? rr[i] : 0.0f);
+            yr[i] = relu && !(v > 0.0f) ? 0.0f : v;
+        }
+    }
+}
+
+void unic_cpu_batch_norm_backward(unic_tensor *dx, unic_tensor *dw, unic_tensor *db,
+                                  const unic_tensor *dy, const unic_tensor *x,
+                                  const unic_tensor *w, const unic_tensor *mean,
+                                  const unic_tensor *var, float eps)
+{
+    int64_t C = x->shape[0], m = unic_row_size(x);
+#pragma omp parallel for schedule(static) if (C * m > PAR_MIN)
+    for (int64_t c = 0; c < C; c++) {
+        const float *g = dy->data + c * m, *xr = x->data + c * m;
+        double mu = mean->data[c], inv = 1.0 / sqrt((double)var->data[c] + eps), sg = 0, sgx = 0;
+        for (int64_t i = 0; i < m; i++) {
+            sg += g[i];
+            sgx += g[i] * (xr[i] - mu);
+        }
+        if (dw) dw->data[c] += (float)(sgx * inv);
+        if (db) db->data[c] += (float)sg;
+        if (!dx) continue;
+        float sc = (float)(w->data[c] * inv);
+        float *d = dx->data + c * m;
+        for (int64_t i = 0; i < m; i++) d[i] += g[i] * sc;
+    }
+}
+
+void unic_cpu_relu_backward(unic_tensor *d, const unic_tensor *y)
+{
+    int64_t n = unic_numel(d);
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++)
+        if (!(y->data[i] > 0.0f)) d->data[i] = 0.0f;
+}
+
+/* The window's first maximum, as PyTorch picks it; padding never wins. */
+static int64_t pool_argmax(const float *plane, int H, int W, int oy, int ox, int k, int s, int p)
+{
+    int64_t at = -1;
+    float best = -INFINITY;
+    for (int ky = 0; ky < k; ky++) {
+        int iy = oy * s - p + ky;
+        if (iy < 0 || iy >= H) continue;
+        for (int kx = 0; kx < k; kx++) {
+            int ix = ox * s - p + kx;
+            if (ix < 0 || ix >= W) continue;
+            float v = plane[iy * W + ix];
+            if (v > best || at < 0) {
+                best = v;
+                at = (int64_t)iy * W + ix;
+            }
+        }
+    }
+    return at;
+}
+
+void unic_cpu_max_pool_forward(unic_tensor *out, const unic_tensor *in, int height, int width,
+                               int kernel, int stride, int pad)
+{
+    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int64_t planes = in->shape[0];
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *src = in->data + pl * height * width;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++)
+                out->data[(pl * Ho + oy) * Wo + ox] =
+                    src[pool_argmax(src, height, width, oy, ox, kernel, stride, pad)];
+    }
+}
+
+/* d_in += d_out at each window's argmax, found again from the input. */
+void unic_cpu_max_pool_backward(unic_tensor *d_in, const unic_tensor *d_out, const unic_tensor *in,
+                                int height, int width, int kernel, int stride, int pad)
+{
+    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int64_t planes = in->shape[0], hw = (int64_t)height * width;
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *src = in->data + pl * hw;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++)
+                d_in->data[pl * hw + pool_argmax(src, height, width, oy, ox, kernel, stride, pad)] +=
+                    d_out->data[(pl * Ho + oy) * Wo + ox];
+    }
+}

@@ -358,6 +358,72 @@ Test(cuda_parity, residual_ops)
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) unic_tensor_free(all[i]);
 }
 
+/* The ResNet ops on channel-major activations: 7x7/2 and 3x3/2 and 1x1/2
+ * convolutions' im2col and col2im, batch norm with and without a residual
+ * and ReLU, and the 3x3/2 max pool, on odd sizes. */
+Test(cuda_parity, convolution_ops)
+{
+    require_gpu();
+    const int geo[][5] = {{3, 2, 25, 7, 2}, {5, 3, 13, 3, 2}, {4, 2, 9, 1, 2}}; /* C n H k s */
+    for (int g = 0; g < 3; g++) {
+        int C = geo[g][0], n = geo[g][1], H = geo[g][2], k = geo[g][3], st = geo[g][4], p = k / 2;
+        int Ho = (H + 2 * p - k) / st + 1;
+        uint64_t seed = 1000 + 10 * (uint64_t)g;
+        unic_tensor *in = rand2(C, (int64_t)n * H * H, 1.0f, seed);
+        unic_tensor *col = rand2((int64_t)C * k * k, (int64_t)n * Ho * Ho, 1.0f, seed + 1);
+        unic_tensor *din = rand2(C, (int64_t)n * H * H, 1.0f, seed + 2);
+        unic_tensor *g_in = to_gpu(in), *g_col = to_gpu(col), *g_din = to_gpu(din);
+        unic_cpu_im2col(col, in, n, H, H, k, st, p);
+        unic_im2col(g_col, g_in, n, H, H, k, st, p);
+        expect_close(g_col, col, "im2col");
+        unic_cpu_col2im(din, col, n, H, H, k, st, p);
+        unic_col2im(g_din, g_col, n, H, H, k, st, p);
+        expect_close(g_din, din, "col2im (accumulated)");
+        unic_tensor *all[] = {in, col, din, g_in, g_col, g_din};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) unic_tensor_free(all[i]);
+    }
+    const int64_t C = 6, m = 517;
+    unic_tensor *x = rand2(C, m, 2.0f, 1100), *res = rand2(C, m, 1.0f, 1101);
+    unic_tensor *w = rand2(1, C, 1.5f, 1102), *b = rand2(1, C, 0.5f, 1103);
+    unic_tensor *mean = rand2(1, C, 0.3f, 1104), *var = rand2(1, C, 0.5f, 1105);
+    for (int c = 0; c < C; c++) var->data[c] += 0.6f; /* positive */
+    unic_tensor *y = rand2(C, m, 1.0f, 1106), *dy = rand2(C, m, 1.0f, 1107);
+    unic_tensor *dx = rand2(C, m, 1.0f, 1108), *dw = rand2(1, C, 1.0f, 1109);
+    unic_tensor *db = rand2(1, C, 1.0f, 1110);
+    unic_tensor *g_x = to_gpu(x), *g_res = to_gpu(res), *g_w = to_gpu(w), *g_b = to_gpu(b);
+    unic_tensor *g_mean = to_gpu(mean), *g_var = to_gpu(var), *g_y = to_gpu(y);
+    unic_tensor *g_dy = to_gpu(dy), *g_dx = to_gpu(dx), *g_dw = to_gpu(dw), *g_db = to_gpu(db);
+    for (int relu = 0; relu < 2; relu++) {
+        unic_cpu_batch_norm_forward(y, x, w, b, mean, var, 1e-5f, relu ? res : NULL, relu);
+        unic_batch_norm_forward(g_y, g_x, g_w, g_b, g_mean, g_var, 1e-5f, relu ? g_res : NULL,
+                                relu);
+        expect_close(g_y, y, relu ? "batch_norm_forward + residual + relu" : "batch_norm_forward");
+    }
+    unic_cpu_batch_norm_backward(dx, dw, db, dy, x, w, mean, var, 1e-5f);
+    unic_batch_norm_backward(g_dx, g_dw, g_db, g_dy, g_x, g_w, g_mean, g_var, 1e-5f);
+    expect_close(g_dx, dx, "batch_norm_backward dx (accumulated)");
+    expect_close(g_dw, dw, "batch_norm_backward dw (accumulated)");
+    expect_close(g_db, db, "batch_norm_backward db (accumulated)");
+    unic_cpu_relu_backward(dy, y);
+    unic_relu_backward(g_dy, g_y);
+    expect_close(g_dy, dy, "relu_backward");
+    /* 3x3/2 pool, padding 1, over 6 planes of 25 x 25 */
+    unic_tensor *pin = rand2(C, 25 * 25, 1.0f, 1111), *pout = rand2(C, 13 * 13, 1.0f, 1112);
+    unic_tensor *pd = rand2(C, 13 * 13, 1.0f, 1113), *pdin = rand2(C, 25 * 25, 1.0f, 1114);
+    unic_tensor *g_pin = to_gpu(pin), *g_pout = to_gpu(pout), *g_pd = to_gpu(pd);
+    unic_tensor *g_pdin = to_gpu(pdin);
+    unic_cpu_max_pool_forward(pout, pin, 25, 25, 3, 2, 1);
+    unic_max_pool_forward(g_pout, g_pin, 25, 25, 3, 2, 1);
+    expect_close(g_pout, pout, "max_pool_forward");
+    unic_cpu_max_pool_backward(pdin, pd, pin, 25, 25, 3, 2, 1);
+    unic_max_pool_backward(g_pdin, g_pd, g_pin, 25, 25, 3, 2, 1);
+    expect_close(g_pdin, pdin, "max_pool_backward (accumulated)");
+    unic_tensor *all[] = {x, res, w, b, mean, var, y, dy, dx, dw, db, g_x, g_res, g_w, g_b, g_mean,
+                          g_var, g_y, g_dy, g_dx, g_dw, g_db, pin, pout, pd, pdin, g_pin, g_pout,
+                          g_pd, g_pdin};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) unic_tensor_free(all[i]);
+}
+
 Test(cuda_parity, softmax)
 {
     require_gpu();
@@ -789,4 +855,55 @@ Test(cuda_vit, matches_the_cpu)
         }
     unic_array_free(&in);
     free(in_path);
+}
+
+/* ---- the resnet50 backbone on the GPU against itself on the CPU --------- */
+
+Test(cuda_resnet, matches_the_cpu)
+{
+    require_gpu();
+    char err[1024] = "", *ck = test_fixture("resnet.safetensors");
+    char *in_path = test_fixture("resnet_inputs.npy");
+    unic_array in;
+    cr_assert_eq(unic_npy_load(in_path, &in, err, sizeof err), 0, "%s", err);
+    unic_tensor input = {in.data, {2, 3, 64, 64}, 4, UNIC_CPU};
+    const char *levels[] = {"frozen", "last_block", "full"};
+    for (int l = 0; l < 3; l++) {
+        unic_registry *reg = test_builtin_registry();
+        test_component v[2];
+        float emb[2][2 * 64];
+        unic_param_tensor p[2][128];
+        int np = 0;
+        for (int dev = 0; dev < 2; dev++) {
+            const char *kv[] = {"checkpoint", ck, "finetune", levels[l], "device",
+                                dev ? "cuda" : "cpu", NULL};
+            v[dev] = test_create(reg, UNIC_KIND_BACKBONE, "resnet50", kv, err, sizeof err);
+            cr_assert_not_null(v[dev].state, "%s", err);
+            const unic_backbone_ops *ops = v[dev].c->backbone;
+            unic_input_info info = {3, {3, 64, 64}, "resnet_inputs.npy"};
+            int dim;
+            cr_assert_eq(ops->open(v[dev].state, &info, &dim, err, sizeof err), 0, "%s", err);
+            np = ops->parameters(v[dev].state, p[dev], 128);
+            if (np) ops->set_training(v[dev].state, 1);
+            unic_tensor e = {emb[dev], {2, 64}, 2, UNIC_CPU};
+            ops->forward(v[dev].state, &input, &e);
+            if (np) {
+                float r[2 * 64];
+                for (int i = 0; i < 128; i++) r[i] = (float)((i * 5) % 13) / 13.0f - 0.5f;
+                unic_tensor d = {r, {2, 64}, 2, UNIC_CPU};
+                for (int j = 0; j < np; j++) unic_tensor_zero(p[dev][j].grad);
+                ops->backward(v[dev].state, &d);
+            }
+        }
+        double e = test_rel_err(emb[1], emb[0], 128);
+        cr_expect_lt(e, 1e-5, "%s: embeddings differ by %g", levels[l], e);
+        for (int j = 0; j < np; j++)
+            cr_expect_lt(rel_err_dev(p[1][j].grad, p[0][j].grad), 1e-4, "%s: d %s", levels[l],
+                         p[1][j].name);
+        for (int dev = 0; dev < 2; dev++) test_destroy(&v[dev]);
+        unic_registry_free(reg);
+    }
+    unic_array_free(&in);
+    free(in_path);
+    free(ck);
 }

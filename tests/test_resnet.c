@@ -11,6 +11,7 @@
 #include "api.h"
 #include "helpers.h"
 #include "io.h"
+#include "ops.h"
 #include "registry.h"
 
 static unic_registry *reg;
@@ -297,5 +298,17 @@ Test(resnet, unused_tensors_are_reported)
     cr_expect_eq(api->report_unused_tensors(ck, used, nused - 1, "test"), tracked + 3);
     free(used);
     unic_safetensors_close(st);
+    free(ck);
+}
+
+Test(resnet, cuda_device_needs_a_gpu)
+{
+    if (unic_cuda_available()) cr_skip_test("a GPU is visible: tests/test_cuda_parity.c runs it");
+    char err[1024] = "", *ck = test_fixture("resnet.safetensors");
+    const char *kv[] = {"checkpoint", ck, "device", "cuda", NULL};
+    test_component r = test_create(reg, UNIC_KIND_BACKBONE, "resnet50", kv, err, sizeof err);
+    cr_expect_null(r.state);
+    cr_expect_not_null(strstr(err, "no CUDA GPU is visible"), "%s", err);
+    test_destroy(&r);
     free(ck);
 }

@@ -759,3 +759,302 @@ extern "C" void unic_cuda_column_dot(unic_tensor *d_gamma, const unic_tensor *a,
     LAUNCH_CHECK();
     unic_cuda_free(part);
 }
+
+/* ---- convolution and batch norm on channel-major activations ------------ */
+
+#define THREADS_PER_CHANNEL 256 /* a power of two: the shared-memory tree halves it */
+
+__host__ __device__ static inline int conv_out(int in, int k, int s, int p)
+{
+    return (in + 2 * p - k) / s + 1;
+}
+
+/* A thread per col element. */
+__global__ void im2col_kernel(float *col, const float *in, int64_t rows, int n, int H, int W,
+                              int k, int s, int p, int Ho, int Wo)
+{
+    int64_t M = (int64_t)n * Ho * Wo, total = rows * M, stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        int64_t r = i / M, m = i % M, c = r / (k * k);
+        int ky = (int)(r / k % k), kx = (int)(r % k);
+        int64_t b = m / ((int64_t)Ho * Wo);
+        int oy = (int)(m / Wo % Ho), ox = (int)(m % Wo);
+        int iy = oy * s - p + ky, ix = ox * s - p + kx;
+        col[i] = iy >= 0 && iy < H && ix >= 0 && ix < W
+                     ? in[((c * n + b) * H + iy) * (int64_t)W + ix]
+                     : 0.0f;
+    }
+}
+
+/* A thread per input pixel gathers the col entries that read it, so no two
+ * threads write one place (no atomics, a fixed summation order). */
+__global__ void col2im_kernel(float *d_in, const float *col, int64_t channels, int n, int H, int W,
+                              int k, int s, int p, int Ho, int Wo)
+{
+    int64_t M = (int64_t)n * Ho * Wo, total = channels * n * H * W;
+    int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        int ix = (int)(i % W), iy = (int)(i / W % H);
+        int64_t b = i / ((int64_t)H * W) % n, c = i / ((int64_t)n * H * W);
+        float acc = 0.0f;
+        for (int ky = 0; ky < k; ky++) {
+            int ty = iy + p - ky;
+            if (ty < 0 || ty % s) continue;
+            int oy = ty / s;
+            if (oy >= Ho) continue;
+            for (int kx = 0; kx < k; kx++) {
+                int tx = ix + p - kx;
+                if (tx < 0 || tx % s) continue;
+                int ox = tx / s;
+                if (ox >= Wo) continue;
+                acc += col[((c * k + ky) * k + kx) * M + (b * Ho + oy) * Wo + ox];
+            }
+        }
+        d_in[i] += acc;
+    }
+}
+
+/* The CPU's bn_coefficients, in double on the device. */
+__device__ static inline void bn_coefficients(const float *w, const float *b, const float *mean,
+                                              const float *var, float eps, int64_t c, float *scale,
+                                              float *shift)
+{
+    double sc = w[c] / sqrt((double)var[c] + eps);
+    *scale = (float)sc;
+    *shift = (float)(b[c] - mean[c] * sc);
+}
+
+__global__ void batch_norm_forward_kernel(float *y, const float *x, const float *w, const float *b,
+                                          const float *mean, const float *var, float eps,
+                                          const float *residual, int relu, int64_t C, int64_t m)
+{
+    int64_t total = C * m, stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        float sc, sh;
+        bn_coefficients(w, b, mean, var, eps, i / m, &sc, &sh);
+        float v = x[i] * sc + sh + (residual ? residual[i] : 0.0f);
+        y[i] = relu && !(v > 0.0f) ? 0.0f : v;
+    }
+}
+
+/* dx += dy w / sqrt(var + eps), element-wise. */
+__global__ void batch_norm_backward_input_kernel(float *dx, const float *dy, const float *w,
+                                                 const float *var, float eps, int64_t C, int64_t m)
+{
+    int64_t total = C * m, stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        int64_t c = i / m;
+        dx[i] += dy[i] * (float)(w[c] / sqrt((double)var[c] + eps));
+    }
+}
+
+/* A block per channel: sums of dy and dy (x - mean) over its row, strided
+ * over the threads, then a tree in shared memory (fixed order). */
+__global__ void batch_norm_backward_params_kernel(float *dw, float *db, const float *dy,
+                                                  const float *x, const float *mean,
+                                                  const float *var, float eps, int64_t m)
+{
+    __shared__ double sg[THREADS_PER_CHANNEL], sgx[THREADS_PER_CHANNEL];
+    int64_t c = blockIdx.x;
+    const float *g = dy + c * m, *xr = x + c * m;
+    double mu = mean[c], a = 0, ax = 0;
+    for (int64_t i = threadIdx.x; i < m; i += blockDim.x) {
+        a += g[i];
+        ax += g[i] * (xr[i] - mu);
+    }
+    sg[threadIdx.x] = a;
+    sgx[threadIdx.x] = ax;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if ((int)threadIdx.x < half) {
+            sg[threadIdx.x] += sg[threadIdx.x + half];
+            sgx[threadIdx.x] += sgx[threadIdx.x + half];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        if (dw) dw[c] += (float)(sgx[0] / sqrt((double)var[c] + eps));
+        if (db) db[c] += (float)sg[0];
+    }
+}
+
+__global__ void relu_backward_kernel(float *d, const float *y, int64_t n)
+{
+    int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        if (!(y[i] > 0.0f)) d[i] = 0.0f;
+}
+
+/* The CPU's pool_argmax: the window's first maximum, padding excluded. */
+__device__ static int64_t pool_argmax(const float *plane, int H, int W, int oy, int ox, int k, int s,
+                                      int p)
+{
+    int64_t at = -1;
+    float best = -INFINITY;
+    for (int ky = 0; ky < k; ky++) {
+        int iy = oy * s - p + ky;
+        if (iy < 0 || iy >= H) continue;
+        for (int kx = 0; kx < k; kx++) {
+            int ix = ox * s - p + kx;
+            if (ix < 0 || ix >= W) continue;
+            float v = plane[iy * W + ix];
+            if (v > best || at < 0) {
+                best = v;
+                at = (int64_t)iy * W + ix;
+            }
+        }
+    }
+    return at;
+}
+
+__global__ void max_pool_forward_kernel(float *out, const float *in, int64_t planes, int H, int W,
+                                        int k, int s, int p, int Ho, int Wo)
+{
+    int64_t total = planes * Ho * Wo, stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        int64_t pl = i / ((int64_t)Ho * Wo);
+        int oy = (int)(i / Wo % Ho), ox = (int)(i % Wo);
+        const float *src = in + pl * H * W;
+        out[i] = src[pool_argmax(src, H, W, oy, ox, k, s, p)];
+    }
+}
+
+/* A thread per input pixel adds the gradients of the windows whose argmax
+ * it is (no atomics; the same windows in the same order as the CPU). */
+__global__ void max_pool_backward_kernel(float *d_in, const float *d_out, const float *in,
+                                         int64_t planes, int H, int W, int k, int s, int p, int Ho,
+                                         int Wo)
+{
+    int64_t total = planes * H * W, stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        int64_t pl = i / ((int64_t)H * W), here = i % ((int64_t)H * W);
+        int iy = (int)(here / W), ix = (int)(here % W);
+        const float *src = in + pl * H * W;
+        /* the windows covering (iy, ix): oy s - p <= iy < oy s - p + k */
+        int ylo = iy + p - k + 1, xlo = ix + p - k + 1;
+        int oy0 = ylo <= 0 ? 0 : (ylo + s - 1) / s, oy1 = min((iy + p) / s, Ho - 1);
+        int ox0 = xlo <= 0 ? 0 : (xlo + s - 1) / s, ox1 = min((ix + p) / s, Wo - 1);
+        float acc = 0.0f;
+        for (int oy = oy0; oy <= oy1; oy++)
+            for (int ox = ox0; ox <= ox1; ox++)
+                if (pool_argmax(src, H, W, oy, ox, k, s, p) == here)
+                    acc += d_out[(pl * Ho + oy) * Wo + ox];
+        d_in[i] += acc;
+    }
+}
+
+extern "C" void unic_cuda_im2col(unic_tensor *col, const unic_tensor *in, int images, int height,
+                                 int width, int kernel, int stride, int pad)
+{
+    require_device(col, "unic_cuda_im2col", "col");
+    require_device(in, "unic_cuda_im2col", "in");
+    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int64_t rows = in->shape[0] * (int64_t)kernel * kernel;
+    int64_t total = rows * images * Ho * Wo;
+    if (total == 0) return;
+    im2col_kernel<<<grid_for(total), THREADS>>>(col->data, in->data, rows, images, height, width,
+                                                kernel, stride, pad, Ho, Wo);
+    LAUNCH_CHECK();
+}
+
+extern "C" void unic_cuda_col2im(unic_tensor *d_in, const unic_tensor *col, int images, int height,
+                                 int width, int kernel, int stride, int pad)
+{
+    require_device(d_in, "unic_cuda_col2im", "d_in");
+    require_device(col, "unic_cuda_col2im", "col");
+    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int64_t total = unic_numel(d_in);
+    if (total == 0) return;
+    col2im_kernel<<<grid_for(total), THREADS>>>(d_in->data, col->data, d_in->shape[0], images,
+                                                height, width, kernel, stride, pad, Ho, Wo);
+    LAUNCH_CHECK();
+}
+
+extern "C" void unic_cuda_batch_norm_forward(unic_tensor *y, const unic_tensor *x,
+                                             const unic_tensor *w, const unic_tensor *b,
+                                             const unic_tensor *mean, const unic_tensor *var,
+                                             float eps, const unic_tensor *residual, int relu)
+{
+    const char *op = "unic_cuda_batch_norm_forward";
+    require_device(y, op, "y");
+    require_device(x, op, "x");
+    require_device(w, op, "w");
+    require_device(b, op, "b");
+    require_device(mean, op, "mean");
+    require_device(var, op, "var");
+    require_device(residual, op, "residual");
+    int64_t C = x->shape[0], m = unic_row_size(x);
+    if (C * m == 0) return;
+    batch_norm_forward_kernel<<<grid_for(C * m), THREADS>>>(
+        y->data, x->data, w->data, b->data, mean->data, var->data, eps,
+        residual ? residual->data : NULL, relu, C, m);
+    LAUNCH_CHECK();
+}
+
+extern "C" void unic_cuda_batch_norm_backward(unic_tensor *dx, unic_tensor *dw, unic_tensor *db,
+                                              const unic_tensor *dy, const unic_tensor *x,
+                                              const unic_tensor *w, const unic_tensor *mean,
+                                              const unic_tensor *var, float eps)
+{
+    const char *op = "unic_cuda_batch_norm_backward";
+    require_device(dx, op, "dx");
+    require_device(dw, op, "dw");
+    require_device(db, op, "db");
+    require_device(dy, op, "dy");
+    require_device(x, op, "x");
+    require_device(w, op, "w");
+    require_device(mean, op, "mean");
+    require_device(var, op, "var");
+    int64_t C = x->shape[0], m = unic_row_size(x);
+    if (C * m == 0) return;
+    if (dw || db) {
+        batch_norm_backward_params_kernel<<<(unsigned)C, THREADS_PER_CHANNEL>>>(
+            dw ? dw->data : NULL, db ? db->data : NULL, dy->data, x->data, mean->data, var->data,
+            eps, m);
+        LAUNCH_CHECK();
+    }
+    if (dx) {
+        batch_norm_backward_input_kernel<<<grid_for(C * m), THREADS>>>(dx->data, dy->data, w->data,
+                                                                       var->data, eps, C, m);
+        LAUNCH_CHECK();
+    }
+}
+
+extern "C" void unic_cuda_relu_backward(unic_tensor *d, const unic_tensor *y)
+{
+    require_device(d, "unic_cuda_relu_backward", "d");
+    require_device(y, "unic_cuda_relu_backward", "y");
+    int64_t n = unic_numel(d);
+    if (n == 0) return;
+    relu_backward_kernel<<<grid_for(n), THREADS>>>(d->data, y->data, n);
+    LAUNCH_CHECK();
+}
+
+extern "C" void unic_cuda_max_pool_forward(unic_tensor *out, const unic_tensor *in, int height,
+                                           int width, int kernel, int stride, int pad)
+{
+    require_device(out, "unic_cuda_max_pool_forward", "out");
+    require_device(in, "unic_cuda_max_pool_forward", "in");
+    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int64_t total = in->shape[0] * Ho * Wo;
+    if (total == 0) return;
+    max_pool_forward_kernel<<<grid_for(total), THREADS>>>(out->data, in->data, in->shape[0], height,
+                                                          width, kernel, stride, pad, Ho, Wo);
+    LAUNCH_CHECK();
+}
+
+extern "C" void unic_cuda_max_pool_backward(unic_tensor *d_in, const unic_tensor *d_out,
+                                            const unic_tensor *in, int height, int width,
+                                            int kernel, int stride, int pad)
+{
+    require_device(d_in, "unic_cuda_max_pool_backward", "d_in");
+    require_device(d_out, "unic_cuda_max_pool_backward", "d_out");
+    require_device(in, "unic_cuda_max_pool_backward", "in");
+    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int64_t total = unic_numel(d_in);
+    if (total == 0) return;
+    max_pool_backward_kernel<<<grid_for(total), THREADS>>>(d_in->data, d_out->data, in->data,
+                                                           in->shape[0], height, width, kernel,
+                                                           stride, pad, Ho, Wo);
+    LAUNCH_CHECK();
+}

@@ -259,6 +259,30 @@ typedef struct unic_api {
     void (*column_dot)(unic_tensor *d_gamma, const unic_tensor *a, const unic_tensor *b);
     /* 1 when unic was built with CUDA and a GPU is visible. */
     int (*cuda_available)(void);
+
+    /* The convolution ops (a ResNet's), on channel-major activations [C, n
+     * H W]: im2col -> col [C k k, n Ho Wo], so a convolution is one GEMM;
+     * col2im, its adjoint, accumulates. Batch norm on running statistics
+     * over rows = channels, with an optional residual added and ReLU after;
+     * its backward accumulates dx (may be NULL), dw, db. relu_backward: d *=
+     * (y > 0). Max pooling over planes [P, H W], ties to the first maximum;
+     * its backward accumulates. */
+    void (*im2col)(unic_tensor *col, const unic_tensor *in, int images, int height, int width,
+                   int kernel, int stride, int pad);
+    void (*col2im)(unic_tensor *d_in, const unic_tensor *col, int images, int height, int width,
+                   int kernel, int stride, int pad);
+    void (*batch_norm_forward)(unic_tensor *y, const unic_tensor *x, const unic_tensor *w,
+                               const unic_tensor *b, const unic_tensor *mean,
+                               const unic_tensor *var, float eps, const unic_tensor *residual,
+                               int relu);
+    void (*batch_norm_backward)(unic_tensor *dx, unic_tensor *dw, unic_tensor *db,
+                                const unic_tensor *dy, const unic_tensor *x, const unic_tensor *w,
+                                const unic_tensor *mean, const unic_tensor *var, float eps);
+    void (*relu_backward)(unic_tensor *d, const unic_tensor *y);
+    void (*max_pool_forward)(unic_tensor *out, const unic_tensor *in, int height, int width,
+                             int kernel, int stride, int pad);
+    void (*max_pool_backward)(unic_tensor *d_in, const unic_tensor *d_out, const unic_tensor *in,
+                              int height, int width, int kernel, int stride, int pad);
 } unic_api;
 
 /* Keeps the api table for the plugin's callbacks (one per shared object). */
