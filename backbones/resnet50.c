@@ -1,6 +1,6 @@
 /* `resnet50`: a bottleneck ResNet (50, 101 or 152 layers: the stages' depths
  * are read from the checkpoint) with torchvision's names and layout, on the
- * CPU. Stem conv1 7x7/2 + bn1 + ReLU + 3x3/2 max pool, four stages of
+ * CPU or (device = cuda) the GPU. Stem conv1 7x7/2 + bn1 + ReLU + 3x3/2 max pool, four stages of
  * Bottleneck blocks (1x1, 3x3 carrying the stride as torchvision's "v1.5",
  * 1x1 expanding 4x; the first block of a stage adds downsample = 1x1 conv +
  * BN), and the embedding is the global average pool of layer4 (2048-d).
@@ -19,8 +19,10 @@
  * convolution over a batch is one GEMM: weight [Cout, Cin*k*k] times the
  * im2col of the input [Cin*k*k, n*Ho*Wo] (a 1x1 stride-1 convolution needs
  * no im2col at all), and batch norm walks one contiguous row per channel.
- * Frozen stages run a few images at a time; trained stages run on the whole
- * batch and keep what backward needs. */
+ * Every layer is an api op, so the same code runs on either device; images
+ * are made channel-major on the host and copied over, embeddings come back
+ * the same way. Frozen stages run a few images at a time; trained stages
+ * run on the whole batch and keep what backward needs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -842,7 +844,7 @@ static const unic_component component = {
     .kind = UNIC_KIND_BACKBONE,
     .name = "resnet50",
     .doc = "bottleneck ResNet-50/101/152 from a torchvision-named safetensors checkpoint (global "
-           "average pool, CPU; frozen, layer4 or fully trainable)",
+           "average pool, CPU or GPU; frozen, layer4 or fully trainable)",
     .params = params,
     .create = create,
     .destroy = destroy,
