@@ -23,7 +23,6 @@
  * are made channel-major on the host and copied over, embeddings come back
  * the same way. Frozen stages run a few images at a time; trained stages
  * run on the whole batch and keep what backward needs. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
