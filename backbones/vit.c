@@ -125,6 +125,7 @@ typedef struct vit {
     unic_tensor *s_cols;  /* full: the patch embedding's im2col for the batch */
     /* backward's scratch, sized with the saved activations */
     unic_tensor *g_x, *g_hid, *g_hid2, *g_d, *g_d2, *g_qkv, *g_patch, *g_emb;
+    unic_tensor *ones_n, *g_pos, *g_pos_host; /* full: d(pos) summed over the images */
 } vit;
 
 static const unic_param_spec params[] = {
@@ -143,8 +144,8 @@ static const unic_param_spec params[] = {
      "pos_embed for another patch grid than the checkpoint's: DINOv2's bicubic recipe, or refuse",
      "dinov2|none"},
     {"device", UNIC_CHOICE, "cpu",
-     "where the backbone runs: cpu, or cuda (weights and activations on the GPU; finetune = "
-     "full runs on the CPU only so far)", "cpu|cuda"},
+     "where the backbone runs: cpu, or cuda (weights and activations on the GPU; pos_embed "
+     "and its interpolation stay on the host)", "cpu|cuda"},
     {"finetune", UNIC_CHOICE, "frozen",
      "which weights train: frozen (none: the dataset is embedded once), last_block (the last "
      "transformer block and the final norm) or full (every parameter: cls_token, pos_embed, the "
@@ -329,7 +330,8 @@ static void free_activations(vit *x)
 static void free_saved(vit *x)
 {
     unic_tensor **all[] = {&x->s_xout, &x->s_xall, &x->s_cols, &x->g_x,    &x->g_hid, &x->g_hid2,
-                           &x->g_d,    &x->g_d2,   &x->g_qkv,  &x->g_patch, &x->g_emb};
+                           &x->g_d,    &x->g_d2,   &x->g_qkv,  &x->g_patch, &x->g_emb,
+                           &x->ones_n, &x->g_pos,  &x->g_pos_host};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (*all[i]) unic->tensor_free(*all[i]);
         *all[i] = NULL;
@@ -422,8 +424,9 @@ static int load_all(vit *x, char *err, size_t errlen)
 }
 
 /* Moves every weight to x->dev in place (each tensor keeps its address, so
- * the blocks' pointers stay valid), but pos_embed: the interpolation reads
- * it on the host, and it trains only with finetune = full, on the CPU. */
+ * the blocks' pointers stay valid), but pos_embed: the bicubic
+ * interpolation (and its transpose, with finetune = full) reads it on the
+ * host, and the interpolated copy goes to the device. */
 static void move_weights(vit *x)
 {
     for (int i = 0; i < x->nweights; i++) {
@@ -521,12 +524,6 @@ static void *create(const unic_params *p, char *err, size_t errlen)
     if (x->dev == UNIC_CUDA && !unic->cuda_available()) {
         snprintf(err, errlen, "device = cuda, but no CUDA GPU is visible (or unic was built "
                  "without CUDA): use device = cpu");
-        destroy(x);
-        return NULL;
-    }
-    if (x->dev == UNIC_CUDA && x->full) {
-        snprintf(err, errlen, "finetune = full runs on the CPU only so far (the patch embedding's "
-                 "and pos_embed's backward are host loops): use device = cpu or last_block");
         destroy(x);
         return NULL;
     }
@@ -732,6 +729,13 @@ static void ensure_saved(vit *x, int64_t images)
     if (x->full) {
         x->s_cols = mat(x, images * g, 3LL * x->patch * x->patch);
         x->g_patch = mat(x, images * g, d);
+        unic_tensor *ones = unic->tensor_new(UNIC_CPU, 2, (int64_t[]){1, images});
+        for (int64_t i = 0; i < images; i++) ones->data[i] = 1.0f;
+        x->ones_n = mat(x, 1, images);
+        unic->tensor_copy(x->ones_n, ones);
+        unic->tensor_free(ones);
+        x->g_pos = mat(x, 1, t * d);
+        x->g_pos_host = unic->tensor_new(UNIC_CPU, 2, (int64_t[]){1, t * d});
     }
     x->g_x = mat(x, rows, d);
     x->g_hid = mat(x, rows, x->hidden);
@@ -959,20 +963,27 @@ static void embed_backward(vit *x, int64_t n, const unic_tensor *dx)
 {
     int d = x->dim, t = x->tokens, m = x->grid_ckpt, gh = x->gh, gw = x->gw;
     int64_t g = (int64_t)gh * gw;
-    const float *dxd = dx->data;
-    float *dcls = grad_of(x, x->cls)->data, *dpos_ck = grad_of(x, x->pos_ckpt)->data;
-    double *dpos = calloc((size_t)t * d, sizeof(double));
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t i = 0; i < (int64_t)t * d; i++) dpos[i] += dxd[b * t * d + i];
-    for (int c = 0; c < d; c++) dcls[c] += (float)dpos[c];
+    /* d(pos) = the tokens' gradient summed over the images: ones [1, n] x
+     * dx [n, T d], where dx lives; pos_embed's own gradient is on the host */
+    unic_tensor ones = unic_rows(x->ones_n, 0, 1), all = {dx->data, {n, (int64_t)t * d}, 2, x->dev};
+    ones.shape[1] = n;
+    unic_tensor sum = {x->g_pos->data, {1, (int64_t)t * d}, 2, x->dev};
+    unic->gemm(0, 0, 1.0f, &ones, &all, 0.0f, &sum);
+    unic_tensor cls_sum = {x->g_pos->data, {1, d}, 2, x->dev};
+    unic->add(grad_of(x, x->cls), &cls_sum, 1.0f);
+    unic_tensor host = {x->g_pos_host->data, {1, (int64_t)t * d}, 2, UNIC_CPU};
+    unic->tensor_copy(&host, &sum);
+    float *dpos_ck = grad_of(x, x->pos_ckpt)->data;
+    const float *dpos = x->g_pos_host->data;
     unic_tensor dp = unic_rows(x->g_patch, 0, n * g), cols = unic_rows(x->s_cols, 0, n * g);
-    for (int64_t b = 0; b < n; b++)
-        memcpy(dp.data + b * g * d, dxd + (b * t + 1) * d, sizeof(float) * (size_t)(g * d));
+    for (int64_t b = 0; b < n; b++) {
+        unic_tensor from = unic_rows(dx, b * t + 1, g), to = unic_rows(&dp, b * g, g);
+        unic->tensor_copy(&to, &from);
+    }
     unic->linear_backward(NULL, grad_of(x, x->patch_w), grad_of(x, x->patch_b), &dp, &cols,
                           x->patch_w);
     if (gh == m && gw == m) {
-        for (int64_t i = 0; i < (int64_t)t * d; i++) dpos_ck[i] += (float)dpos[i];
-        free(dpos);
+        for (int64_t i = 0; i < (int64_t)t * d; i++) dpos_ck[i] += dpos[i];
         return;
     }
     /* pos[1 + y gw + xx] = sum_ij rh[y, i] rw[xx, j] src[i m + j]: so
@@ -982,13 +993,13 @@ static void embed_backward(vit *x, int64_t n, const unic_tensor *dx)
     double *tmp = calloc((size_t)gh * m * d, sizeof(double)); /* [y, j, c] */
     resample_matrix(m, gh, rh);
     resample_matrix(m, gw, rw);
-    for (int c = 0; c < d; c++) dpos_ck[c] += (float)dpos[c];
+    for (int c = 0; c < d; c++) dpos_ck[c] += dpos[c];
     for (int y = 0; y < gh; y++)
         for (int xx = 0; xx < gw; xx++)
             for (int j = 0; j < m; j++) {
                 double w = rw[(size_t)xx * m + j];
                 if (w == 0) continue;
-                const double *src = dpos + (size_t)(1 + y * gw + xx) * d;
+                const float *src = dpos + (size_t)(1 + y * gw + xx) * d;
                 double *dst = tmp + ((size_t)y * m + j) * d;
                 for (int c = 0; c < d; c++) dst[c] += w * src[c];
             }
@@ -1004,7 +1015,6 @@ static void embed_backward(vit *x, int64_t n, const unic_tensor *dx)
     free(tmp);
     free(rh);
     free(rw);
-    free(dpos);
 }
 
 /* d_emb [n, dim] (host) for the images of the last forward. Only each

@@ -801,7 +801,8 @@ static void vit_pair(const char *fixture, int layerscale, const char *finetune,
 }
 
 /* Both fixtures (DINO-like; DINOv2-like with LayerScale and an interpolated
- * grid), frozen: embeddings and tokens; last block: its gradients too. */
+ * grid), frozen: embeddings and tokens; last block and full: their
+ * gradients too (full's pos_embed through the interpolation, on the host). */
 Test(cuda_vit, matches_the_cpu)
 {
     require_gpu();
@@ -810,17 +811,18 @@ Test(cuda_vit, matches_the_cpu)
     unic_array in;
     char err[512];
     cr_assert_eq(unic_npy_load(in_path, &in, err, sizeof err), 0, "%s", err);
+    const char *levels[] = {"frozen", "last_block", "full"};
     for (int f = 0; f < 2; f++)
-        for (int trained = 0; trained < 2; trained++) {
+        for (int trained = 0; trained < 3; trained++) {
             test_component v[2];
             unic_registry *reg;
-            vit_pair(fixtures[f], f == 1, trained ? "last_block" : "frozen", v, &reg);
+            vit_pair(fixtures[f], f == 1, levels[trained], v, &reg);
             unic_tensor input = {in.data, {2, 3, 32, 32}, 4, UNIC_CPU};
             int t = v[0].c->backbone->token_count(v[0].state);
             float emb[2][2 * 24], *tok[2];
-            unic_param_tensor p[2][32];
-            int np = v[0].c->backbone->parameters(v[0].state, p[0], 32);
-            cr_assert_eq(v[1].c->backbone->parameters(v[1].state, p[1], 32), np);
+            unic_param_tensor p[2][64];
+            int np = v[0].c->backbone->parameters(v[0].state, p[0], 64);
+            cr_assert_eq(v[1].c->backbone->parameters(v[1].state, p[1], 64), np);
             for (int dev = 0; dev < 2; dev++) {
                 const unic_backbone_ops *ops = v[dev].c->backbone;
                 unic_tensor e = {emb[dev], {2, 24}, 2, UNIC_CPU};
@@ -838,14 +840,16 @@ Test(cuda_vit, matches_the_cpu)
                 }
             }
             double e = test_rel_err(emb[1], emb[0], 48);
-            cr_expect_lt(e, 1e-5, "%s %s: embeddings differ by %g", fixtures[f],
-                         trained ? "last_block" : "frozen", e);
+            cr_expect_lt(e, 1e-5, "%s %s: embeddings differ by %g", fixtures[f], levels[trained],
+                         e);
             e = test_rel_err(tok[1], tok[0], 2LL * t * 24);
             cr_expect_lt(e, 1e-5, "%s: tokens differ by %g", fixtures[f], e);
             for (int j = 0; trained && j < np; j++) {
-                cr_expect_eq(p[1][j].grad->device, UNIC_CUDA, "%s lives on the GPU", p[1][j].name);
-                cr_expect_lt(rel_err_dev(p[1][j].grad, p[0][j].grad), 1e-4, "d %s",
+                int host = strcmp(p[1][j].name, "pos_embed") == 0;
+                cr_expect_eq(p[1][j].grad->device, host ? UNIC_CPU : UNIC_CUDA, "where %s lives",
                              p[1][j].name);
+                cr_expect_lt(rel_err_dev(p[1][j].grad, p[0][j].grad), 1e-4, "%s: d %s",
+                             levels[trained], p[1][j].name);
             }
             for (int dev = 0; dev < 2; dev++) {
                 free(tok[dev]);
