@@ -425,7 +425,7 @@ extern "C" void unic_cuda_scale(unic_tensor *t, float s)
 
 /* Each row's mean and 1 / sqrt(var + eps), one warp per row, two passes in
  * double as the CPU reference. */
-__global__ void row_stats_kernel(double *stats, const float *x, int64_t rows, int64_t d, float eps)
+static __global__ void row_stats_kernel(double *stats, const float *x, int64_t rows, int64_t d, float eps)
 {
     int lane = threadIdx.x & 31;
     int64_t warps = (int64_t)gridDim.x * (blockDim.x / 32);
@@ -444,7 +444,7 @@ __global__ void row_stats_kernel(double *stats, const float *x, int64_t rows, in
     }
 }
 
-__global__ void layer_norm_forward_kernel(float *y, const float *x, const double *stats,
+static __global__ void layer_norm_forward_kernel(float *y, const float *x, const double *stats,
                                           const float *w, const float *b, int64_t rows, int64_t d)
 {
     int64_t n = rows * d, stride = (int64_t)gridDim.x * blockDim.x;
@@ -455,7 +455,7 @@ __global__ void layer_norm_forward_kernel(float *y, const float *x, const double
 }
 
 /* d_in += inv (dy w - mean(dy w) - xhat mean(dy w xhat)), a warp per row. */
-__global__ void layer_norm_backward_input_kernel(float *dx, const float *dy, const float *x,
+static __global__ void layer_norm_backward_input_kernel(float *dx, const float *dy, const float *x,
                                                  const double *stats, const float *w,
                                                  int64_t rows, int64_t d)
 {
@@ -486,7 +486,7 @@ __global__ void layer_norm_backward_input_kernel(float *dx, const float *dy, con
  * and d_b (sum dy), and LayerScale's column_dot (sum a b). */
 #define COLUMN_SLICE 512
 
-__global__ void layer_norm_params_part_kernel(double *part, const float *dy, const float *x,
+static __global__ void layer_norm_params_part_kernel(double *part, const float *dy, const float *x,
                                               const double *stats, int64_t rows, int64_t d)
 {
     int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -502,7 +502,7 @@ __global__ void layer_norm_params_part_kernel(double *part, const float *dy, con
     part[(int64_t)blockIdx.y * 2 * d + d + c] = sb;
 }
 
-__global__ void column_dot_part_kernel(double *part, const float *a, const float *b, int64_t rows,
+static __global__ void column_dot_part_kernel(double *part, const float *a, const float *b, int64_t rows,
                                        int64_t d)
 {
     int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -515,7 +515,7 @@ __global__ void column_dot_part_kernel(double *part, const float *a, const float
 
 /* out[j] += the sum over slices of part[slice * width + j]: out0 takes
  * j < d, out1 the rest (LayerNorm's d_w, then d_b); either may be NULL. */
-__global__ void column_finish_kernel(float *out0, float *out1, const double *part, int64_t slices,
+static __global__ void column_finish_kernel(float *out0, float *out1, const double *part, int64_t slices,
                                      int64_t d, int64_t width)
 {
     int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -589,7 +589,7 @@ extern "C" void unic_cuda_layer_norm_backward(unic_tensor *d_in, unic_tensor *d_
 }
 
 /* In place over rows of k, one warp per row (softmax_forward_kernel with p = z). */
-__global__ void softmax_rows_kernel(float *s, int64_t rows, int64_t k)
+static __global__ void softmax_rows_kernel(float *s, int64_t rows, int64_t k)
 {
     int lane = threadIdx.x & 31;
     int64_t warps = (int64_t)gridDim.x * (blockDim.x / 32);
@@ -611,7 +611,7 @@ __global__ void softmax_rows_kernel(float *s, int64_t rows, int64_t k)
 
 /* dS = P (dP - rowsum(P dP)) in place of dP: rows of head `head`, whose P
  * rows sit at probs[((b heads + head) T + i) T] and dP rows at ds[(b T + i) T]. */
-__global__ void attention_ds_kernel(float *ds, const float *probs, int64_t images, int64_t t,
+static __global__ void attention_ds_kernel(float *ds, const float *probs, int64_t images, int64_t t,
                                     int64_t heads, int64_t head)
 {
     int lane = threadIdx.x & 31;
@@ -707,7 +707,7 @@ extern "C" void unic_cuda_attention_backward(unic_tensor *d_qkv, const unic_tens
     unic_cuda_free(ds);
 }
 
-__global__ void add_kernel(float *y, const float *x, float alpha, int64_t n)
+static __global__ void add_kernel(float *y, const float *x, float alpha, int64_t n)
 {
     int64_t stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
@@ -724,7 +724,7 @@ extern "C" void unic_cuda_add(unic_tensor *y, const unic_tensor *x, float alpha)
     LAUNCH_CHECK();
 }
 
-__global__ void scale_columns_kernel(float *y, const float *gamma, int64_t n, int64_t d)
+static __global__ void scale_columns_kernel(float *y, const float *gamma, int64_t n, int64_t d)
 {
     int64_t stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
@@ -764,13 +764,13 @@ extern "C" void unic_cuda_column_dot(unic_tensor *d_gamma, const unic_tensor *a,
 
 #define THREADS_PER_CHANNEL 256 /* a power of two: the shared-memory tree halves it */
 
-__host__ __device__ static inline int conv_out(int in, int k, int s, int p)
+static __host__ __device__ inline int conv_out(int in, int k, int s, int p)
 {
     return (in + 2 * p - k) / s + 1;
 }
 
 /* A thread per col element. */
-__global__ void im2col_kernel(float *col, const float *in, int64_t rows, int n, int H, int W,
+static __global__ void im2col_kernel(float *col, const float *in, int64_t rows, int n, int H, int W,
                               int k, int s, int p, int Ho, int Wo)
 {
     int64_t M = (int64_t)n * Ho * Wo, total = rows * M, stride = (int64_t)gridDim.x * blockDim.x;
@@ -788,7 +788,7 @@ __global__ void im2col_kernel(float *col, const float *in, int64_t rows, int n, 
 
 /* A thread per input pixel gathers the col entries that read it, so no two
  * threads write one place (no atomics, a fixed summation order). */
-__global__ void col2im_kernel(float *d_in, const float *col, int64_t channels, int n, int H, int W,
+static __global__ void col2im_kernel(float *d_in, const float *col, int64_t channels, int n, int H, int W,
                               int k, int s, int p, int Ho, int Wo)
 {
     int64_t M = (int64_t)n * Ho * Wo, total = channels * n * H * W;
@@ -815,7 +815,7 @@ __global__ void col2im_kernel(float *d_in, const float *col, int64_t channels, i
 }
 
 /* The CPU's bn_coefficients, in double on the device. */
-__device__ static inline void bn_coefficients(const float *w, const float *b, const float *mean,
+static __device__ inline void bn_coefficients(const float *w, const float *b, const float *mean,
                                               const float *var, float eps, int64_t c, float *scale,
                                               float *shift)
 {
@@ -824,7 +824,7 @@ __device__ static inline void bn_coefficients(const float *w, const float *b, co
     *shift = (float)(b[c] - mean[c] * sc);
 }
 
-__global__ void batch_norm_forward_kernel(float *y, const float *x, const float *w, const float *b,
+static __global__ void batch_norm_forward_kernel(float *y, const float *x, const float *w, const float *b,
                                           const float *mean, const float *var, float eps,
                                           const float *residual, int relu, int64_t C, int64_t m)
 {
@@ -838,7 +838,7 @@ __global__ void batch_norm_forward_kernel(float *y, const float *x, const float 
 }
 
 /* dx += dy w / sqrt(var + eps), element-wise. */
-__global__ void batch_norm_backward_input_kernel(float *dx, const float *dy, const float *w,
+static __global__ void batch_norm_backward_input_kernel(float *dx, const float *dy, const float *w,
                                                  const float *var, float eps, int64_t C, int64_t m)
 {
     int64_t total = C * m, stride = (int64_t)gridDim.x * blockDim.x;
@@ -850,7 +850,7 @@ __global__ void batch_norm_backward_input_kernel(float *dx, const float *dy, con
 
 /* A block per channel: sums of dy and dy (x - mean) over its row, strided
  * over the threads, then a tree in shared memory (fixed order). */
-__global__ void batch_norm_backward_params_kernel(float *dw, float *db, const float *dy,
+static __global__ void batch_norm_backward_params_kernel(float *dw, float *db, const float *dy,
                                                   const float *x, const float *mean,
                                                   const float *var, float eps, int64_t m)
 {
@@ -878,7 +878,7 @@ __global__ void batch_norm_backward_params_kernel(float *dw, float *db, const fl
     }
 }
 
-__global__ void relu_backward_kernel(float *d, const float *y, int64_t n)
+static __global__ void relu_backward_kernel(float *d, const float *y, int64_t n)
 {
     int64_t stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
@@ -886,7 +886,7 @@ __global__ void relu_backward_kernel(float *d, const float *y, int64_t n)
 }
 
 /* The CPU's pool_argmax: the window's first maximum, padding excluded. */
-__device__ static int64_t pool_argmax(const float *plane, int H, int W, int oy, int ox, int k, int s,
+static __device__ int64_t pool_argmax(const float *plane, int H, int W, int oy, int ox, int k, int s,
                                       int p)
 {
     int64_t at = -1;
@@ -907,7 +907,7 @@ __device__ static int64_t pool_argmax(const float *plane, int H, int W, int oy, 
     return at;
 }
 
-__global__ void max_pool_forward_kernel(float *out, const float *in, int64_t planes, int H, int W,
+static __global__ void max_pool_forward_kernel(float *out, const float *in, int64_t planes, int H, int W,
                                         int k, int s, int p, int Ho, int Wo)
 {
     int64_t total = planes * Ho * Wo, stride = (int64_t)gridDim.x * blockDim.x;
@@ -921,7 +921,7 @@ __global__ void max_pool_forward_kernel(float *out, const float *in, int64_t pla
 
 /* A thread per input pixel adds the gradients of the windows whose argmax
  * it is (no atomics; the same windows in the same order as the CPU). */
-__global__ void max_pool_backward_kernel(float *d_in, const float *d_out, const float *in,
+static __global__ void max_pool_backward_kernel(float *d_in, const float *d_out, const float *in,
                                          int64_t planes, int H, int W, int k, int s, int p, int Ho,
                                          int Wo)
 {
