@@ -230,14 +230,22 @@ void unic_batch_norm_backward(unic_tensor *dx, unic_tensor *dw, unic_tensor *db,
 
 void unic_relu_backward(unic_tensor *d, const unic_tensor *y) { DISPATCH(d, relu_backward(d, y)); }
 
+/* A window of padding only would have no maximum (PyTorch refuses it too). */
+static void check_pool(int kernel, int pad)
+{
+    if (2 * pad > kernel) unic_die("max_pool: pad %d is more than half the kernel %d", pad, kernel);
+}
+
 void unic_max_pool_forward(unic_tensor *out, const unic_tensor *in, int height, int width,
                            int kernel, int stride, int pad)
 {
+    check_pool(kernel, pad);
     DISPATCH(out, max_pool_forward(out, in, height, width, kernel, stride, pad));
 }
 
 void unic_max_pool_backward(unic_tensor *d_in, const unic_tensor *d_out, const unic_tensor *in,
                             int height, int width, int kernel, int stride, int pad)
 {
+    check_pool(kernel, pad);
     DISPATCH(d_in, max_pool_backward(d_in, d_out, in, height, width, kernel, stride, pad));
 }
