@@ -302,17 +302,7 @@ static void destroy(void *self)
  * the layers' pointers stay valid). */
 static void move_weights(resnet *x)
 {
-    for (int i = 0; i < x->nweights; i++) {
-        unic_tensor *t = x->weights[i];
-        unic_tensor *d = unic->tensor_new(x->dev, t->ndim, t->shape);
-        unic->tensor_copy(d, t);
-        float *host = t->data; /* swap: t takes the device memory, d the host's to free */
-        t->data = d->data;
-        t->device = x->dev;
-        d->data = host;
-        d->device = UNIC_CPU;
-        unic->tensor_free(d);
-    }
+    for (int i = 0; i < x->nweights; i++) unic->tensor_move(x->weights[i], x->dev);
 }
 
 /* The trainable tensors, in torchvision's named_parameters order. */
@@ -557,7 +547,8 @@ static void average_pool(resnet *x, float *emb, const unic_tensor *act, int n, i
     unic_tensor host = view2(x->pooled_host, (int64_t)C * n, 1);
     unic->tensor_copy(&host, &pooled);
     for (int c = 0; c < C; c++)
-        for (int b = 0; b < n; b++) emb[(int64_t)b * C + c] = x->pooled_host->data[(int64_t)c * n + b];
+        for (int b = 0; b < n; b++)
+            emb[(int64_t)b * C + c] = x->pooled_host->data[(int64_t)c * n + b];
 }
 
 /* ---- forward ------------------------------------------------------------ */
@@ -807,7 +798,8 @@ static void backward(void *self, const unic_tensor *d_emb)
     for (int c = 0; c < C; c++)
         for (int b = 0; b < n; b++)
             x->pooled_host->data[(int64_t)c * n + b] = d_emb->data[(int64_t)b * C + c];
-    unic_tensor gh = view2(x->pooled_host, (int64_t)C * n, 1), g = view2(x->pooled, (int64_t)C * n, 1);
+    unic_tensor gh = view2(x->pooled_host, (int64_t)C * n, 1);
+    unic_tensor g = view2(x->pooled, (int64_t)C * n, 1);
     unic->tensor_copy(&g, &gh);
     unic_tensor ones = view2(x->ones, 1, hw), spread = view2(x->g_a, (int64_t)C * n, hw);
     unic->gemm(0, 0, 1.0f / (float)hw, &g, &ones, 0.0f, &spread);

@@ -429,18 +429,8 @@ static int load_all(vit *x, char *err, size_t errlen)
  * host, and the interpolated copy goes to the device. */
 static void move_weights(vit *x)
 {
-    for (int i = 0; i < x->nweights; i++) {
-        unic_tensor *t = x->weights[i];
-        if (t == x->pos_ckpt) continue;
-        unic_tensor *d = unic->tensor_new(x->dev, t->ndim, t->shape);
-        unic->tensor_copy(d, t);
-        float *host = t->data; /* swap: t takes the device memory, d the host's to free */
-        t->data = d->data;
-        t->device = x->dev;
-        d->data = host;
-        d->device = UNIC_CPU;
-        unic->tensor_free(d);
-    }
+    for (int i = 0; i < x->nweights; i++)
+        if (x->weights[i] != x->pos_ckpt) unic->tensor_move(x->weights[i], x->dev);
 }
 
 /* The trainable tensors, timm's names and order (named_parameters). */
@@ -834,7 +824,8 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
         unic->linear_forward(&tmp, &hid, bl->fc2_w, bl->fc2_b);
         residual(&xs, &tmp, bl->ls2, &tmp);
     }
-    for (int i = x->first_trained; train && i < x->depth; i++) block_train(x, i, &xs, images, first);
+    for (int i = x->first_trained; train && i < x->depth; i++)
+        block_train(x, i, &xs, images, first);
     if (tok) { /* every token after the final norm, for heads that take tokens */
         if (train) {
             unic_tensor keep = unic_rows(x->s_xall, first * t, rows);

@@ -170,6 +170,7 @@ static const unic_api api = {
     .relu_backward = unic_relu_backward,
     .max_pool_forward = unic_max_pool_forward,
     .max_pool_backward = unic_max_pool_backward,
+    .tensor_move = unic_tensor_move,
 };
 
 const unic_api *unic_core_api(void) { return &api; }

@@ -73,6 +73,26 @@ void unic_tensor_copy(unic_tensor *dst, const unic_tensor *src)
     memmove(dst->data, src->data, bytes);
 }
 
+void unic_tensor_move(unic_tensor *t, unic_device dev)
+{
+    if (t->device == dev) return;
+    size_t bytes = (size_t)unic_numel(t) * sizeof(float);
+    float *data = device_alloc(dev, bytes);
+    unic_tensor moved = *t;
+    moved.data = data;
+    moved.device = dev;
+    unic_tensor_copy(&moved, t);
+    unic_tensor old = *t;
+    *t = moved;
+#ifdef UNIC_WITH_CUDA
+    if (old.device == UNIC_CUDA) {
+        unic_cuda_free(old.data);
+        return;
+    }
+#endif
+    unic_xfree(old.data);
+}
+
 bool unic_cuda_available(void)
 {
 #ifdef UNIC_WITH_CUDA

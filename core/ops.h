@@ -15,6 +15,8 @@ unic_tensor *unic_tensor_2d(unic_device dev, int64_t rows, int64_t cols);
 void unic_tensor_free(unic_tensor *t);
 void unic_tensor_zero(unic_tensor *t);
 void unic_tensor_copy(unic_tensor *dst, const unic_tensor *src);
+/* Moves t's data to dev in place (the struct keeps its address). */
+void unic_tensor_move(unic_tensor *t, unic_device dev);
 
 bool unic_cuda_available(void); /* compiled in and a GPU present */
 

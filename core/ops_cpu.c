@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unic/fastmath.h"
+#include "conv_window.h"
 #include "ops.h"
+#include "unic/fastmath.h"
 
 #define PAR_MIN 16384 /* below this many elements threads cost more than they save */
 
@@ -350,21 +351,21 @@ void unic_cpu_column_dot(unic_tensor *d_gamma, const unic_tensor *a, const unic_
         int64_t c1 = c0 + 64 < d ? c0 + 64 : d;
         double acc[64] = {0};
         for (int64_t r = 0; r < rows; r++)
-            for (int64_t c = c0; c < c1; c++) acc[c - c0] += (double)a->data[r * d + c] * b->data[r * d + c];
+            for (int64_t c = c0; c < c1; c++)
+                acc[c - c0] += (double)a->data[r * d + c] * b->data[r * d + c];
         for (int64_t c = c0; c < c1; c++) d_gamma->data[c] += (float)acc[c - c0];
     }
 }
 
 /* ---- convolution and batch norm on channel-major activations ------------ */
 
-static int conv_out(int in, int k, int stride, int pad) { return (in + 2 * pad - k) / stride + 1; }
-
-/* col[(c k + ky) k + kx][(b Ho + oy) Wo + ox] = in[c][b][oy s - p + ky][ox s - p + kx], 0 outside */
+/* col[(c k + ky) k + kx][(b Ho + oy) Wo + ox] = in[c][b][oy s - p + ky][ox s - p + kx],
+ * 0 outside */
 void unic_cpu_im2col(unic_tensor *col, const unic_tensor *in, int images, int height, int width,
                      int kernel, int stride, int pad)
 {
     int k = kernel, s = stride, p = pad, H = height, W = width, n = images;
-    int Ho = conv_out(H, k, s, p), Wo = conv_out(W, k, s, p);
+    int Ho = unic_conv_out(H, k, s, p), Wo = unic_conv_out(W, k, s, p);
     int64_t M = (int64_t)n * Ho * Wo, rows = in->shape[0] * (int64_t)k * k;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
@@ -394,7 +395,7 @@ void unic_cpu_col2im(unic_tensor *d_in, const unic_tensor *col, int images, int 
                      int kernel, int stride, int pad)
 {
     int k = kernel, s = stride, p = pad, H = height, W = width, n = images;
-    int Ho = conv_out(H, k, s, p), Wo = conv_out(W, k, s, p);
+    int Ho = unic_conv_out(H, k, s, p), Wo = unic_conv_out(W, k, s, p);
     int64_t M = (int64_t)n * Ho * Wo, C = d_in->shape[0];
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < C; c++)
@@ -418,7 +419,8 @@ void unic_cpu_col2im(unic_tensor *d_in, const unic_tensor *col, int images, int 
 
 /* A channel's scale w / sqrt(var + eps) and shift b - mean scale, in double. */
 static void bn_coefficients(const unic_tensor *w, const unic_tensor *b, const unic_tensor *mean,
-                            const unic_tensor *var, float eps, int64_t c, float *scale, float *shift)
+                            const unic_tensor *var, float eps, int64_t c, float *scale,
+                            float *shift)
 {
     double sc = w->data[c] / sqrt((double)var->data[c] + eps);
     *scale = (float)sc;
@@ -475,31 +477,11 @@ void unic_cpu_relu_backward(unic_tensor *d, const unic_tensor *y)
         if (!(y->data[i] > 0.0f)) d->data[i] = 0.0f;
 }
 
-/* The window's first maximum, as PyTorch picks it; padding never wins. */
-static int64_t pool_argmax(const float *plane, int H, int W, int oy, int ox, int k, int s, int p)
-{
-    int64_t at = -1;
-    float best = -INFINITY;
-    for (int ky = 0; ky < k; ky++) {
-        int iy = oy * s - p + ky;
-        if (iy < 0 || iy >= H) continue;
-        for (int kx = 0; kx < k; kx++) {
-            int ix = ox * s - p + kx;
-            if (ix < 0 || ix >= W) continue;
-            float v = plane[iy * W + ix];
-            if (v > best || at < 0) {
-                best = v;
-                at = (int64_t)iy * W + ix;
-            }
-        }
-    }
-    return at;
-}
-
 void unic_cpu_max_pool_forward(unic_tensor *out, const unic_tensor *in, int height, int width,
                                int kernel, int stride, int pad)
 {
-    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int Ho = unic_conv_out(height, kernel, stride, pad);
+    int Wo = unic_conv_out(width, kernel, stride, pad);
     int64_t planes = in->shape[0];
 #pragma omp parallel for schedule(static)
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -507,7 +489,7 @@ void unic_cpu_max_pool_forward(unic_tensor *out, const unic_tensor *in, int heig
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++)
                 out->data[(pl * Ho + oy) * Wo + ox] =
-                    src[pool_argmax(src, height, width, oy, ox, kernel, stride, pad)];
+                    src[unic_pool_argmax(src, height, width, oy, ox, kernel, stride, pad)];
     }
 }
 
@@ -515,14 +497,16 @@ void unic_cpu_max_pool_forward(unic_tensor *out, const unic_tensor *in, int heig
 void unic_cpu_max_pool_backward(unic_tensor *d_in, const unic_tensor *d_out, const unic_tensor *in,
                                 int height, int width, int kernel, int stride, int pad)
 {
-    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int Ho = unic_conv_out(height, kernel, stride, pad);
+    int Wo = unic_conv_out(width, kernel, stride, pad);
     int64_t planes = in->shape[0], hw = (int64_t)height * width;
 #pragma omp parallel for schedule(static)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *src = in->data + pl * hw;
         for (int oy = 0; oy < Ho; oy++)
-            for (int ox = 0; ox < Wo; ox++)
-                d_in->data[pl * hw + pool_argmax(src, height, width, oy, ox, kernel, stride, pad)] +=
-                    d_out->data[(pl * Ho + oy) * Wo + ox];
+            for (int ox = 0; ox < Wo; ox++) {
+                int64_t at = unic_pool_argmax(src, height, width, oy, ox, kernel, stride, pad);
+                d_in->data[pl * hw + at] += d_out->data[(pl * Ho + oy) * Wo + ox];
+            }
     }
 }

@@ -18,7 +18,10 @@ UNIC_PLUGIN_API;
 
 #define EPS 1e-6f
 
-enum { N1W, N1B, QKVW, QKVB, PROJW, PROJB, N2W, N2B, FC1W, FC1B, FC2W, FC2B, NW, NB, CLSW, CLSB, NP };
+enum {
+    N1W, N1B, QKVW, QKVB, PROJW, PROJB, N2W, N2B,
+    FC1W, FC1B, FC2W, FC2B, NW, NB, CLSW, CLSB, NP
+};
 
 static const char *const names[NP] = {
     "norm1.weight",  "norm1.bias",   "attn.qkv.weight", "attn.qkv.bias",
@@ -105,8 +108,9 @@ static int setup(void *self, int in_dim, int k, int max_rows, unic_device dev, u
                                    {1, d},   {1, d},   {k, d},     {1, k}};
     for (int i = 0; i < NP; i++) {
         int vec = shapes[i][0] == 1;
-        h->w[i] = vec ? unic->tensor_new(dev, 1, &shapes[i][1]) : new2(dev, shapes[i][0], shapes[i][1]);
-        h->g[i] = vec ? unic->tensor_new(dev, 1, &shapes[i][1]) : new2(dev, shapes[i][0], shapes[i][1]);
+        const int64_t *sh = shapes[i];
+        h->w[i] = vec ? unic->tensor_new(dev, 1, &sh[1]) : new2(dev, sh[0], sh[1]);
+        h->g[i] = vec ? unic->tensor_new(dev, 1, &sh[1]) : new2(dev, sh[0], sh[1]);
     }
     /* torch.nn.Linear: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
     const int linear[][3] = {{QKVW, QKVB, (int)d}, {PROJW, PROJB, (int)d}, {FC1W, FC1B, (int)d},
@@ -240,7 +244,8 @@ static void backward(void *self, const unic_tensor *d_logits, unic_tensor *dx)
 static int parameters(void *self, unic_param_tensor *out, int max)
 {
     sa_head *h = self;
-    for (int i = 0; i < NP && i < max; i++) out[i] = (unic_param_tensor){names[i], h->w[i], h->g[i]};
+    for (int i = 0; i < NP && i < max; i++)
+        out[i] = (unic_param_tensor){names[i], h->w[i], h->g[i]};
     return NP;
 }
 

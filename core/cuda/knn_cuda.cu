@@ -19,28 +19,10 @@
 
 #include "knn_cuda.h"
 
-/* util.h uses C11 _Noreturn, which C++ does not parse; declare what we use. */
-extern "C" [[noreturn]] void unic_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include "cuda_check.h"
+
 extern "C" int unic_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-#define CUDA_CHECK(call)                                                                   \
-    do {                                                                                   \
-        cudaError_t err_ = (call);                                                         \
-        if (err_ != cudaSuccess)                                                           \
-            unic_die("%s:%d: %s failed: %s", __FILE__, __LINE__, #call,                   \
-                     cudaGetErrorString(err_));                                            \
-    } while (0)
-
-#define CUBLAS_CHECK(call)                                                                 \
-    do {                                                                                   \
-        cublasStatus_t st_ = (call);                                                       \
-        if (st_ != CUBLAS_STATUS_SUCCESS)                                                  \
-            unic_die("%s:%d: %s failed: %s", __FILE__, __LINE__, #call,                   \
-                     cublasGetStatusString(st_));                                          \
-    } while (0)
-
-#define LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
 
 /* The histogram scan gives each thread bins / threads consecutive bins, so
  * the selection needs exactly this many threads per block. */

@@ -16,30 +16,9 @@
 #ifndef UNIC_WITH_CUDA
 #define UNIC_WITH_CUDA 1
 #endif
+#include "conv_window.h"
+#include "cuda_check.h"
 #include "ops.h"
-
-/* util.h uses C11 _Noreturn, which C++ does not parse; declare what we use. */
-extern "C" [[noreturn]] void unic_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-#define CUDA_CHECK(call)                                                                   \
-    do {                                                                                   \
-        cudaError_t err_ = (call);                                                         \
-        if (err_ != cudaSuccess)                                                           \
-            unic_die("%s:%d: %s failed: %s", __FILE__, __LINE__, #call,                   \
-                     cudaGetErrorString(err_));                                            \
-    } while (0)
-
-#define CUBLAS_CHECK(call)                                                                 \
-    do {                                                                                   \
-        cublasStatus_t st_ = (call);                                                       \
-        if (st_ != CUBLAS_STATUS_SUCCESS)                                                  \
-            unic_die("%s:%d: %s failed: %s", __FILE__, __LINE__, #call,                   \
-                     cublasGetStatusString(st_));                                          \
-    } while (0)
-
-/* Launches are asynchronous: this catches bad configurations at once, and a
- * fault inside a kernel surfaces at the next checked call. */
-#define LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
 
 static const int THREADS = 256;
 static const int ROWS_PER_BLOCK = THREADS / 32; /* softmax: one warp per row */
@@ -491,7 +470,8 @@ static __global__ void layer_norm_params_part_kernel(double *part, const float *
 {
     int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= d) return;
-    int64_t r0 = (int64_t)blockIdx.y * COLUMN_SLICE, r1 = r0 + COLUMN_SLICE < rows ? r0 + COLUMN_SLICE : rows;
+    int64_t r0 = (int64_t)blockIdx.y * COLUMN_SLICE;
+    int64_t r1 = r0 + COLUMN_SLICE < rows ? r0 + COLUMN_SLICE : rows;
     double sw = 0, sb = 0;
     for (int64_t r = r0; r < r1; r++) {
         double g = dy[r * d + c];
@@ -502,12 +482,14 @@ static __global__ void layer_norm_params_part_kernel(double *part, const float *
     part[(int64_t)blockIdx.y * 2 * d + d + c] = sb;
 }
 
-static __global__ void column_dot_part_kernel(double *part, const float *a, const float *b, int64_t rows,
+static __global__ void column_dot_part_kernel(double *part, const float *a, const float *b,
+                                              int64_t rows,
                                        int64_t d)
 {
     int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= d) return;
-    int64_t r0 = (int64_t)blockIdx.y * COLUMN_SLICE, r1 = r0 + COLUMN_SLICE < rows ? r0 + COLUMN_SLICE : rows;
+    int64_t r0 = (int64_t)blockIdx.y * COLUMN_SLICE;
+    int64_t r1 = r0 + COLUMN_SLICE < rows ? r0 + COLUMN_SLICE : rows;
     double acc = 0;
     for (int64_t r = r0; r < r1; r++) acc += (double)a[r * d + c] * b[r * d + c];
     part[(int64_t)blockIdx.y * d + c] = acc;
@@ -515,7 +497,8 @@ static __global__ void column_dot_part_kernel(double *part, const float *a, cons
 
 /* out[j] += the sum over slices of part[slice * width + j]: out0 takes
  * j < d, out1 the rest (LayerNorm's d_w, then d_b); either may be NULL. */
-static __global__ void column_finish_kernel(float *out0, float *out1, const double *part, int64_t slices,
+static __global__ void column_finish_kernel(float *out0, float *out1, const double *part,
+                                            int64_t slices,
                                      int64_t d, int64_t width)
 {
     int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -764,10 +747,6 @@ extern "C" void unic_cuda_column_dot(unic_tensor *d_gamma, const unic_tensor *a,
 
 #define THREADS_PER_CHANNEL 256 /* a power of two: the shared-memory tree halves it */
 
-static __host__ __device__ inline int conv_out(int in, int k, int s, int p)
-{
-    return (in + 2 * p - k) / s + 1;
-}
 
 /* A thread per col element. */
 static __global__ void im2col_kernel(float *col, const float *in, int64_t rows, int n, int H, int W,
@@ -885,29 +864,8 @@ static __global__ void relu_backward_kernel(float *d, const float *y, int64_t n)
         if (!(y[i] > 0.0f)) d[i] = 0.0f;
 }
 
-/* The CPU's pool_argmax: the window's first maximum, padding excluded. */
-static __device__ int64_t pool_argmax(const float *plane, int H, int W, int oy, int ox, int k, int s,
-                                      int p)
-{
-    int64_t at = -1;
-    float best = -INFINITY;
-    for (int ky = 0; ky < k; ky++) {
-        int iy = oy * s - p + ky;
-        if (iy < 0 || iy >= H) continue;
-        for (int kx = 0; kx < k; kx++) {
-            int ix = ox * s - p + kx;
-            if (ix < 0 || ix >= W) continue;
-            float v = plane[iy * W + ix];
-            if (v > best || at < 0) {
-                best = v;
-                at = (int64_t)iy * W + ix;
-            }
-        }
-    }
-    return at;
-}
-
-static __global__ void max_pool_forward_kernel(float *out, const float *in, int64_t planes, int H, int W,
+static __global__ void max_pool_forward_kernel(float *out, const float *in, int64_t planes, int H,
+                                               int W,
                                         int k, int s, int p, int Ho, int Wo)
 {
     int64_t total = planes * Ho * Wo, stride = (int64_t)gridDim.x * blockDim.x;
@@ -915,7 +873,7 @@ static __global__ void max_pool_forward_kernel(float *out, const float *in, int6
         int64_t pl = i / ((int64_t)Ho * Wo);
         int oy = (int)(i / Wo % Ho), ox = (int)(i % Wo);
         const float *src = in + pl * H * W;
-        out[i] = src[pool_argmax(src, H, W, oy, ox, k, s, p)];
+        out[i] = src[unic_pool_argmax(src, H, W, oy, ox, k, s, p)];
     }
 }
 
@@ -937,7 +895,7 @@ static __global__ void max_pool_backward_kernel(float *d_in, const float *d_out,
         float acc = 0.0f;
         for (int oy = oy0; oy <= oy1; oy++)
             for (int ox = ox0; ox <= ox1; ox++)
-                if (pool_argmax(src, H, W, oy, ox, k, s, p) == here)
+                if (unic_pool_argmax(src, H, W, oy, ox, k, s, p) == here)
                     acc += d_out[(pl * Ho + oy) * Wo + ox];
         d_in[i] += acc;
     }
@@ -948,7 +906,8 @@ extern "C" void unic_cuda_im2col(unic_tensor *col, const unic_tensor *in, int im
 {
     require_device(col, "unic_cuda_im2col", "col");
     require_device(in, "unic_cuda_im2col", "in");
-    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int Ho = unic_conv_out(height, kernel, stride, pad);
+    int Wo = unic_conv_out(width, kernel, stride, pad);
     int64_t rows = in->shape[0] * (int64_t)kernel * kernel;
     int64_t total = rows * images * Ho * Wo;
     if (total == 0) return;
@@ -962,7 +921,8 @@ extern "C" void unic_cuda_col2im(unic_tensor *d_in, const unic_tensor *col, int 
 {
     require_device(d_in, "unic_cuda_col2im", "d_in");
     require_device(col, "unic_cuda_col2im", "col");
-    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int Ho = unic_conv_out(height, kernel, stride, pad);
+    int Wo = unic_conv_out(width, kernel, stride, pad);
     int64_t total = unic_numel(d_in);
     if (total == 0) return;
     col2im_kernel<<<grid_for(total), THREADS>>>(d_in->data, col->data, d_in->shape[0], images,
@@ -1035,7 +995,8 @@ extern "C" void unic_cuda_max_pool_forward(unic_tensor *out, const unic_tensor *
 {
     require_device(out, "unic_cuda_max_pool_forward", "out");
     require_device(in, "unic_cuda_max_pool_forward", "in");
-    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int Ho = unic_conv_out(height, kernel, stride, pad);
+    int Wo = unic_conv_out(width, kernel, stride, pad);
     int64_t total = in->shape[0] * Ho * Wo;
     if (total == 0) return;
     max_pool_forward_kernel<<<grid_for(total), THREADS>>>(out->data, in->data, in->shape[0], height,
@@ -1050,7 +1011,8 @@ extern "C" void unic_cuda_max_pool_backward(unic_tensor *d_in, const unic_tensor
     require_device(d_in, "unic_cuda_max_pool_backward", "d_in");
     require_device(d_out, "unic_cuda_max_pool_backward", "d_out");
     require_device(in, "unic_cuda_max_pool_backward", "in");
-    int Ho = conv_out(height, kernel, stride, pad), Wo = conv_out(width, kernel, stride, pad);
+    int Ho = unic_conv_out(height, kernel, stride, pad);
+    int Wo = unic_conv_out(width, kernel, stride, pad);
     int64_t total = unic_numel(d_in);
     if (total == 0) return;
     max_pool_backward_kernel<<<grid_for(total), THREADS>>>(d_in->data, d_out->data, in->data,

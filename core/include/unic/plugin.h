@@ -283,6 +283,9 @@ typedef struct unic_api {
                              int kernel, int stride, int pad);
     void (*max_pool_backward)(unic_tensor *d_in, const unic_tensor *d_out, const unic_tensor *in,
                               int height, int width, int kernel, int stride, int pad);
+    /* Moves a tensor's data to another device in place (its address, and so
+     * every pointer to it, stays): for weights loaded on the host. */
+    void (*tensor_move)(unic_tensor *t, unic_device dev);
 } unic_api;
 
 /* Keeps the api table for the plugin's callbacks (one per shared object). */
