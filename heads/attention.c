@@ -103,14 +103,14 @@ static int setup(void *self, int in_dim, int k, int max_rows, unic_device dev, u
     h->max_rows = max_rows;
     h->dev = dev;
     int64_t d = in_dim, hid = h->hidden;
-    const int64_t shapes[NP][2] = {{1, d},   {1, d},   {3 * d, d}, {1, 3 * d}, {d, d}, {1, d},
-                                   {1, d},   {1, d},   {hid, d},   {1, hid},   {d, hid}, {1, d},
-                                   {1, d},   {1, d},   {k, d},     {1, k}};
+    /* [rows, cols] of each tensor; rows 0: a vector of cols */
+    const int64_t shapes[NP][2] = {{0, d},   {0, d},   {3 * d, d}, {0, 3 * d}, {d, d}, {0, d},
+                                   {0, d},   {0, d},   {hid, d},   {0, hid},   {d, hid}, {0, d},
+                                   {0, d},   {0, d},   {k, d},     {0, k}};
     for (int i = 0; i < NP; i++) {
-        int vec = shapes[i][0] == 1;
         const int64_t *sh = shapes[i];
-        h->w[i] = vec ? unic->tensor_new(dev, 1, &sh[1]) : new2(dev, sh[0], sh[1]);
-        h->g[i] = vec ? unic->tensor_new(dev, 1, &sh[1]) : new2(dev, sh[0], sh[1]);
+        h->w[i] = sh[0] ? new2(dev, sh[0], sh[1]) : unic->tensor_new(dev, 1, &sh[1]);
+        h->g[i] = sh[0] ? new2(dev, sh[0], sh[1]) : unic->tensor_new(dev, 1, &sh[1]);
     }
     /* torch.nn.Linear: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
     const int linear[][3] = {{QKVW, QKVB, (int)d}, {PROJW, PROJB, (int)d}, {FC1W, FC1B, (int)d},
