@@ -1086,21 +1086,21 @@ static int setup(run *r, const char *out_dir, char *err, size_t errlen)
 int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_dir, int resume,
              unic_run_summary *summary, char *err, size_t errlen)
 {
-    run r;
-    memset(&r, 0, sizeof r);
-    r.x = x;
+    /* on the heap: its checkpoint table alone is ~150 KB */
+    run *r = unic_xcalloc(1, sizeof *r);
+    r->x = x;
     int rc = -1;
     FILE *log = NULL;
     char *config = unic_experiment_resolved_ini(x);
     double times[3] = {0, 0, 0}, base[3] = {0, 0, 0}, fin[3] = {0, 0, 0};
     int start_epoch = 0;
     int64_t steps = 0;
-    if (setup(&r, out_dir, err, errlen) != 0) goto done;
-    snprintf(r.cache, sizeof r.cache, "%s", cache_dir ? cache_dir : "");
-    if (!cache_dir) snprintf(r.cache, sizeof r.cache, "%s/cache", r.out);
+    if (setup(r, out_dir, err, errlen) != 0) goto done;
+    snprintf(r->cache, sizeof r->cache, "%s", cache_dir ? cache_dir : "");
+    if (!cache_dir) snprintf(r->cache, sizeof r->cache, "%s/cache", r->out);
 
     char path[2300];
-    snprintf(path, sizeof path, "%s/log.txt", r.out);
+    snprintf(path, sizeof path, "%s/log.txt", r->out);
     log = fopen(path, resume ? "a" : "w");
     if (!log) {
         unic_errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
@@ -1108,36 +1108,36 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
     }
     unic_log_set_file(log);
     unic_log(UNIC_LOG_INFO, "unic %s: %s %s into %s (%d threads, %s)", UNIC_VERSION,
-             resume ? "resuming" : "running", unic_config_path(x->cfg), r.out,
-             omp_get_max_threads(), r.dev == UNIC_CUDA ? "cuda" : "cpu");
-    if (write_text(r.out, "config.resolved.ini", config, err, errlen) != 0) goto done;
+             resume ? "resuming" : "running", unic_config_path(x->cfg), r->out,
+             omp_get_max_threads(), r->dev == UNIC_CUDA ? "cuda" : "cpu");
+    if (write_text(r->out, "config.resolved.ini", config, err, errlen) != 0) goto done;
 
     double t0 = unic_now();
-    if (load_data(&r, err, errlen) != 0 || assign_miners(&r, err, errlen) != 0) goto done;
-    if (embed(&r, r.train_set, &r.train, &r.emb, &r.train_index, err, errlen) != 0) goto done;
-    r.n = r.train.n; /* undecodable images are gone */
-    if (r.has_eval_set) {
-        if (embed(&r, r.eval_set, &r.eval, &r.eval_emb, &r.eval_index, err, errlen) != 0) goto done;
-        r.eval_n = r.eval.n;
+    if (load_data(r, err, errlen) != 0 || assign_miners(r, err, errlen) != 0) goto done;
+    if (embed(r, r->train_set, &r->train, &r->emb, &r->train_index, err, errlen) != 0) goto done;
+    r->n = r->train.n; /* undecodable images are gone */
+    if (r->has_eval_set) {
+        if (embed(r, r->eval_set, &r->eval, &r->eval_emb, &r->eval_index, err, errlen) != 0) goto done;
+        r->eval_n = r->eval.n;
     }
-    if (make_split(&r, err, errlen) != 0) goto done;
-    route_anchors(&r);
-    if (unic_param_bool(x->eval, "save_embeddings") && save_embeddings(&r, err, errlen) != 0)
+    if (make_split(r, err, errlen) != 0) goto done;
+    route_anchors(r);
+    if (unic_param_bool(x->eval, "save_embeddings") && save_embeddings(r, err, errlen) != 0)
         goto done;
     times[0] = unic_now() - t0;
     t0 = unic_now();
-    if (mine(&r, err, errlen) != 0) goto done;
+    if (mine(r, err, errlen) != 0) goto done;
     times[1] = unic_now() - t0;
     unic_log(UNIC_LOG_INFO, "mining took %.2f s", times[1]);
-    int scored = can_score(&r);
-    if (scored && unic_param_bool(x->eval, "kmeans") && baseline(&r, base, err, errlen) != 0)
+    int scored = can_score(r);
+    if (scored && unic_param_bool(x->eval, "kmeans") && baseline(r, base, err, errlen) != 0)
         goto done;
-    if (build_model(&r, err, errlen) != 0) goto done;
+    if (build_model(r, err, errlen) != 0) goto done;
 
     if (resume) {
         char *saved_config = NULL, *hist = NULL;
-        snprintf(path, sizeof path, "%s/checkpoint.safetensors", r.out);
-        if (unic_checkpoint_load(path, r.ckpt, r.nparams, &start_epoch, &steps, &saved_config,
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", r->out);
+        if (unic_checkpoint_load(path, r->ckpt, r->nparams, &start_epoch, &steps, &saved_config,
                                  &hist, err, errlen) != 0)
             goto done;
         int same = strcmp(saved_config, config) == 0;
@@ -1146,51 +1146,51 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
             free(hist);
             unic_errf(err, errlen, "%s: the checkpoint was written with different settings than "
                       "%s now resolves to (see %s/config.resolved.ini); resume with the same "
-                      "experiment and overrides", path, unic_config_path(x->cfg), r.out);
+                      "experiment and overrides", path, unic_config_path(x->cfg), r->out);
             goto done;
         }
-        cJSON_Delete(r.history);
-        r.history = cJSON_Parse(hist);
+        cJSON_Delete(r->history);
+        r->history = cJSON_Parse(hist);
         free(hist);
-        if (!r.history) r.history = cJSON_CreateArray();
+        if (!r->history) r->history = cJSON_CreateArray();
         unic_log(UNIC_LOG_INFO, "resumed after epoch %d (step %lld)", start_epoch, (long long)steps);
     }
 
     int epochs = (int)unic_param_int(x->train, "epochs");
     long every = unic_param_int(x->eval, "every"), ckpt_every = unic_param_int(x->train, "checkpoint_every");
-    int64_t *order = unic_xmalloc((size_t)r.n * sizeof(int64_t));
-    int64_t eval_n = r.has_eval_set ? r.eval_n : r.n;
+    int64_t *order = unic_xmalloc((size_t)r->n * sizeof(int64_t));
+    int64_t eval_n = r->has_eval_set ? r->eval_n : r->n;
     int32_t *pred = unic_xmalloc((size_t)eval_n * sizeof(int32_t));
     t0 = unic_now();
     for (int e = start_epoch; e < epochs; e++) {
-        double te = unic_now(), lr = lr_at(&r, e), total = 0, sums[UNIC_MAX_SLOTS] = {0};
-        epoch_order(&r, e, order);
-        int64_t nsteps = (r.n + r.batch - 1) / r.batch;
+        double te = unic_now(), lr = lr_at(r, e), total = 0, sums[UNIC_MAX_SLOTS] = {0};
+        epoch_order(r, e, order);
+        int64_t nsteps = (r->n + r->batch - 1) / r->batch;
         char label[64];
         snprintf(label, sizeof label, "epoch %d/%d", e + 1, epochs);
         unic_progress p;
-        unic_progress_start(&p, label, r.n);
+        unic_progress_start(&p, label, r->n);
         augmented aug = {0};
         /* images read every step */
-        int per_step = r.train_pipeline || r.train_backbone || r.tokens_head;
-        backbone_training(&r, 1);
-        if (per_step && augmented_begin(&r, e, order, steps, &aug, err, errlen) != 0)
+        int per_step = r->train_pipeline || r->train_backbone || r->tokens_head;
+        backbone_training(r, 1);
+        if (per_step && augmented_begin(r, e, order, steps, &aug, err, errlen) != 0)
             goto done_loop;
         for (int64_t s = 0; s < nsteps; s++) {
-            int64_t first = s * r.batch;
-            int b = (int)(first + r.batch <= r.n ? r.batch : r.n - first);
-            int rows = b * (r.use_negatives ? 3 : 2);
-            if (!per_step || !augmented_rows(&r, &aug, b)) {
-                if (r.train_backbone || r.tokens_head) { /* an image failed to decode this time */
+            int64_t first = s * r->batch;
+            int b = (int)(first + r->batch <= r->n ? r->batch : r->n - first);
+            int rows = b * (r->use_negatives ? 3 : 2);
+            if (!per_step || !augmented_rows(r, &aug, b)) {
+                if (r->train_backbone || r->tokens_head) { /* an image failed to decode this time */
                     unic_log(UNIC_LOG_WARN, "step %lld: an image failed to load; step skipped",
                              (long long)steps);
                     steps++;
                     continue;
                 }
-                sample_partners(&r, order + first, b, e, steps);
-                gather_rows(&r, r.emb, r.batch_idx, rows);
+                sample_partners(r, order + first, b, e, steps);
+                gather_rows(r, r->emb, r->batch_idx, rows);
             }
-            total += step(&r, order + first, b, steps, lr, sums);
+            total += step(r, order + first, b, steps, lr, sums);
             steps++;
             unic_progress_update(&p, first + b);
         }
@@ -1212,24 +1212,24 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         int last = e + 1 == epochs;
         if (scored && (last || (every > 0 && (e + 1) % every == 0))) {
             double s[3];
-            if (r.train_backbone &&
-                (refresh_embeddings(&r, r.train_set, r.train_index, r.n, r.emb, err, errlen) != 0 ||
-                 (r.has_eval_set && refresh_embeddings(&r, r.eval_set, r.eval_index, r.eval_n,
-                                                       r.eval_emb, err, errlen) != 0)))
+            if (r->train_backbone &&
+                (refresh_embeddings(r, r->train_set, r->train_index, r->n, r->emb, err, errlen) != 0 ||
+                 (r->has_eval_set && refresh_embeddings(r, r->eval_set, r->eval_index, r->eval_n,
+                                                       r->eval_emb, err, errlen) != 0)))
                 goto done_loop;
-            if (predict(&r, pred, NULL, err, errlen) != 0 || score(&r, pred, s, err, errlen) != 0)
+            if (predict(r, pred, NULL, err, errlen) != 0 || score(r, pred, s, err, errlen) != 0)
                 goto done_loop;
-            for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(h, metric_names(&r, i), s[i]);
-            snprintf(scores, sizeof scores, " | %s %.4f %s %.4f %s %.4f", metric_names(&r, 0), s[0],
-                     metric_names(&r, 1), s[1], metric_names(&r, 2), s[2]);
+            for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(h, metric_names(r, i), s[i]);
+            snprintf(scores, sizeof scores, " | %s %.4f %s %.4f %s %.4f", metric_names(r, 0), s[0],
+                     metric_names(r, 1), s[1], metric_names(r, 2), s[2]);
             if (last) memcpy(fin, s, sizeof s);
         }
         cJSON_AddNumberToObject(h, "seconds", unic_now() - te);
-        cJSON_AddItemToArray(r.history, h);
+        cJSON_AddItemToArray(r->history, h);
         unic_log(UNIC_LOG_INFO, "epoch %d/%d: objective %.4f (%s) lr %.3g%s | %.1f s", e + 1,
                  epochs, total / (double)nsteps, losses, lr, scores, unic_now() - te);
         if (last || (ckpt_every > 0 && (e + 1) % ckpt_every == 0))
-            if (save_checkpoint(&r, e + 1, steps, config, err, errlen) != 0) goto done_loop;
+            if (save_checkpoint(r, e + 1, steps, config, err, errlen) != 0) goto done_loop;
         /* fault injection for the resume tests: die as a killed run would */
         const char *die = getenv("UNIC_TEST_DIE_AFTER_EPOCH");
         if (die && atoi(die) == e + 1) {
@@ -1238,28 +1238,28 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         }
     }
     times[2] = unic_now() - t0;
-    if (r.train_backbone && !scored &&
-        refresh_embeddings(&r, r.train_set, r.train_index, r.n, r.emb, err, errlen) != 0)
+    if (r->train_backbone && !scored &&
+        refresh_embeddings(r, r->train_set, r->train_index, r->n, r->emb, err, errlen) != 0)
         goto done_loop;
     if (start_epoch >= epochs && scored) { /* resumed a finished run: score what it holds */
-        if (predict(&r, pred, NULL, err, errlen) != 0 || score(&r, pred, fin, err, errlen) != 0)
+        if (predict(r, pred, NULL, err, errlen) != 0 || score(r, pred, fin, err, errlen) != 0)
             goto done_loop;
     }
-    if (write_predictions(&r, err, errlen) != 0 ||
-        write_metrics(&r, base, fin, scored, times, err, errlen) != 0)
+    if (write_predictions(r, err, errlen) != 0 ||
+        write_metrics(r, base, fin, scored, times, err, errlen) != 0)
         goto done_loop;
     if (scored) {
-        const char *b = r.gcd ? "SS-k-means" : "k-means";
-        unic_log(UNIC_LOG_INFO, "\n%-12s %8s %8s %8s", "", r.gcd ? "All" : "ACC",
-                 r.gcd ? "Old" : "NMI", r.gcd ? "New" : "ARI");
+        const char *b = r->gcd ? "SS-k-means" : "k-means";
+        unic_log(UNIC_LOG_INFO, "\n%-12s %8s %8s %8s", "", r->gcd ? "All" : "ACC",
+                 r->gcd ? "Old" : "NMI", r->gcd ? "New" : "ARI");
         if (unic_param_bool(x->eval, "kmeans"))
             unic_log(UNIC_LOG_INFO, "%-12s %8.4f %8.4f %8.4f", b, base[0], base[1], base[2]);
         unic_log(UNIC_LOG_INFO, "%-12s %8.4f %8.4f %8.4f", "UNIC", fin[0], fin[1], fin[2]);
     }
     unic_log(UNIC_LOG_INFO, "run folder: %s (config.resolved.ini, log.txt, metrics.json, "
-             "predictions.csv, checkpoint.safetensors, embeddings.safetensors, cache/)", r.out);
+             "predictions.csv, checkpoint.safetensors, embeddings.safetensors, cache/)", r->out);
     if (summary) {
-        summary->gcd = r.gcd;
+        summary->gcd = r->gcd;
         summary->has_scores = scored;
         memcpy(summary->baseline, base, sizeof base);
         memcpy(summary->final, fin, sizeof fin);
@@ -1270,7 +1270,8 @@ done_loop:
     unic_xfree(pred);
 done:
     free(config);
-    free_run(&r);
+    free_run(r);
+    unic_xfree(r);
     unic_log_set_file(NULL);
     if (log) {
         if (rc != 0) fprintf(log, "[error] %s\n", err);
@@ -1281,35 +1282,35 @@ done:
 
 int unic_extract(const unic_experiment *x, const char *out_path, char *err, size_t errlen)
 {
-    run r;
-    memset(&r, 0, sizeof r);
-    r.x = x;
+    run *r = unic_xcalloc(1, sizeof *r);
+    r->x = x;
     int rc = -1;
     char *dir = unic_xstrdup(out_path), *slash = strrchr(dir, '/');
     if (slash) *slash = '\0';
-    snprintf(r.out, sizeof r.out, "%s", slash ? dir : ".");
+    snprintf(r->out, sizeof r->out, "%s", slash ? dir : ".");
     free(dir);
-    if (unic_mkdirs(r.out, err, errlen) != 0) goto done;
-    r.seed = (uint64_t)unic_param_int(x->train, "seed");
+    if (unic_mkdirs(r->out, err, errlen) != 0) goto done;
+    r->seed = (uint64_t)unic_param_int(x->train, "seed");
     long threads = unic_param_int(x->train, "threads");
     if (threads > 0) omp_set_num_threads((int)threads);
-    if (create_instance(&r.backbone, &x->backbone, err, errlen) != 0) goto done;
+    if (create_instance(&r->backbone, &x->backbone, err, errlen) != 0) goto done;
     double t0 = unic_now();
-    if (load_data(&r, err, errlen) != 0 ||
-        embed(&r, r.train_set, &r.train, &r.emb, &r.train_index, err, errlen) != 0)
+    if (load_data(r, err, errlen) != 0 ||
+        embed(r, r->train_set, &r->train, &r->emb, &r->train_index, err, errlen) != 0)
         goto done;
-    r.n = r.train.n;
-    if (write_embeddings(&r, out_path, err, errlen) != 0) goto done;
-    unic_log(UNIC_LOG_INFO, "extract: %lld embeddings of size %d in %.1f s -> %s", (long long)r.n,
-             r.dim, unic_now() - t0, out_path);
+    r->n = r->train.n;
+    if (write_embeddings(r, out_path, err, errlen) != 0) goto done;
+    unic_log(UNIC_LOG_INFO, "extract: %lld embeddings of size %d in %.1f s -> %s", (long long)r->n,
+             r->dim, unic_now() - t0, out_path);
     rc = 0;
 done:
-    destroy_instance(&r.backbone);
-    unic_dataset_free(&r.train);
-    if (r.train_set) unic_imageset_free(r.train_set);
-    if (r.pipeline) unic_pipeline_free(r.pipeline);
-    if (r.train_pipeline) unic_pipeline_free(r.train_pipeline);
-    unic_xfree(r.train_index);
-    unic_xfree(r.emb);
+    destroy_instance(&r->backbone);
+    unic_dataset_free(&r->train);
+    if (r->train_set) unic_imageset_free(r->train_set);
+    if (r->pipeline) unic_pipeline_free(r->pipeline);
+    if (r->train_pipeline) unic_pipeline_free(r->train_pipeline);
+    unic_xfree(r->train_index);
+    unic_xfree(r->emb);
+    unic_xfree(r);
     return rc;
 }
