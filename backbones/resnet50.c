@@ -569,7 +569,8 @@ static void ensure_buffers(resnet *x, int64_t images)
     x->cap = images;
 }
 
-/* Host staging and the average pool's buffers, for n images. */
+/* The average pool's buffers and, on a GPU, the input's host staging, for
+ * n images. */
 static void ensure_io(resnet *x, int64_t n)
 {
     if (n <= x->io_cap) return;
@@ -577,7 +578,7 @@ static void ensure_io(resnet *x, int64_t n)
     int64_t hw = (int64_t)last->ho * last->wo;
     free_io(x);
     int64_t in = 3 * x->height * x->width * n, pooled = (int64_t)x->embed_dim * n;
-    x->in_host = unic->tensor_new(UNIC_CPU, 1, &in);
+    if (x->dev != UNIC_CPU) x->in_host = unic->tensor_new(UNIC_CPU, 1, &in);
     x->pooled = buffer(x, pooled);
     x->pooled_host = unic->tensor_new(UNIC_CPU, 1, &pooled);
     unic_tensor *ones = unic->tensor_new(UNIC_CPU, 1, &hw);
@@ -626,11 +627,16 @@ static void ensure_saved(resnet *x, int64_t n)
     x->saved = n;
 }
 
-/* The images of a chunk, channel-major, where the layers run. */
+/* The images of a chunk, channel-major, where the layers run: straight
+ * into dst on the CPU, through the host staging buffer for a GPU. */
 static const unic_tensor *stage_input(resnet *x, const float *images, int n,
                                       const unic_tensor *dst)
 {
     int64_t hw = x->height * x->width;
+    if (dst->device == UNIC_CPU) {
+        to_channel_major(dst->data, images, n, hw);
+        return dst;
+    }
     to_channel_major(x->in_host->data, images, n, hw);
     unic_tensor host = view2(x->in_host, 1, 3 * n * hw), to = view2(dst, 1, 3 * n * hw);
     unic->tensor_copy(&to, &host);
