@@ -256,13 +256,12 @@ static int cpu_engine(const unic_mine_input *in, const char *what, int k_top, in
     int64_t rows = unic_knn_tile_rows(n, TILE_BUDGET);
     int64_t fit = (int64_t)((limit - fixed - scratch) / row_bytes);
     if (rows > fit) rows = fit;
-    unic_log(UNIC_LOG_INFO, "mining %s of N=%lld (D=%d) on the CPU: %.1f MiB (tiles of %lld rows, %.1f MiB; "
-             "%s %.0f MiB)", what, (long long)n, in->dim,
+    unic_log(UNIC_LOG_INFO, "mining %s of N=%lld (D=%d) on the CPU: %.1f MiB (tiles of %lld rows, "
+             "%.1f MiB; %s %.0f MiB)", what, (long long)n, in->dim,
              (double)(fixed + scratch + (size_t)rows * row_bytes) / mib, (long long)rows,
              (double)((size_t)rows * row_bytes) / mib, source, (double)limit / mib);
-    float *norms = unic_knn_row_norms(in);
-    double norm_max = 0;
-    for (int64_t i = 0; i < n; i++) norm_max = norms[i] > norm_max ? norms[i] : norm_max;
+    double norm_max;
+    float *norms = unic_knn_row_norms(in, &norm_max);
     float *gram = unic_xmalloc((size_t)rows * row_bytes);
     float *sel = unic_xmalloc((size_t)threads * row_bytes);
     unic_knn_pair *cand = unic_xmalloc((size_t)threads * (size_t)n * sizeof(unic_knn_pair));
@@ -342,9 +341,7 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
                      int k_th, float *th_sq, int32_t *th_idx, char *err, size_t errlen)
 {
     int64_t n = in->n;
-    if (k_top > n || k_th >= n)
-        return unic_errf(err, errlen, "neighbour mining: asked for %d nearest and rank %d among "
-                         "only %lld points", k_top, k_th, (long long)n);
+    if (unic_knn_check_request(in, k_top, k_th, err, errlen) != 0) return -1;
     char what[96], cache[4096] = "";
     unic_knn_describe(k_top, k_th, what, sizeof what);
     if (in->cache_dir && *in->cache_dir) {

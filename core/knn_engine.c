@@ -6,16 +6,28 @@
 #include "knn.h"
 #include "util.h"
 
-float *unic_knn_row_norms(const unic_mine_input *in)
+int unic_knn_check_request(const unic_mine_input *in, int k_top, int k_th, char *err,
+                           size_t errlen)
+{
+    if (k_top < 0 || k_th < 0 || k_top > in->n || k_th >= in->n || (k_top == 0 && k_th == 0))
+        return unic_errf(err, errlen, "neighbour mining: asked for %d nearest and rank %d among "
+                         "only %lld points", k_top, k_th, (long long)in->n);
+    return 0;
+}
+
+float *unic_knn_row_norms(const unic_mine_input *in, double *norm_max)
 {
     float *norms = unic_xmalloc((size_t)in->n * sizeof(float));
-#pragma omp parallel for schedule(static)
+    double top = 0;
+#pragma omp parallel for schedule(static) reduction(max : top)
     for (int64_t i = 0; i < in->n; i++) {
         const float *x = in->embeddings + i * in->dim;
         double s = 0;
         for (int c = 0; c < in->dim; c++) s += (double)x[c] * x[c];
         norms[i] = (float)s;
+        top = norms[i] > top ? norms[i] : top;
     }
+    *norm_max = top;
     return norms;
 }
 

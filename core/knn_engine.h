@@ -18,8 +18,14 @@ typedef struct unic_knn_pair {
     int32_t j;
 } unic_knn_pair;
 
-/* ||x_i||^2 summed in double, rounded to float: [n], malloc'ed. */
-float *unic_knn_row_norms(const unic_mine_input *in);
+/* A request both engines can serve: 0 <= k_top <= n, 0 <= k_th < n, not
+ * both 0; otherwise -1 with the message. */
+int unic_knn_check_request(const unic_mine_input *in, int k_top, int k_th, char *err,
+                           size_t errlen);
+
+/* ||x_i||^2 summed in double, rounded to float: [n], malloc'ed; the largest
+ * in *norm_max. */
+float *unic_knn_row_norms(const unic_mine_input *in, double *norm_max);
 
 /* A bound on |fl(d) - d| for the GEMM form of one distance of row i:
  * (D + 8) u (|x_i|^2 + max_j |x_j|^2), u the float32 unit roundoff. It holds

@@ -17,21 +17,13 @@
 #define GPU_TILE_BUDGET ((size_t)2 << 30)
 #define DEFAULT_CAND_CAP ((int64_t)1 << 22)
 
-static int check_request(const unic_mine_input *in, int k_top, int k_th, char *err, size_t errlen)
-{
-    if (k_top < 0 || k_th < 0 || k_top > in->n || k_th >= in->n || (k_top == 0 && k_th == 0))
-        return unic_errf(err, errlen, "neighbour mining: asked for %d nearest and rank %d among "
-                         "only %lld points", k_top, k_th, (long long)in->n);
-    return 0;
-}
-
 #ifndef UNIC_WITH_CUDA
 
 int unic_knn_gpu(const unic_mine_input *in, int k_top, int32_t *top_idx, float *top_sq, int k_th,
                  float *th_sq, int32_t *th_idx, const unic_knn_gpu_opts *opts, char *err,
                  size_t errlen)
 {
-    if (check_request(in, k_top, k_th, err, errlen) != 0) return -1;
+    if (unic_knn_check_request(in, k_top, k_th, err, errlen) != 0) return -1;
     return unic_errf(err, errlen, "GPU mining: unic was built without CUDA (nvcc not found)");
 }
 
@@ -62,7 +54,7 @@ int unic_knn_gpu(const unic_mine_input *in, int k_top, int32_t *top_idx, float *
                  float *th_sq, int32_t *th_idx, const unic_knn_gpu_opts *opts, char *err,
                  size_t errlen)
 {
-    if (check_request(in, k_top, k_th, err, errlen) != 0) return -1;
+    if (unic_knn_check_request(in, k_top, k_th, err, errlen) != 0) return -1;
     int64_t n = in->n;
     char what[96];
     unic_knn_describe(k_top, k_th, what, sizeof what);
@@ -126,9 +118,8 @@ int unic_knn_gpu(const unic_mine_input *in, int k_top, int32_t *top_idx, float *
              (double)gpu_free / mib, (double)(host_fixed + scratch) / mib, source,
              (double)limit / mib);
 
-    float *norms = unic_knn_row_norms(in);
-    double norm_max = 0;
-    for (int64_t i = 0; i < n; i++) norm_max = norms[i] > norm_max ? norms[i] : norm_max;
+    double norm_max;
+    float *norms = unic_knn_row_norms(in, &norm_max);
     unic_knn_cuda *g = unic_knn_cuda_create(in->embeddings, norms, n, in->dim, norm_max, rows, cap,
                                             rank_top, rank_th, err, errlen);
     if (!g) {
