@@ -99,6 +99,17 @@ static void items_free(items *it)
     memset(it, 0, sizeof *it);
 }
 
+/* Hands the items to the set (it is left empty for items_free). */
+static void items_give(items *it, unic_imageset *s, int nclasses)
+{
+    s->n = it->n;
+    s->nclasses = nclasses;
+    s->pool = it->pool;
+    s->off = it->off;
+    s->labels = it->labels;
+    memset(it, 0, sizeof *it);
+}
+
 static char *join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
@@ -313,12 +324,7 @@ static int open_folder(unic_imageset *s, const char *root, const char *split,
         unic_xfree(sub);
         if (lrc != 0) goto done;
     }
-    s->n = it.n;
-    s->nclasses = (int)ncls;
-    s->pool = it.pool;
-    s->off = it.off;
-    s->labels = it.labels;
-    memset(&it, 0, sizeof it);
+    items_give(&it, s, (int)ncls);
     rc = 0;
 done:
     items_free(&it);
@@ -601,12 +607,7 @@ static int open_cub200(unic_imageset *s, const char *root, const char *split, ch
         unic_errf(err, errlen, "cub200: %s marks no image as %s", split_txt, split);
         goto done;
     }
-    s->n = it.n;
-    s->nclasses = nclasses;
-    s->pool = it.pool;
-    s->off = it.off;
-    s->labels = it.labels;
-    memset(&it, 0, sizeof it);
+    items_give(&it, s, nclasses);
     rc = 0;
 done:
     items_free(&it);
