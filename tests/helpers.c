@@ -4,6 +4,7 @@
 #include "log.h"
 #include "params.h"
 #include "registry.h"
+#include "unic/rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -189,4 +190,15 @@ char *test_log_capture_end(void)
     fclose(captured);
     captured = NULL;
     return text;
+}
+
+float *test_clustered_points(int n, int d, uint64_t seed)
+{
+    float *x = malloc(sizeof(float) * (size_t)n * d);
+    unic_rng g = unic_rng_stream(seed, 1, 1);
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < d; c++)
+            x[i * d + c] = 50.0f + 10.0f * (float)(i % 7 == c % 7) + 0.01f * unic_rng_uniform(&g);
+    for (int i = 0; i < n; i += 13) memcpy(x + (i + 1) % n * d, x + i * d, sizeof(float) * d);
+    return x;
 }

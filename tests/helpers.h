@@ -38,6 +38,10 @@ void test_destroy(test_component *r);
 char *test_altered_checkpoint(const char *fixture, const char *dir, const char *name,
                               const char *drop_name, const char *reshape_name, int64_t rows,
                               int64_t cols);
+/* n x d points in tight clusters far from the origin (large norms, small
+ * distances: the hard case for the GEMM form of distances), with exact
+ * duplicates; malloc'ed. */
+float *test_clustered_points(int n, int d, uint64_t seed);
 /* Everything the core logs between the two calls (malloc'ed text). */
 void test_log_capture_start(void);
 char *test_log_capture_end(void);

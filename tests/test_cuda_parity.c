@@ -561,19 +561,6 @@ static float *uniform_points(int n, int d, uint64_t seed)
     return x;
 }
 
-/* test_knn.c's hard case: tight clusters far from the origin (large norms,
- * small distances, so wide rounding bands) with exact duplicates. */
-static float *clustered_points(int n, int d, uint64_t seed)
-{
-    float *x = malloc(sizeof(float) * (size_t)n * d);
-    unic_rng g = unic_rng_stream(seed, 1, 1);
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < d; c++)
-            x[i * d + c] = 50.0f + 10.0f * (float)(i % 7 == c % 7) + 0.01f * unic_rng_uniform(&g);
-    for (int i = 0; i < n; i += 13) memcpy(x + (i + 1) % n * d, x + i * d, sizeof(float) * d);
-    return x;
-}
-
 /* Points of the lattice {0, 1, 2}^d: integer squared distances, so hundreds
  * of exact ties per row (settled by index) and many duplicate points. */
 static float *lattice_points(int n, int d, uint64_t seed)
@@ -682,7 +669,7 @@ Test(cuda_knn, clustered_duplicates_any_tiling)
 {
     require_gpu();
     const int n = 1200, d = 24;
-    float *x = clustered_points(n, d, 5);
+    float *x = test_clustered_points(n, d, 5);
     compare_engines("clustered, default tiling", x, n, d, 15, 300, 0, 0);
     compare_engines("clustered, partial last tile", x, n, d, 15, 300, 128, 0);
     compare_engines("clustered, tiles of 7 rows, small transfers", x, n, d, 15, 300, 7, 1);
@@ -707,7 +694,7 @@ Test(cuda_knn, smallest_and_largest_ranks)
 {
     require_gpu();
     const int n = 777, d = 19;
-    float *x = clustered_points(n, d, 9);
+    float *x = test_clustered_points(n, d, 9);
     compare_engines("k = 1", x, n, d, 1, 0, 0, 0);
     compare_engines("k = 1 and rank 1", x, n, d, 1, 1, 100, 0);
     compare_engines("rank N - 1", x, n, d, 0, n - 1, 0, 0);
@@ -746,7 +733,7 @@ Test(cuda_knn, dispatch_and_shared_cache)
 {
     require_gpu();
     const int n = 900, d = 16, k = 10, rank = 200;
-    float *x = clustered_points(n, d, 21);
+    float *x = test_clustered_points(n, d, 21);
     char *dir = test_tmpdir("gpu_cache"), err[1024] = "";
     unic_mine_input plain = {n, d, x, NULL, NULL}, cached = {n, d, x, NULL, dir};
     mined cpu = mined_new(n, k), gpu = mined_new(n, k), hit = mined_new(n, k);

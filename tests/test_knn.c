@@ -30,23 +30,10 @@ static int cmp_ref(const void *x, const void *y)
     return (a->j > b->j) - (a->j < b->j);
 }
 
-/* Tight clusters far from the origin (large norms, small distances: the
- * hard case for the GEMM form) with exact duplicates. */
-static float *clustered(int n, int d, uint64_t seed)
-{
-    float *x = malloc(sizeof(float) * (size_t)n * d);
-    unic_rng g = unic_rng_stream(seed, 1, 1);
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < d; c++)
-            x[i * d + c] = 50.0f + 10.0f * (float)(i % 7 == c % 7) + 0.01f * unic_rng_uniform(&g);
-    for (int i = 0; i < n; i += 13) memcpy(x + (i + 1) % n * d, x + i * d, sizeof(float) * d);
-    return x;
-}
-
 Test(knn, exact_against_brute_force_on_clustered_data)
 {
     const int n = 600, d = 24, k = 15, kth = 300;
-    float *x = clustered(n, d, 5);
+    float *x = test_clustered_points(n, d, 5);
     unic_mine_input in = {n, d, x, NULL, NULL};
     int32_t *idx = malloc(sizeof(int32_t) * n * k), th_idx[600];
     float *sq = malloc(sizeof(float) * n * k), th[600];
@@ -79,7 +66,7 @@ Test(knn, exact_against_brute_force_on_clustered_data)
 
 Test(knn, refuses_a_plan_that_does_not_fit)
 {
-    float *x = clustered(500, 8, 1);
+    float *x = test_clustered_points(500, 8, 1);
     unic_mine_input in = {500, 8, x, NULL, NULL};
     int32_t idx[500 * 5];
     char err[1024] = "";
@@ -105,7 +92,7 @@ static int count_files(const char *dir)
 Test(knn, cache_hits_and_invalidates)
 {
     const int n = 300, d = 6, k = 4;
-    float *x = clustered(n, d, 2);
+    float *x = test_clustered_points(n, d, 2);
     char *dir = test_tmpdir("cache"), err[512];
     unic_mine_input in = {n, d, x, NULL, dir};
     int32_t a[300 * 4], b[300 * 5];
@@ -140,7 +127,7 @@ Test(knn, gpu_request_without_gpu_mines_on_the_cpu)
     if (unic_cuda_available())
         cr_skip_test("a GPU is visible: the cuda_knn suite compares both engines there");
     const int n = 400, d = 12, k = 6, rank = 90;
-    float *x = clustered(n, d, 3);
+    float *x = test_clustered_points(n, d, 3);
     unic_mine_input in = {n, d, x, NULL, NULL};
     int32_t a[400 * 6], b[400 * 6], ta[400], tb[400];
     float sa[400], sb[400];
