@@ -185,6 +185,35 @@ Test(e2e_images, train_transform_augments_every_epoch_reproducibly, .timeout = 6
     cr_expect_str_neq(pa, pc, "train_transform had no effect");
 }
 
+/* A finetuned run's checkpoint: it holds `trained` as backbone.<trained>,
+ * moved a little from the original checkpoint, and nothing of `frozen`. */
+static void expect_finetuned(const char *run_ckpt, const char *original, const char *trained,
+                             const char *frozen)
+{
+    char err[1024], name[256];
+    unic_safetensors *ckpt, *orig;
+    cr_assert_eq(unic_safetensors_open(run_ckpt, &ckpt, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_safetensors_open(original, &orig, err, sizeof err), 0, "%s", err);
+    snprintf(name, sizeof name, "backbone.%s", trained);
+    const unic_array *now = unic_safetensors_find(ckpt, name);
+    const unic_array *start = unic_safetensors_find(orig, trained);
+    cr_assert_not_null(now, "the checkpoint lacks the trained %s", name);
+    cr_assert_not_null(start);
+    snprintf(name, sizeof name, "backbone.%s", frozen);
+    cr_expect_null(unic_safetensors_find(ckpt, name), "%s is frozen and must not be trained",
+                   frozen);
+    int64_t m = unic_array_numel(start);
+    float *t1 = malloc(sizeof(float) * (size_t)m), *t0 = malloc(sizeof(float) * (size_t)m);
+    cr_assert_eq(unic_array_to_f32(now, t1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_array_to_f32(start, t0, err, sizeof err), 0, "%s", err);
+    double moved = test_rel_err(t1, t0, m);
+    cr_expect(moved > 1e-6 && moved < 0.5, "%s should move a little: %g", trained, moved);
+    free(t1);
+    free(t0);
+    unic_safetensors_close(ckpt);
+    unic_safetensors_close(orig);
+}
+
 /* The image path into a real backbone: JPEGs, the test pipeline with
  * ImageNet normalisation, and a (tiny, DINO-layout) ViT checkpoint. */
 Test(e2e_images, images_through_a_vit_checkpoint, .timeout = 600)
@@ -224,23 +253,8 @@ Test(e2e_images, images_through_a_vit_checkpoint, .timeout = 600)
     out = run_cmd(args, &status);
     cr_assert_eq(status, 0, "%s", out);
     free(out);
-    unic_safetensors *ckpt, *orig;
     char *cp = test_path(dir, "run2/checkpoint.safetensors");
-    cr_assert_eq(unic_safetensors_open(cp, &ckpt, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(unic_safetensors_open(ck, &orig, err, sizeof err), 0, "%s", err);
-    const unic_array *trained = unic_safetensors_find(ckpt, "backbone.blocks.1.attn.qkv.weight");
-    const unic_array *start = unic_safetensors_find(orig, "blocks.1.attn.qkv.weight");
-    cr_assert_not_null(trained, "the checkpoint lacks the trained last block");
-    cr_assert_not_null(start);
-    cr_expect_null(unic_safetensors_find(ckpt, "backbone.blocks.0.attn.qkv.weight"),
-                   "block 0 is frozen and must not be trained");
-    float *t1 = malloc(sizeof(float) * unic_array_numel(start)), *t0 = malloc(sizeof(float) * unic_array_numel(start));
-    unic_array_to_f32(trained, t1, err, sizeof err);
-    unic_array_to_f32(start, t0, err, sizeof err);
-    double moved = test_rel_err(t1, t0, unic_array_numel(start));
-    cr_expect(moved > 1e-6 && moved < 0.5, "the last block should move a little: %g", moved);
-    unic_safetensors_close(ckpt);
-    unic_safetensors_close(orig);
+    expect_finetuned(cp, ck, "blocks.1.attn.qkv.weight", "blocks.0.attn.qkv.weight");
 }
 
 /* The same path into a (tiny, torchvision-layout) ResNet, finetuning layer4. */
@@ -266,28 +280,14 @@ Test(e2e_images, images_through_a_resnet_checkpoint, .timeout = 600)
     char *out = run_cmd(args, &status);
     cr_assert_eq(status, 0, "%s", out);
     free(out);
-    char err[1024];
-    unic_safetensors *ckpt, *orig;
     char *cp = test_path(dir, "run/checkpoint.safetensors");
+    expect_finetuned(cp, ck, "layer4.0.conv2.weight", "layer3.0.conv2.weight");
+    char err[1024];
+    unic_safetensors *ckpt;
     cr_assert_eq(unic_safetensors_open(cp, &ckpt, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(unic_safetensors_open(ck, &orig, err, sizeof err), 0, "%s", err);
-    const unic_array *trained = unic_safetensors_find(ckpt, "backbone.layer4.0.conv2.weight");
-    const unic_array *start = unic_safetensors_find(orig, "layer4.0.conv2.weight");
-    cr_assert_not_null(trained, "the checkpoint lacks the trained layer4");
-    cr_assert_not_null(start);
-    cr_expect_not_null(unic_safetensors_find(ckpt, "backbone.layer4.1.bn3.bias"));
-    cr_expect_null(unic_safetensors_find(ckpt, "backbone.layer3.0.conv2.weight"),
-                   "layer3 is frozen and must not be trained");
-    int64_t m = unic_array_numel(start);
-    float *t1 = malloc(sizeof(float) * (size_t)m), *t0 = malloc(sizeof(float) * (size_t)m);
-    cr_assert_eq(unic_array_to_f32(trained, t1, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(unic_array_to_f32(start, t0, err, sizeof err), 0, "%s", err);
-    double moved = test_rel_err(t1, t0, m);
-    cr_expect(moved > 1e-6 && moved < 0.5, "layer4 should move a little: %g", moved);
-    free(t1);
-    free(t0);
+    cr_expect_not_null(unic_safetensors_find(ckpt, "backbone.layer4.1.bn3.bias"),
+                       "all of layer4 trains");
     unic_safetensors_close(ckpt);
-    unic_safetensors_close(orig);
 }
 
 /* Figure 6's self-attention head on the ViT's tokens: frozen (the backbone
@@ -330,10 +330,9 @@ Test(e2e_images, attention_head_on_vit_tokens, .timeout = 600)
         char err[1024];
         cr_assert_eq(unic_safetensors_open(path, &st, err, sizeof err), 0, "%s", err);
         cr_expect_not_null(unic_safetensors_find(st, "head.attn.qkv.weight"));
-        if (trained)
-            cr_expect_not_null(unic_safetensors_find(st, "backbone.blocks.1.attn.qkv.weight"),
-                               "the last block trains through the tokens");
         unic_safetensors_close(st);
+        if (trained) /* the last block trains through the tokens */
+            expect_finetuned(path, ck, "blocks.1.attn.qkv.weight", "blocks.0.attn.qkv.weight");
     }
     /* a backbone without tokens is refused before any work */
     char *bad = test_path(dir, "bad.ini");
