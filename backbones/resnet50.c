@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unic/conv_window.h"
 #include "unic/plugin.h"
 
 UNIC_PLUGIN_API;
@@ -373,8 +374,6 @@ static void *create(const unic_params *p, char *err, size_t errlen)
 
 /* ---- geometry ----------------------------------------------------------- */
 
-static int out_size(int in, int k, int stride, int pad) { return (in + 2 * pad - k) / stride + 1; }
-
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 static int open_input(void *self, const unic_input_info *in, int *embed_dim, char *err,
@@ -398,10 +397,10 @@ static int open_input(void *self, const unic_input_info *in, int *embed_dim, cha
     free_saved(x);
     x->height = in->shape[1];
     x->width = in->shape[2];
-    x->h1 = out_size((int)x->height, 7, 2, 3);
-    x->w1 = out_size((int)x->width, 7, 2, 3);
-    x->hp = out_size(x->h1, 3, 2, 1);
-    x->wp = out_size(x->w1, 3, 2, 1);
+    x->h1 = unic_conv_out((int)x->height, 7, 2, 3);
+    x->w1 = unic_conv_out((int)x->width, 7, 2, 3);
+    x->hp = unic_conv_out(x->h1, 3, 2, 1);
+    x->wp = unic_conv_out(x->w1, 3, 2, 1);
     int64_t s1 = (int64_t)x->h1 * x->w1;
     x->act_max = max64(3 * x->height * x->width, x->stem.cout * s1);
     x->col_max = 3 * 49 * s1;
@@ -410,8 +409,8 @@ static int open_input(void *self, const unic_input_info *in, int *embed_dim, cha
         block *b = &x->blocks[i];
         b->hi = h;
         b->wi = w;
-        b->ho = out_size(h, 3, b->c2.stride, 1);
-        b->wo = out_size(w, 3, b->c2.stride, 1);
+        b->ho = unic_conv_out(h, 3, b->c2.stride, 1);
+        b->wo = unic_conv_out(w, 3, b->c2.stride, 1);
         int64_t si = (int64_t)h * w, so = (int64_t)b->ho * b->wo;
         x->act_max = max64(x->act_max, max64((int64_t)b->c1.cin * si,
                                              max64((int64_t)b->planes * si, b->c3.cout * so)));

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv_window.h"
+#include "unic/conv_window.h"
 #include "ops.h"
 #include "unic/fastmath.h"
 

@@ -16,7 +16,7 @@
 #ifndef UNIC_WITH_CUDA
 #define UNIC_WITH_CUDA 1
 #endif
-#include "conv_window.h"
+#include "unic/conv_window.h"
 #include "cuda_check.h"
 #include "ops.h"
 

@@ -1,5 +1,6 @@
 /* Window arithmetic shared by the CPU and CUDA convolution and pooling ops,
- * so both devices pick the same output sizes and the same maxima. */
+ * so both devices pick the same output sizes and the same maxima, and by
+ * plugins that size their buffers for those ops. */
 #ifndef UNIC_CONV_WINDOW_H
 #define UNIC_CONV_WINDOW_H
 
