@@ -888,7 +888,6 @@ static int refresh_embeddings(run *r, unic_imageset *set, const int64_t *index, 
     }
     unic_xfree(out);
     unic_loader_free(l);
-    backbone_training(r, 1);
     return 0;
 }
 
@@ -1173,7 +1172,7 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         augmented aug = {0};
         /* images read every step */
         int per_step = r->train_pipeline || r->train_backbone || r->tokens_head;
-        backbone_training(r, 1);
+        backbone_training(r, 1); /* evaluation between epochs turns it off */
         if (per_step && augmented_begin(r, e, order, steps, &aug, err, errlen) != 0)
             goto done_loop;
         for (int64_t s = 0; s < nsteps; s++) {
