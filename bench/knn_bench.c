@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "io.h"
-#include "knn.h"
-#include "log.h"
-#include "util.h"
+#include "data/io.h"
+#include "mining/knn.h"
+#include "base/log.h"
+#include "base/util.h"
 
 int main(int argc, char **argv)
 {

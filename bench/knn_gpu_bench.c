@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "knn.h"
-#include "knn_engine.h"
-#include "log.h"
-#include "ops.h"
+#include "mining/knn.h"
+#include "mining/knn_engine.h"
+#include "base/log.h"
+#include "ops/ops.h"
 #include "unic/rng.h"
-#include "util.h"
+#include "base/util.h"
 
 /* A standard normal from two uniforms (Box-Muller); 1 - u keeps log away
  * from 0. */

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "imagesets.h"
-#include "loader.h"
-#include "util.h"
+#include "data/imagesets.h"
+#include "data/loader.h"
+#include "base/util.h"
 
 int main(int argc, char **argv)
 {

@@ -15,12 +15,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "io.h"
-#include "log.h"
-#include "ops.h"
-#include "params.h"
-#include "registry.h"
-#include "util.h"
+#include "data/io.h"
+#include "base/log.h"
+#include "ops/ops.h"
+#include "plugin/params.h"
+#include "plugin/registry.h"
+#include "base/util.h"
 
 typedef struct variant {
     const char *name;

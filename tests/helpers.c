@@ -1,9 +1,9 @@
 #include "helpers.h"
 
-#include "io.h"
-#include "log.h"
-#include "params.h"
-#include "registry.h"
+#include "data/io.h"
+#include "base/log.h"
+#include "plugin/params.h"
+#include "plugin/registry.h"
 #include "unic/rng.h"
 
 #include <math.h>

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "experiment.h"
-#include "grid.h"
+#include "experiment/config.h"
+#include "experiment/experiment.h"
+#include "experiment/grid.h"
 #include "helpers.h"
-#include "registry.h"
+#include "plugin/registry.h"
 
 static const char *good =
     "; a valid experiment\n"

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "io.h"
-#include "registry.h"
+#include "data/io.h"
+#include "plugin/registry.h"
 
 static void need_torch(void)
 {

@@ -13,12 +13,12 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "io.h"
-#include "registry.h"
-#include "knn.h"
-#include "knn_engine.h"
-#include "knn_gpu.h"
-#include "ops.h"
+#include "data/io.h"
+#include "plugin/registry.h"
+#include "mining/knn.h"
+#include "mining/knn_engine.h"
+#include "mining/knn_gpu.h"
+#include "ops/ops.h"
 #include "unic/rng.h"
 
 #define TOL 1e-5 /* true fp32 on both sides; TF32 would miss this by ~100x */

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "io.h"
+#include "data/io.h"
 
 #define UNIC UNIC_BINARY_DIR "/unic"
 #define FMNIST "/usr/share/datasets/fashion-mnist/"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "io.h"
+#include "data/io.h"
 
 #define UNIC UNIC_BINARY_DIR "/unic"
 #define IMAGES "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
-#include "params.h"
-#include "registry.h"
+#include "ops/ops.h"
+#include "plugin/params.h"
+#include "plugin/registry.h"
 #include "unic/rng.h"
 
 static unic_registry *reg;

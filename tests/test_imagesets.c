@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "imagesets.h"
+#include "data/imagesets.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 

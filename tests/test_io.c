@@ -10,8 +10,8 @@
 #include <zlib.h>
 
 #include "helpers.h"
-#include "io.h"
-#include "util.h"
+#include "data/io.h"
+#include "base/util.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 

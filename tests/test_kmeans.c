@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "kmeans.h"
-#include "metrics.h"
+#include "eval/kmeans.h"
+#include "eval/metrics.h"
 #include "unic/rng.h"
 
 typedef struct blobs {

@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "io.h"
-#include "knn.h"
-#include "knn_engine.h"
-#include "knn_gpu.h"
-#include "ops.h"
+#include "data/io.h"
+#include "mining/knn.h"
+#include "mining/knn_engine.h"
+#include "mining/knn_gpu.h"
+#include "ops/ops.h"
 #include "unic/rng.h"
 
 typedef struct ref {

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "imagesets.h"
-#include "loader.h"
+#include "data/imagesets.h"
+#include "data/loader.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 

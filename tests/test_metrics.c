@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "metrics.h"
+#include "eval/metrics.h"
 
 static int close_to(double got, double want)
 {

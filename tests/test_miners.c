@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "knn.h"
-#include "params.h"
-#include "registry.h"
+#include "mining/knn.h"
+#include "plugin/params.h"
+#include "plugin/registry.h"
 #include "unic/rng.h"
 
 static unic_registry *reg;

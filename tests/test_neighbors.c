@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "io.h"
-#include "neighbors.h"
+#include "data/io.h"
+#include "mining/neighbors.h"
 
 #define UNIC UNIC_BINARY_DIR "/unic"
 

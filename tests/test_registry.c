@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "registry.h"
+#include "plugin/registry.h"
 
 static unic_registry *builtin(void) { return test_builtin_registry(); }
 

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "plugin/api.h"
 #include "helpers.h"
-#include "io.h"
-#include "ops.h"
-#include "registry.h"
+#include "data/io.h"
+#include "ops/ops.h"
+#include "plugin/registry.h"
 
 static unic_registry *reg;
 static void setup(void) { reg = test_builtin_registry(); }

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "image.h"
-#include "util.h"
+#include "data/image.h"
+#include "base/util.h"
 
 static char err[1024];
 

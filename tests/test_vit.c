@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "io.h"
-#include "ops.h"
-#include "params.h"
-#include "registry.h"
+#include "data/io.h"
+#include "ops/ops.h"
+#include "plugin/params.h"
+#include "plugin/registry.h"
 
 static unic_registry *reg;
 static void setup(void) { reg = test_builtin_registry(); }

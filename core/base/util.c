@@ -1,0 +1,142 @@
+#include "base/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int unic_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+_Noreturn void unic_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "unic: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+void *unic_xmalloc(size_t bytes)
+{
+    void *p = NULL;
+    if (bytes == 0) bytes = 1;
+    if (posix_memalign(&p, 64, (bytes + 63) & ~(size_t)63) != 0)
+        unic_die("out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *unic_xcalloc(size_t count, size_t size)
+{
+    void *p = unic_xmalloc(count * size);
+    memset(p, 0, count * size);
+    return p;
+}
+
+void unic_xfree(void *p) { free(p); }
+
+char *unic_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = unic_xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+double unic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int unic_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    int *row = unic_xmalloc((lb + 1) * sizeof(int));
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int sub = diag + (a[i - 1] != b[j - 1]);
+            int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
+    }
+    int d = row[lb];
+    free(row);
+    return d;
+}
+
+int unic_write_parts_atomic(const char *path, const unic_write_part *parts, int nparts, char *err,
+                            size_t errlen)
+{
+    size_t n = strlen(path) + 8;
+    char *tmp = unic_xmalloc(n);
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        unic_errf(err, errlen, "%s: cannot open for writing: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    int ok = 1;
+    for (int i = 0; i < nparts && ok; i++)
+        ok = parts[i].size == 0 || fwrite(parts[i].data, 1, parts[i].size, f) == parts[i].size;
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int saved = errno;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        if (ok) saved = errno;
+        unic_errf(err, errlen, "%s: write failed: %s", path, strerror(saved));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+int unic_write_file_atomic(const char *path, const void *data, size_t size, char *err,
+                           size_t errlen)
+{
+    unic_write_part part = {data, size};
+    return unic_write_parts_atomic(path, &part, 1, err, errlen);
+}
+
+int unic_mkdirs(const char *path, char *err, size_t errlen)
+{
+    char *p = unic_xstrdup(path);
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                unic_errf(err, errlen, "%s: cannot create folder: %s", p, strerror(errno));
+                free(p);
+                return -1;
+            }
+            *s = c;
+            if (!c) break;
+        }
+    }
+    free(p);
+    return 0;
+}

@@ -1,0 +1,379 @@
+/* The `unic` command: run (an experiment or a grid of them), check, plugins,
+ * eval, neighbors. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiment/config.h"
+#include "experiment/experiment.h"
+#include "experiment/grid.h"
+#include "data/io.h"
+#include "base/log.h"
+#include "eval/metrics.h"
+#include "mining/neighbors.h"
+#include "plugin/params.h"
+#include "plugin/registry.h"
+#include "train/run.h"
+#include "base/util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage:\n"
+            "  unic run EXPERIMENT.ini [--set section.key=value]... [--out DIR] [--resume] [--quiet]\n"
+            "      train and evaluate; an experiment with a [grid] section runs every combination\n"
+            "  unic check EXPERIMENT.ini [--set section.key=value]...\n"
+            "      validate the experiment against the plugins' parameter tables, do nothing else\n"
+            "  unic extract EXPERIMENT.ini [--set section.key=value]... [--out FILE]\n"
+            "      run the [backbone] over the [data] (test transform) and write embeddings,\n"
+            "      labels and indices to FILE (default embeddings/<name>.safetensors), which\n"
+            "      the features backbone and `unic neighbors` read\n"
+            "  unic plugins\n"
+            "      list every component with its parameters, defaults and docs\n"
+            "  unic eval PREDICTIONS.csv [--labels FILE] [--old-classes 0-4] [--json]\n"
+            "      score a predictions file (columns: prediction, and label unless --labels):\n"
+            "      clustering ACC/NMI/ARI, or with --old-classes GCD All/Old/New over the rows\n"
+            "      not marked labeled=1\n"
+            "  unic neighbors EMBEDDINGS|RUN [--labels FILE] [--out DIR] [--tau1 10,50]\n"
+            "                 [--max-union N] [--quiet]\n"
+            "      judge a backbone's neighbours against the labels before training: CSV and\n"
+            "      SVG of true positives by union size, same-class rate by rank, removal and\n"
+            "      purity by union size (paper figures 4, 8, 9, 10) in DIR (default\n"
+            "      neighbors/ beside the input)\n"
+            "plugins are loaded from %s and the folders in UNIC_PLUGIN_PATH\n",
+            UNIC_PLUGIN_DIR);
+}
+
+static unic_registry *load_registry(void)
+{
+    char err[2048];
+    unic_registry *reg = unic_registry_new();
+    if (unic_registry_load_default(reg, err, sizeof err) != 0) {
+        fprintf(stderr, "unic: %s\n", err);
+        exit(2);
+    }
+    return reg;
+}
+
+static void print_table(const char *title, const unic_param_spec *spec)
+{
+    printf("  %s\n", title);
+    for (const unic_param_spec *s = spec; s && s->name; s++) {
+        char type[128];
+        if (s->type == UNIC_CHOICE)
+            snprintf(type, sizeof type, "%s", s->choices);
+        else
+            snprintf(type, sizeof type, "%s", unic_param_type_name(s->type));
+        printf("    %-18s %-22s default %-12s %s\n", s->name, type, *s->def ? s->def : "\"\"",
+               s->doc);
+    }
+}
+
+static int cmd_plugins(void)
+{
+    unic_registry *reg = load_registry();
+    printf("core sections\n");
+    print_table("[data]", unic_data_spec);
+    print_table("[train]", unic_train_spec);
+    print_table("[eval]", unic_eval_spec);
+    printf("  [miner.NAME] sections also take: scope = all|labeled|unlabeled (default all)\n");
+    printf("  [loss.NAME] sections also take: weight (default per loss, below); plugin defaults "
+           "to NAME\n");
+    for (int kind = 0; kind < UNIC_KIND_COUNT; kind++) {
+        printf("\n%s plugins\n", unic_kind_name((unic_kind)kind));
+        for (int i = 0; i < unic_registry_count(reg); i++) {
+            const unic_component *c = unic_registry_at(reg, i);
+            if ((int)c->kind != kind) continue;
+            printf("  %s: %s\n    (%s", c->name, c->doc ? c->doc : "", unic_registry_file(reg, i));
+            if (c->kind == UNIC_KIND_LOSS) printf("; default weight %g", c->loss->default_weight);
+            if (c->kind == UNIC_KIND_MINER)
+                printf("; gives %s", c->miner->role == UNIC_ROLE_POSITIVE ? "positives" : "negatives");
+            printf(")\n");
+            if (c->params && c->params->name) print_table("parameters", c->params);
+        }
+    }
+    unic_registry_free(reg);
+    return 0;
+}
+
+typedef struct cli {
+    const char *ini, *out;
+    const char **sets;
+    int nsets, resume, quiet, json;
+    const char *labels, *old_classes;
+} cli;
+
+static int parse_args(int argc, char **argv, cli *c)
+{
+    memset(c, 0, sizeof *c);
+    c->sets = calloc((size_t)argc, sizeof(char *));
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (strcmp(a, "--set") == 0 && more)
+            c->sets[c->nsets++] = argv[++i];
+        else if (strncmp(a, "--set=", 6) == 0)
+            c->sets[c->nsets++] = a + 6;
+        else if (strcmp(a, "--out") == 0 && more)
+            c->out = argv[++i];
+        else if (strcmp(a, "--labels") == 0 && more)
+            c->labels = argv[++i];
+        else if (strcmp(a, "--old-classes") == 0 && more)
+            c->old_classes = argv[++i];
+        else if (strcmp(a, "--resume") == 0)
+            c->resume = 1;
+        else if (strcmp(a, "--quiet") == 0)
+            c->quiet = 1;
+        else if (strcmp(a, "--json") == 0)
+            c->json = 1;
+        else if (a[0] == '-' || c->ini) {
+            fprintf(stderr, "unic %s: unexpected argument '%s'\n", argv[1], a);
+            return -1;
+        } else
+            c->ini = a;
+    }
+    if (!c->ini) {
+        fprintf(stderr, "unic %s: missing the %s file\n", argv[1],
+                strcmp(argv[1], "eval") == 0 ? "predictions" : "experiment");
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_run(const cli *c, int check_only)
+{
+    char err[4096];
+    unic_registry *reg = load_registry();
+    unic_grid grid;
+    /* every run of a grid is validated before the first one starts */
+    if (unic_grid_prepare(c->ini, c->sets, c->nsets, reg, &grid, err, sizeof err) != 0) {
+        fprintf(stderr, "unic: %s\n", err);
+        return 2;
+    }
+    if (check_only) {
+        printf("%s: valid (%d run%s)\n", c->ini, grid.count, grid.count == 1 ? "" : "s");
+        unic_grid_free(&grid);
+        unic_registry_free(reg);
+        return 0;
+    }
+    unic_log_set_quiet(c->quiet);
+    int rc = unic_grid_run(&grid, c->out, c->resume, err, sizeof err);
+    if (rc != 0) fprintf(stderr, "unic: %s\n", err);
+    unic_grid_free(&grid);
+    unic_registry_free(reg);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_extract(const cli *c)
+{
+    char err[4096];
+    unic_registry *reg = load_registry();
+    unic_config *cfg;
+    int rc = 2;
+    if (unic_config_load_with(c->ini, c->sets, c->nsets, &cfg, err, sizeof err) != 0) goto fail;
+    unic_experiment x;
+    if (unic_experiment_prepare_extract(cfg, reg, &x, err, sizeof err) != 0) {
+        unic_config_free(cfg);
+        goto fail;
+    }
+    char out[4096];
+    if (c->out)
+        snprintf(out, sizeof out, "%s", c->out);
+    else
+        snprintf(out, sizeof out, "embeddings/%s.safetensors", x.name);
+    unic_log_set_quiet(c->quiet);
+    rc = unic_extract(&x, out, err, sizeof err) == 0 ? 0 : 1;
+    unic_experiment_free(&x);
+    if (rc == 0) {
+        unic_registry_free(reg);
+        return 0;
+    }
+fail:
+    fprintf(stderr, "unic: %s\n", err);
+    unic_registry_free(reg);
+    return rc;
+}
+
+/* ---- unic eval ----------------------------------------------------------- */
+
+static int column(char **cols, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(cols[i], name) == 0) return i;
+    return -1;
+}
+
+static int split_csv(char *line, char **cols, int max)
+{
+    int n = 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    for (char *s = line; n < max;) {
+        cols[n++] = s;
+        char *comma = strchr(s, ',');
+        if (!comma) break;
+        *comma = '\0';
+        s = comma + 1;
+    }
+    return n;
+}
+
+static int parse_int_field(const char *path, int line, const char *name, const char *text,
+                           int32_t *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < 0 || v > INT32_MAX) {
+        fprintf(stderr, "unic eval: %s:%d: column '%s' should be a non-negative integer, got '%s'\n",
+                path, line, name, text);
+        return -1;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+static int cmd_eval(const cli *c)
+{
+    FILE *f = fopen(c->ini, "r");
+    if (!f) {
+        fprintf(stderr, "unic eval: %s: %s\n", c->ini, strerror(errno));
+        return 2;
+    }
+    char line[8192], *cols[64];
+    if (!fgets(line, sizeof line, f)) {
+        fprintf(stderr, "unic eval: %s: empty file, expected a header line\n", c->ini);
+        fclose(f);
+        return 2;
+    }
+    int ncols = split_csv(line, cols, 64);
+    int pc = column(cols, ncols, "prediction"), lc = column(cols, ncols, "label");
+    int mc = column(cols, ncols, "labeled");
+    if (pc < 0) {
+        fprintf(stderr, "unic eval: %s:1: no 'prediction' column in the header\n", c->ini);
+        fclose(f);
+        return 2;
+    }
+    if (lc < 0 && !c->labels) {
+        fprintf(stderr, "unic eval: %s: no 'label' column; give the labels with --labels FILE\n",
+                c->ini);
+        fclose(f);
+        return 2;
+    }
+    int64_t cap = 1024, n = 0;
+    int32_t *pred = malloc(sizeof(int32_t) * (size_t)cap), *lab = malloc(sizeof(int32_t) * (size_t)cap);
+    unsigned char *labeled = calloc((size_t)cap, 1);
+    int lineno = 1, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        if (line[0] == '\n' || line[0] == '\0') continue;
+        int m = split_csv(line, cols, 64);
+        if (m != ncols) {
+            fprintf(stderr, "unic eval: %s:%d: %d columns, the header has %d\n", c->ini, lineno, m,
+                    ncols);
+            rc = -1;
+            break;
+        }
+        if (n == cap) {
+            cap *= 2;
+            pred = realloc(pred, sizeof(int32_t) * (size_t)cap);
+            lab = realloc(lab, sizeof(int32_t) * (size_t)cap);
+            labeled = realloc(labeled, (size_t)cap);
+        }
+        int32_t flag = 0;
+        rc = parse_int_field(c->ini, lineno, "prediction", cols[pc], &pred[n]);
+        if (rc == 0 && lc >= 0 && !c->labels)
+            rc = parse_int_field(c->ini, lineno, "label", cols[lc], &lab[n]);
+        if (rc == 0 && mc >= 0) rc = parse_int_field(c->ini, lineno, "labeled", cols[mc], &flag);
+        labeled[n] = flag != 0;
+        n++;
+    }
+    fclose(f);
+    char err[2048];
+    if (rc == 0 && c->labels) {
+        int32_t *ext;
+        int64_t m;
+        if (unic_load_labels(c->labels, "labels", &ext, &m, err, sizeof err) != 0) {
+            fprintf(stderr, "unic eval: %s\n", err);
+            rc = -1;
+        } else if (m != n) {
+            fprintf(stderr, "unic eval: %s has %lld labels but %s has %lld predictions\n",
+                    c->labels, (long long)m, c->ini, (long long)n);
+            rc = -1;
+        } else
+            memcpy(lab, ext, sizeof(int32_t) * (size_t)n);
+        if (rc == 0) free(ext);
+    }
+    if (rc == 0 && c->old_classes) {
+        unsigned char old[4096];
+        int count;
+        if (unic_parse_class_list(c->old_classes, old, 4096, &count, err, sizeof err) != 0) {
+            fprintf(stderr, "unic eval: --old-classes: %s\n", err);
+            rc = -1;
+        } else {
+            int64_t k = 0; /* GCD scores the unlabeled rows only */
+            for (int64_t i = 0; i < n; i++)
+                if (!labeled[i]) {
+                    pred[k] = pred[i];
+                    lab[k] = lab[i];
+                    k++;
+                }
+            unic_gcd_scores g;
+            if (unic_gcd_scores_compute(lab, pred, k, old, 4096, &g, err, sizeof err) != 0) {
+                fprintf(stderr, "unic eval: %s\n", err);
+                rc = -1;
+            } else if (c->json)
+                printf("{\"all\": %.6f, \"old\": %.6f, \"new\": %.6f, \"n_old\": %lld, \"n_new\": %lld}\n",
+                       g.all, g.old, g.new_, (long long)g.n_old, (long long)g.n_new);
+            else
+                printf("samples %lld (old %lld, new %lld)\nall %.4f\nold %.4f\nnew %.4f\n",
+                       (long long)k, (long long)g.n_old, (long long)g.n_new, g.all, g.old, g.new_);
+        }
+    } else if (rc == 0) {
+        unic_cluster_scores s;
+        if (unic_cluster_scores_compute(lab, pred, n, &s, err, sizeof err) != 0) {
+            fprintf(stderr, "unic eval: %s\n", err);
+            rc = -1;
+        } else if (c->json)
+            printf("{\"acc\": %.6f, \"nmi\": %.6f, \"ari\": %.6f, \"samples\": %lld}\n", s.acc, s.nmi,
+                   s.ari, (long long)n);
+        else
+            printf("samples %lld\nacc %.4f\nnmi %.4f\nari %.4f\n", (long long)n, s.acc, s.nmi, s.ari);
+    }
+    free(pred);
+    free(lab);
+    free(labeled);
+    return rc == 0 ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("unic %s (plugin ABI %d)\n", UNIC_VERSION, UNIC_ABI_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "plugins") == 0) return cmd_plugins();
+    if (strcmp(argv[1], "neighbors") == 0) return unic_neighbors_command(argc - 2, argv + 2);
+    cli c;
+    int known = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "check") == 0 ||
+                strcmp(argv[1], "eval") == 0 || strcmp(argv[1], "extract") == 0;
+    if (!known) {
+        fprintf(stderr, "unic: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    if (parse_args(argc, argv, &c) != 0) return 2;
+    int rc;
+    if (strcmp(argv[1], "eval") == 0)
+        rc = cmd_eval(&c);
+    else if (strcmp(argv[1], "extract") == 0)
+        rc = cmd_extract(&c);
+    else
+        rc = cmd_run(&c, strcmp(argv[1], "check") == 0);
+    free(c.sets);
+    return rc;
+}
