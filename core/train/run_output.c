@@ -1,0 +1,164 @@
+/* What a run leaves in its folder: embeddings.safetensors, predictions.csv,
+ * metrics.json and checkpoint.safetensors (and reading the checkpoint back
+ * for --resume), and the summary table of the log. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "data/io.h"
+#include "train/run_internal.h"
+
+int write_text(const char *dir, const char *name, const char *text, char *err, size_t errlen)
+{
+    char path[2300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return unic_write_file_atomic(path, text, strlen(text), err, errlen);
+}
+
+/* The training embeddings as the features backbone and `unic neighbors`
+ * read them back: tensors embeddings [N, D], labels [N], index [N]. */
+int write_embeddings(run *r, const char *path, char *err, size_t errlen)
+{
+    int64_t *index = unic_xmalloc((size_t)r->n * sizeof(int64_t));
+    for (int64_t i = 0; i < r->n; i++) index[i] = r->train_index ? r->train_index[i] : i;
+    unic_array t[3] = {{"embeddings", UNIC_DT_F32, 2, {r->n, r->dim}, r->emb,
+                        (size_t)r->n * (size_t)r->dim * sizeof(float)},
+                       {"index", UNIC_DT_I64, 1, {r->n}, index, (size_t)r->n * sizeof(int64_t)},
+                       {"labels", UNIC_DT_I32, 1, {r->n}, r->train.labels,
+                        (size_t)r->n * sizeof(int32_t)}};
+    const char *meta[] = {"source", r->train.path, NULL};
+    int rc = unic_safetensors_write(path, t, r->train.labels ? 3 : 2, meta, err, errlen);
+    unic_xfree(index);
+    return rc;
+}
+
+int run_save_embeddings(run *r, char *err, size_t errlen)
+{
+    char path[2300];
+    snprintf(path, sizeof path, "%s/embeddings.safetensors", r->out);
+    return write_embeddings(r, path, err, errlen);
+}
+
+/* index,prediction,confidence,label[,labeled] per evaluation item. */
+static char *predictions_csv(const run *r, const int32_t *pred, const float *conf)
+{
+    int64_t n = r->has_eval_set ? r->eval_n : r->n;
+    const int32_t *labels = r->has_eval_set ? r->eval.labels : r->train.labels;
+    const int64_t *index = r->has_eval_set ? r->eval_index : r->train_index;
+    size_t cap = (size_t)n * 48 + 64, len = 0;
+    char *buf = unic_xmalloc(cap);
+    len += (size_t)snprintf(buf, cap, "index,prediction,confidence,label%s\n", r->gcd ? ",labeled" : "");
+    for (int64_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(buf + len, cap - len, "%lld,%d,%.6f,",
+                                (long long)(index ? index[i] : i), pred[i], conf[i]);
+        if (labels) len += (size_t)snprintf(buf + len, cap - len, "%d", labels[i]);
+        if (r->gcd) len += (size_t)snprintf(buf + len, cap - len, ",%d", r->visible[i] >= 0);
+        buf[len++] = '\n';
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+int run_write_predictions(run *r, char *err, size_t errlen)
+{
+    int64_t n = r->has_eval_set ? r->eval_n : r->n;
+    int32_t *pred = unic_xmalloc((size_t)n * sizeof(int32_t));
+    float *conf = unic_xmalloc((size_t)n * sizeof(float));
+    int rc = run_predict(r, pred, conf, err, errlen);
+    if (rc == 0) {
+        char *csv = predictions_csv(r, pred, conf);
+        rc = write_text(r->out, "predictions.csv", csv, err, errlen);
+        unic_xfree(csv);
+    }
+    unic_xfree(pred);
+    unic_xfree(conf);
+    return rc;
+}
+
+static cJSON *scores_json(const run *r, const double s[3])
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(o, metric_name(r, i), s[i]);
+    return o;
+}
+
+int run_write_metrics(run *r, char *err, size_t errlen)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "experiment", r->x->name);
+    cJSON_AddStringToObject(root, "task", r->gcd ? "gcd" : "clustering");
+    cJSON_AddNumberToObject(root, "samples", (double)r->n);
+    cJSON_AddNumberToObject(root, "clusters", r->k);
+    if (r->scored) {
+        cJSON *b = scores_json(r, r->baseline);
+        cJSON_AddStringToObject(b, "method", r->gcd ? "ss-kmeans" : "kmeans");
+        cJSON_AddItemToObject(root, "baseline", b);
+        cJSON_AddItemToObject(root, "unic", scores_json(r, r->final));
+    }
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddNumberToObject(t, "embed_s", r->seconds[0]);
+    cJSON_AddNumberToObject(t, "mining_s", r->seconds[1]);
+    cJSON_AddNumberToObject(t, "training_s", r->seconds[2]);
+    cJSON_AddItemToObject(root, "seconds", t);
+    cJSON_AddItemToObject(root, "history", cJSON_Duplicate(r->history, 1));
+    char *text = cJSON_Print(root);
+    int rc = write_text(r->out, "metrics.json", text, err, errlen);
+    free(text);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int run_save_checkpoint(run *r, int epoch, char *err, size_t errlen)
+{
+    char path[2300];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", r->out);
+    char *hist = cJSON_PrintUnformatted(r->history);
+    unic_ckpt_meta meta = {epoch, r->steps, r->config, hist};
+    int rc = unic_checkpoint_save(path, r->ckpt, r->nparams, &meta, err, errlen);
+    free(hist);
+    return rc;
+}
+
+/* Restores the trainable tensors, Adam's moments, the progress and the
+ * history from the run folder's checkpoint, written with the same settings. */
+int run_resume(run *r, char *err, size_t errlen)
+{
+    char path[2300], *saved_config = NULL, *hist = NULL;
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", r->out);
+    if (unic_checkpoint_load(path, r->ckpt, r->nparams, &r->start_epoch, &r->steps, &saved_config,
+                             &hist, err, errlen) != 0)
+        return -1;
+    int same = strcmp(saved_config, r->config) == 0;
+    free(saved_config);
+    if (!same) {
+        free(hist);
+        return unic_errf(err, errlen, "%s: the checkpoint was written with different settings than "
+                         "%s now resolves to (see %s/config.resolved.ini); resume with the same "
+                         "experiment and overrides", path, unic_config_path(r->x->cfg), r->out);
+    }
+    cJSON_Delete(r->history);
+    r->history = cJSON_Parse(hist);
+    free(hist);
+    if (!r->history) r->history = cJSON_CreateArray();
+    unic_log(UNIC_LOG_INFO, "resumed after epoch %d (step %lld)", r->start_epoch,
+             (long long)r->steps);
+    return 0;
+}
+
+void run_print_summary(const run *r)
+{
+    if (r->scored) {
+        const char *b = r->gcd ? "SS-k-means" : "k-means";
+        unic_log(UNIC_LOG_INFO, "\n%-12s %8s %8s %8s", "", r->gcd ? "All" : "ACC",
+                 r->gcd ? "Old" : "NMI", r->gcd ? "New" : "ARI");
+        if (r->cfg.eval.kmeans)
+            unic_log(UNIC_LOG_INFO, "%-12s %8.4f %8.4f %8.4f", b, r->baseline[0], r->baseline[1],
+                     r->baseline[2]);
+        unic_log(UNIC_LOG_INFO, "%-12s %8.4f %8.4f %8.4f", "UNIC", r->final[0], r->final[1],
+                 r->final[2]);
+    }
+    unic_log(UNIC_LOG_INFO, "run folder: %s (config.resolved.ini, log.txt, metrics.json, "
+             "predictions.csv, checkpoint.safetensors, embeddings.safetensors, cache/)", r->out);
+}

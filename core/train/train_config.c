@@ -1,0 +1,180 @@
+#include "train/train_config.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/limits.h"
+#include "base/util.h"
+#include "ops/ops.h"
+
+/* "exp.ini:12: [train] beta1 must be in [0, 1), got 1" */
+static int refuse(const unic_experiment *x, const char *section, const char *key,
+                  const char *bound, const char *value, char *err, size_t errlen)
+{
+    char where[1200] = "";
+    if (x->cfg) unic_config_where(x->cfg, section, key, where, sizeof where);
+    return unic_errf(err, errlen, "%s%s[%s] %s must be %s, got %s", where, *where ? ": " : "",
+                     section, key, bound, value);
+}
+
+static int check_int(const unic_experiment *x, const char *section, const char *key, long value,
+                     long lo, long hi, char *err, size_t errlen)
+{
+    if (value >= lo && value <= hi) return 0;
+    char bound[96], got[32];
+    if (value < lo && hi >= INT_MAX) /* "between 0 and 2147483647" says nothing more */
+        snprintf(bound, sizeof bound, "at least %ld", lo);
+    else
+        snprintf(bound, sizeof bound, "between %ld and %ld", lo, hi);
+    snprintf(got, sizeof got, "%ld", value);
+    return refuse(x, section, key, bound, got, err, errlen);
+}
+
+/* Negated comparisons, so that nan is refused too. */
+static int check_nonnegative(const unic_experiment *x, const char *section, const char *key,
+                             double value, char *err, size_t errlen)
+{
+    if (value >= 0 && value <= 1e30) return 0;
+    char got[32];
+    snprintf(got, sizeof got, "%g", value);
+    return refuse(x, section, key, "a finite number at least 0", got, err, errlen);
+}
+
+/* Checked as the float Adam uses: 0.99999999 rounds to 1 there, and a
+ * decay of 1 divides by zero in the bias correction. */
+static int check_decay(const unic_experiment *x, const char *key, double value, char *err,
+                       size_t errlen)
+{
+    float f = (float)value;
+    if (f >= 0.0f && f < 1.0f) return 0;
+    char got[32];
+    snprintf(got, sizeof got, "%.9g", value);
+    return refuse(x, "train", key, "in [0, 1) (as a float)", got, err, errlen);
+}
+
+static int parse_data(const unic_experiment *x, unic_data_config *d, char *err, size_t errlen)
+{
+    const unic_params *p = x->data;
+    d->path = unic_param_str(p, "path");
+    d->format = unic_param_str(p, "format");
+    d->tensor = unic_param_str(p, "tensor");
+    d->labels = unic_param_str(p, "labels");
+    d->split = unic_param_str(p, "split");
+    d->eval_split = unic_param_str(p, "eval_split");
+    d->class_list = unic_param_str(p, "class_list");
+    d->transform = unic_param_str(p, "transform");
+    d->train_transform = unic_param_str(p, "train_transform");
+    d->eval_path = unic_param_str(p, "eval_path");
+    d->eval_labels = unic_param_str(p, "eval_labels");
+    d->old_classes = unic_param_str(p, "old_classes");
+    d->images = unic_format_is_images(d->format);
+    long limit = unic_param_int(p, "limit"), classes = unic_param_int(p, "classes");
+    d->labeled_fraction = unic_param_float(p, "labeled_fraction");
+    d->split_seed = (uint64_t)unic_param_int(p, "split_seed");
+    if (check_int(x, "data", "limit", limit, 0, LONG_MAX, err, errlen) != 0) return -1;
+    if (classes != 0 && (classes < 2 || classes > UNIC_MAX_CLASSES)) {
+        char bound[96], got[32];
+        snprintf(bound, sizeof bound, "0 (the number of label values) or between 2 and %d "
+                 "(UNIC_MAX_CLASSES)", UNIC_MAX_CLASSES);
+        snprintf(got, sizeof got, "%ld", classes);
+        return refuse(x, "data", "classes", bound, got, err, errlen);
+    }
+    if (!(d->labeled_fraction >= 0 && d->labeled_fraction <= 1)) {
+        char got[32];
+        snprintf(got, sizeof got, "%g", d->labeled_fraction);
+        return refuse(x, "data", "labeled_fraction", "within [0, 1]", got, err, errlen);
+    }
+    d->limit = limit;
+    d->classes = (int)classes;
+    return 0;
+}
+
+static int parse_train(const unic_experiment *x, unic_train_config *t, char *err, size_t errlen)
+{
+    const unic_params *p = x->train;
+    long epochs = unic_param_int(p, "epochs"), batch = unic_param_int(p, "batch_size");
+    long threads = unic_param_int(p, "threads"), every = unic_param_int(p, "checkpoint_every");
+    double beta1 = unic_param_float(p, "beta1"), beta2 = unic_param_float(p, "beta2");
+    double eps = unic_param_float(p, "adam_eps"), decay = unic_param_float(p, "weight_decay");
+    t->lr = unic_param_float(p, "lr");
+    t->lr_min = unic_param_float(p, "lr_min");
+    if (check_int(x, "train", "epochs", epochs, 1, UNIC_MAX_EPOCHS, err, errlen) != 0 ||
+        check_int(x, "train", "batch_size", batch, 1, UNIC_MAX_BATCH, err, errlen) != 0 ||
+        check_int(x, "train", "threads", threads, 0, UNIC_MAX_THREADS, err, errlen) != 0 ||
+        check_int(x, "train", "checkpoint_every", every, 0, INT_MAX, err, errlen) != 0 ||
+        check_nonnegative(x, "train", "lr", t->lr, err, errlen) != 0 ||
+        check_nonnegative(x, "train", "lr_min", t->lr_min, err, errlen) != 0 ||
+        check_decay(x, "beta1", beta1, err, errlen) != 0 ||
+        check_decay(x, "beta2", beta2, err, errlen) != 0 ||
+        check_nonnegative(x, "train", "adam_eps", eps, err, errlen) != 0 ||
+        check_nonnegative(x, "train", "weight_decay", decay, err, errlen) != 0)
+        return -1;
+    t->epochs = (int)epochs;
+    t->batch_size = (int)batch;
+    t->beta1 = (float)beta1;
+    t->beta2 = (float)beta2;
+    t->adam_eps = (float)eps;
+    t->weight_decay = (float)decay;
+    t->seed = (uint64_t)unic_param_int(p, "seed");
+    t->threads = (int)threads;
+    t->device = strcmp(unic_param_str(p, "device"), "cuda") == 0 ? UNIC_CUDA : UNIC_CPU;
+    t->balance_labeled = unic_param_bool(p, "balance_labeled");
+    t->checkpoint_every = (int)every;
+    t->out = unic_param_str(p, "out");
+    return 0;
+}
+
+static int parse_eval(const unic_experiment *x, unic_eval_config *e, char *err, size_t errlen)
+{
+    const unic_params *p = x->eval;
+    long every = unic_param_int(p, "every"), restarts = unic_param_int(p, "kmeans_restarts");
+    long iters = unic_param_int(p, "kmeans_max_iter");
+    e->kmeans = unic_param_bool(p, "kmeans");
+    if (check_int(x, "eval", "every", every, 0, INT_MAX, err, errlen) != 0) return -1;
+    if (e->kmeans &&
+        (check_int(x, "eval", "kmeans_restarts", restarts, 1, INT_MAX, err, errlen) != 0 ||
+         check_int(x, "eval", "kmeans_max_iter", iters, 1, INT_MAX, err, errlen) != 0))
+        return -1;
+    e->every = (int)every;
+    e->kmeans_restarts = (int)restarts;
+    e->kmeans_max_iter = (int)iters;
+    e->kmeans_seed = (uint64_t)unic_param_int(p, "kmeans_seed");
+    e->save_embeddings = unic_param_bool(p, "save_embeddings");
+    return 0;
+}
+
+static int parse_slots(const unic_experiment *x, unic_run_config *c, char *err, size_t errlen)
+{
+    for (int l = 0; l < x->nlosses; l++) {
+        c->loss_weight[l] = unic_slot_weight(&x->losses[l]);
+        if (isfinite(c->loss_weight[l])) continue;
+        char got[32];
+        snprintf(got, sizeof got, "%g", c->loss_weight[l]);
+        return refuse(x, x->losses[l].section, "weight", "a finite number", got, err, errlen);
+    }
+    for (int m = 0; m < x->nminers; m++) c->miner_scope[m] = unic_slot_scope(&x->miners[m]);
+    return 0;
+}
+
+int unic_run_config_parse(const unic_experiment *x, unic_run_config *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    if (parse_data(x, &c->data, err, errlen) != 0 || parse_train(x, &c->train, err, errlen) != 0 ||
+        parse_eval(x, &c->eval, err, errlen) != 0 || parse_slots(x, c, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
+int unic_train_config_check_device(const unic_train_config *t, char *err, size_t errlen)
+{
+    if (t->device != UNIC_CUDA || unic_cuda_available()) return 0;
+    return unic_errf(err, errlen, "[train] device = cuda, but %s",
+#ifdef UNIC_WITH_CUDA
+                     "no CUDA GPU is visible"
+#else
+                     "unic was built without CUDA (nvcc not found)"
+#endif
+    );
+}

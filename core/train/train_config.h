@@ -1,0 +1,74 @@
+/* A run's settings, typed: [data], [train], [eval] and the slots' core keys
+ * (a loss's weight, a miner's scope) read from the
+ * experiment's parameters once, checked against their bounds, and from then
+ * on only read as fields. Nothing past unic_run_config_parse looks a setting
+ * up by name. */
+#ifndef UNIC_TRAIN_CONFIG_H
+#define UNIC_TRAIN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "experiment/experiment.h"
+
+/* Bounds beyond which a setting is refused (the step buffers hold three
+ * rows per anchor in an int). */
+#define UNIC_MAX_EPOCHS 1000000
+#define UNIC_MAX_BATCH (1 << 20)
+#define UNIC_MAX_THREADS 4096
+
+/* The strings point into the experiment's parameters, which outlive a run. */
+typedef struct unic_data_config {
+    const char *path, *format, *tensor, *labels;
+    const char *split, *eval_split, *class_list;  /* image datasets */
+    const char *transform, *train_transform;      /* image pipelines; "" = none */
+    const char *eval_path, *eval_labels;          /* a held-out array set */
+    const char *old_classes;                      /* GCD when not "" */
+    int images;                /* the format is read through the image loader */
+    int64_t limit;             /* the first N items; 0 = all */
+    int classes;               /* clusters K; 0 = the number of label values */
+    double labeled_fraction;   /* GCD: of the old-class items, in [0, 1] */
+    uint64_t split_seed;       /* GCD: the labeled subset's draw */
+} unic_data_config;
+
+typedef struct unic_train_config {
+    int epochs;                /* 1..UNIC_MAX_EPOCHS */
+    int batch_size;            /* anchors per step, 1..UNIC_MAX_BATCH */
+    double lr, lr_min;         /* cosine-annealed from lr to lr_min; both >= 0 */
+    float beta1, beta2;        /* Adam's moment decays, in [0, 1) */
+    float adam_eps;            /* >= 0 */
+    float weight_decay;        /* >= 0 */
+    uint64_t seed;             /* initialisation, shuffling, partner draws */
+    int threads;               /* 0 = all cores */
+    unic_device device;        /* where the head trains and neighbours are mined */
+    int balance_labeled;       /* GCD: anchors half labeled, half unlabeled */
+    int checkpoint_every;      /* epochs; 0 = only after the last */
+    const char *out;           /* the run folder; "" = runs/<experiment name> */
+} unic_train_config;
+
+typedef struct unic_eval_config {
+    int every;                 /* epochs; 0 = only after the last */
+    int kmeans;                /* score the k-means (GCD: SS-k-means) baseline */
+    int kmeans_restarts;       /* >= 1 */
+    int kmeans_max_iter;       /* >= 1 */
+    uint64_t kmeans_seed;
+    int save_embeddings;       /* embeddings.safetensors in the run folder */
+} unic_eval_config;
+
+typedef struct unic_run_config {
+    unic_data_config data;
+    unic_train_config train;
+    unic_eval_config eval;
+    float loss_weight[UNIC_MAX_SLOTS];       /* [loss.*] weight, in x->losses order */
+    unic_scope miner_scope[UNIC_MAX_SLOTS];  /* [miner.*] scope, in x->miners order */
+} unic_run_config;
+
+/* Fills c from x and checks every bound; -1 with a message naming the file
+ * and line, the section and key, the bound and the value. */
+int unic_run_config_parse(const unic_experiment *x, unic_run_config *c, char *err, size_t errlen);
+
+/* 0 when the configured device can be used on this machine (cuda needs a
+ * CUDA build and a visible GPU); otherwise -1 naming [train] device. */
+int unic_train_config_check_device(const unic_train_config *t, char *err, size_t errlen);
+
+#endif
