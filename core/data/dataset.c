@@ -3,8 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/io.h"
+#include "base/limits.h"
 #include "base/util.h"
+#include "data/io.h"
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -96,12 +97,9 @@ int unic_dataset_load(const char *path, const char *tensor, const char *labels_p
     if (limit > 0 && limit < out->n) out->n = limit;
     if (out->labels) {
         for (int64_t i = 0; i < out->n; i++) {
-            if (out->labels[i] < 0) {
-                unic_errf(err, errlen, "%s: label %lld is negative (%d)",
-                          labels_path && *labels_path ? labels_path : path, (long long)i,
-                          out->labels[i]);
+            if (unic_check_label(out->labels[i], labels_path && *labels_path ? labels_path : path,
+                                 i, err, errlen) != 0)
                 goto fail;
-            }
             if (out->labels[i] + 1 > out->num_classes) out->num_classes = out->labels[i] + 1;
         }
     }

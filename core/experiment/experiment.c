@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/image.h"
+#include "base/limits.h"
 #include "base/util.h"
+#include "data/image.h"
 
 const unic_param_spec unic_data_spec[] = {
     {"path", UNIC_STRING, "", "training data: a .npy / .safetensors matrix or IDX file, or the "
@@ -371,10 +372,10 @@ static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *
     }
     const char *old = unic_param_str(x->data, "old_classes");
     if (*old) {
-        unsigned char mask[4096];
+        unsigned char mask[UNIC_MAX_CLASSES];
         int count;
         char msg[512];
-        if (unic_parse_class_list(old, mask, 4096, &count, msg, sizeof msg) != 0) {
+        if (unic_parse_class_list(old, mask, UNIC_MAX_CLASSES, &count, msg, sizeof msg) != 0) {
             unic_errf(err, errlen, "%s: [data] old_classes: %s",
                       unic_config_where(cfg, "data", "old_classes", where, sizeof where), msg);
             goto fail;
