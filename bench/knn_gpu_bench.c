@@ -125,20 +125,20 @@ int main(int argc, char **argv)
            tau2, unic_now() - t0);
     fflush(stdout);
 
-    unic_knn_set_device(UNIC_CUDA);
     unic_mine_input in = {n, d, x, NULL, NULL};
     char err[2048];
     int32_t *idx = unic_xmalloc((size_t)n * (size_t)k * sizeof(int32_t));
     float *th = unic_xmalloc((size_t)n * sizeof(float));
     int32_t *th_idx = unic_xmalloc((size_t)n * sizeof(int32_t));
     t0 = unic_now();
-    if (unic_knn(&in, k, idx, NULL, err, sizeof err) != 0) {
+    if (unic_knn_and_kth_on(UNIC_CUDA, &in, k, idx, NULL, 0, NULL, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "knn_gpu_bench: %s\n", err);
         return 1;
     }
     double top = unic_now() - t0;
     t0 = unic_now();
-    if (unic_kth_neighbor(&in, tau2, th, th_idx, err, sizeof err) != 0) {
+    int rc = unic_knn_and_kth_on(UNIC_CUDA, &in, 0, NULL, NULL, tau2, th, th_idx, err, sizeof err);
+    if (rc != 0) {
         fprintf(stderr, "knn_gpu_bench: %s\n", err);
         return 1;
     }

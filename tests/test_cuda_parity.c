@@ -726,6 +726,20 @@ static int cache_files(const char *dir)
     return count;
 }
 
+/* A miner's two calls, as the knn and far miners make them through the api. */
+typedef struct cached_request {
+    const unic_mine_input *in;
+    int k, rank;
+    mined *out;
+} cached_request;
+
+static int mine_cached(void *ctx, char *err, size_t errlen)
+{
+    const cached_request *q = ctx;
+    if (unic_knn(q->in, q->k, q->out->idx, q->out->sq, err, errlen) != 0) return -1;
+    return unic_kth_neighbor(q->in, q->rank, q->out->th, q->out->th_idx, err, errlen);
+}
+
 /* The miners' path: unic_knn and unic_kth_neighbor dispatch to the GPU when
  * the run asked for it, and a cache file written from either device serves
  * the other. */
@@ -740,14 +754,12 @@ Test(cuda_knn, dispatch_and_shared_cache)
     mine_on_cpu(&plain, k, 0, &cpu);
     mine_on_cpu(&plain, 0, rank, &cpu);
 
-    unic_knn_set_device(UNIC_CUDA); /* as run.c does for [train] device = cuda */
-    cr_assert_eq(unic_knn(&cached, k, gpu.idx, gpu.sq, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(unic_kth_neighbor(&cached, rank, gpu.th, gpu.th_idx, err, sizeof err), 0, "%s",
-                 err);
+    /* as a run with [train] device = cuda hands its device to its miners */
+    cr_assert_eq(unic_knn_scoped(UNIC_CUDA, mine_cached, &(cached_request){&cached, k, rank, &gpu},
+                                 err, sizeof err), 0, "%s", err);
     cr_expect_eq(cache_files(dir), 2, "the GPU's results are cached like the CPU's");
     expect_identical("dispatched to the GPU", n, k, rank, &cpu, &gpu);
 
-    unic_knn_set_device(UNIC_CPU);
     cr_assert_eq(unic_knn(&cached, k, hit.idx, hit.sq, err, sizeof err), 0, "%s", err);
     cr_assert_eq(unic_kth_neighbor(&cached, rank, hit.th, hit.th_idx, err, sizeof err), 0, "%s",
                  err);

@@ -133,10 +133,8 @@ Test(knn, gpu_request_without_gpu_mines_on_the_cpu)
     float sa[400], sb[400];
     char err[1024] = "";
     cr_assert_eq(unic_knn_and_kth(&in, k, a, NULL, rank, sa, ta, err, sizeof err), 0, "%s", err);
-    unic_knn_set_device(UNIC_CUDA);
-    cr_assert_eq(unic_knn_and_kth(&in, k, b, NULL, rank, sb, tb, err, sizeof err), 0,
+    cr_assert_eq(unic_knn_and_kth_on(UNIC_CUDA, &in, k, b, NULL, rank, sb, tb, err, sizeof err), 0,
                  "asking for the GPU without one must fall back, not fail: %s", err);
-    unic_knn_set_device(UNIC_CPU);
     cr_expect(memcmp(a, b, sizeof a) == 0 && memcmp(ta, tb, sizeof ta) == 0 &&
               memcmp(sa, sb, sizeof sa) == 0, "the fallback must be the CPU engine");
     /* the engine itself, called directly, refuses with a reason */

@@ -306,19 +306,12 @@ static int cpu_engine(const unic_mine_input *in, const char *what, int k_top, in
     return 0;
 }
 
-/* Where mining runs: the run's [train] device (set by run.c), overridden by
- * UNIC_MINE_DEVICE. Both engines return identical results, so the cache
- * below serves either. */
-static unic_device mine_device = UNIC_CPU;
-
-void unic_knn_set_device(unic_device dev)
+/* The requested device unless UNIC_MINE_DEVICE overrides it; 1 for the
+ * GPU, 0 for the CPU (also when the GPU was asked for but cannot be used,
+ * which the log says), -1 for a bad UNIC_MINE_DEVICE. */
+static int use_gpu(unic_device requested, char *err, size_t errlen)
 {
-    mine_device = dev;
-}
-
-static int use_gpu(char *err, size_t errlen)
-{
-    unic_device dev = mine_device;
+    unic_device dev = requested;
     const char *env = getenv("UNIC_MINE_DEVICE");
     if (env && *env) {
         if (strcmp(env, "cpu") != 0 && strcmp(env, "cuda") != 0)
@@ -337,8 +330,10 @@ static int use_gpu(char *err, size_t errlen)
     return 0;
 }
 
-int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, float *top_sq,
-                     int k_th, float *th_sq, int32_t *th_idx, char *err, size_t errlen)
+/* Both engines return identical results, so the cache serves either. */
+int unic_knn_and_kth_on(unic_device dev, const unic_mine_input *in, int k_top, int32_t *top_idx,
+                        float *top_sq, int k_th, float *th_sq, int32_t *th_idx, char *err,
+                        size_t errlen)
 {
     int64_t n = in->n;
     if (unic_knn_check_request(in, k_top, k_th, err, errlen) != 0) return -1;
@@ -351,12 +346,34 @@ int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, flo
             return 0;
         }
     }
-    int gpu = use_gpu(err, errlen);
+    int gpu = use_gpu(dev, err, errlen);
     if (gpu < 0) return -1;
     int rc = gpu ? unic_knn_gpu(in, k_top, top_idx, top_sq, k_th, th_sq, th_idx, NULL, err, errlen)
                  : cpu_engine(in, what, k_top, top_idx, top_sq, k_th, th_sq, th_idx, err, errlen);
     if (rc == 0 && *cache) cache_save(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx);
     return rc;
+}
+
+/* The device of the innermost unic_knn_scoped call on this thread, for the
+ * entries whose signature (the plugin api's) has no device argument. It
+ * exists only while the scope's function runs. */
+static _Thread_local const unic_device *scoped_device;
+
+int unic_knn_scoped(unic_device dev, int (*mine)(void *ctx, char *err, size_t errlen), void *ctx,
+                    char *err, size_t errlen)
+{
+    const unic_device *outer = scoped_device;
+    scoped_device = &dev;
+    int rc = mine(ctx, err, errlen);
+    scoped_device = outer;
+    return rc;
+}
+
+int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, float *top_sq,
+                     int k_th, float *th_sq, int32_t *th_idx, char *err, size_t errlen)
+{
+    unic_device dev = scoped_device ? *scoped_device : UNIC_CPU;
+    return unic_knn_and_kth_on(dev, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx, err, errlen);
 }
 
 int unic_knn(const unic_mine_input *in, int k, int32_t *idx, float *sq_dist, char *err,

@@ -9,12 +9,12 @@
  * in->cache_dir set, results are cached there in safetensors, keyed by a
  * hash of the embeddings and the request.
  *
- * The same engine runs on a CUDA GPU (knn_gpu.c, cuda/knn_cuda.cu) when
- * unic_knn_set_device(UNIC_CUDA) was called (a run with [train] device =
- * cuda) or UNIC_MINE_DEVICE=cuda is set (cpu forces the CPU); without a
- * visible GPU it says so in the log and mines on the CPU. Both engines hand
- * their candidates to the same exact re-ranking (knn_engine.h), so results
- * and cache files are identical whichever device computed them. */
+ * The same engine runs on a CUDA GPU (knn_gpu.c, knn_cuda.cu) when the
+ * caller asks for UNIC_CUDA (a run with [train] device = cuda) or
+ * UNIC_MINE_DEVICE=cuda is set (cpu forces the CPU); without a visible GPU
+ * it says so in the log and mines on the CPU. Both engines hand their
+ * candidates to the same exact re-ranking (knn_engine.h), so results and
+ * cache files are identical whichever device computed them. */
 #ifndef UNIC_KNN_H
 #define UNIC_KNN_H
 
@@ -23,10 +23,21 @@
 
 #include "unic/plugin.h"
 
-/* Where the next calls mine (UNIC_CPU by default). */
-void unic_knn_set_device(unic_device dev);
+/* Both lists in one pass over the distances (k_top < k_th; either may be
+ * 0), mined on dev (UNIC_MINE_DEVICE overrides it). */
+int unic_knn_and_kth_on(unic_device dev, const unic_mine_input *in, int k_top, int32_t *top_idx,
+                        float *top_sq, int k_th, float *th_sq, int32_t *th_idx, char *err,
+                        size_t errlen);
 
-/* idx, sq_dist: [n, k] (sq_dist may be NULL). */
+/* Calls mine(ctx) with the entries below mining on dev, for callers that
+ * reach them through the plugin api, whose signatures (and unic_mine_input)
+ * have no device: a run hands its [train] device to its miners this way.
+ * The device lasts only for the call. */
+int unic_knn_scoped(unic_device dev, int (*mine)(void *ctx, char *err, size_t errlen), void *ctx,
+                    char *err, size_t errlen);
+
+/* The entries below mine on the CPU (or UNIC_MINE_DEVICE), or inside
+ * unic_knn_scoped on its device. idx, sq_dist: [n, k] (sq_dist may be NULL). */
 int unic_knn(const unic_mine_input *in, int k, int32_t *idx, float *sq_dist, char *err,
              size_t errlen);
 /* The point at 0-based rank k of every row, and its squared distance. */

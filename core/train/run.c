@@ -13,7 +13,6 @@
 
 #include "base/log.h"
 #include "base/util.h"
-#include "mining/knn.h"
 #include "train/run_internal.h"
 
 /* Settings checked, run folder made, components created: nothing has read
@@ -35,9 +34,6 @@ static int open_run(run *r, const char *out_dir, const char *cache_dir, char *er
     else
         snprintf(r->cache, sizeof r->cache, "%s/cache", r->out);
     r->gcd = *r->cfg.data.old_classes != '\0';
-    /* the miners reach the engine through the api table, which has no
-     * device argument: a run on the GPU mines there too */
-    unic_knn_set_device(r->cfg.train.device);
     if (r->cfg.train.threads > 0) omp_set_num_threads(r->cfg.train.threads);
     r->history = cJSON_CreateArray();
     return run_create_components(r, err, errlen);

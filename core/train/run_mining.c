@@ -96,9 +96,12 @@ static int mine_all(void *ctx, char *err, size_t errlen)
     return 0;
 }
 
+/* The miners reach the mining engine through the plugin api, whose calls
+ * carry no device: the run's [train] device is handed over for their
+ * duration. */
 int run_mine(run *r, char *err, size_t errlen)
 {
-    return mine_all(r, err, errlen);
+    return unic_knn_scoped(r->cfg.train.device, mine_all, r, err, errlen);
 }
 
 /* Draws a positive and a negative for anchors[0..b) into batch_idx, laid
