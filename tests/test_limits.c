@@ -9,6 +9,7 @@
 #include "base/limits.h"
 #include "data/dataset.h"
 #include "data/io.h"
+#include "experiment/experiment.h"
 #include "helpers.h"
 
 static char *write_npy(const char *dir, const char *name, unic_dtype dt, int ndim,
@@ -61,4 +62,33 @@ Test(limits, class_count_bounds)
     cr_expect_neq(unic_check_class_count(UNIC_MAX_CLASSES + 1, "[head] classes", err, sizeof err),
                   0);
     cr_expect(strstr(err, "[head] classes") && strstr(err, "4096"), "%s", err);
+}
+
+/* Special files once made `unic check` hang (old_classes = /dev/zero). */
+Test(limits, special_and_oversized_inputs_are_refused)
+{
+    char err[1024] = "";
+    cr_assert_neq(unic_check_input_file("/dev/zero", "class split file", UNIC_MAX_TEXT_FILE_BYTES,
+                                        err, sizeof err), 0);
+    cr_expect(strstr(err, "/dev/zero") && strstr(err, "not a regular file"), "%s", err);
+    cr_assert_neq(unic_check_input_file("/tmp", "list", 0, err, sizeof err), 0);
+    char *dir = test_tmpdir("limits"), *path = test_path(dir, "big.txt");
+    test_write_text(path, "old 1\nold 2\n");
+    cr_expect_eq(unic_check_input_file(path, "list", 12, err, sizeof err), 0, "%s", err);
+    cr_expect_neq(unic_check_input_file(path, "list", 11, err, sizeof err), 0);
+    cr_expect(strstr(err, "12 bytes") && strstr(err, "at most 11"), "%s", err);
+    unlink(path);
+    rmdir(dir);
+    free(path);
+    free(dir);
+}
+
+Test(limits, old_classes_from_dev_zero_stops_check)
+{
+    unsigned char mask[UNIC_MAX_CLASSES];
+    int count = 0;
+    char err[1024] = "";
+    cr_assert_neq(unic_parse_class_list("/dev/zero", mask, UNIC_MAX_CLASSES, &count, err,
+                                        sizeof err), 0);
+    cr_expect(strstr(err, "not a regular file"), "%s", err);
 }

@@ -1,5 +1,9 @@
 #include "base/limits.h"
 
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "base/util.h"
 
 int unic_check_label(int64_t value, const char *source, int64_t index, char *err, size_t errlen)
@@ -16,4 +20,19 @@ int unic_check_class_count(int64_t count, const char *what, char *err, size_t er
     if (count >= 1 && count <= UNIC_MAX_CLASSES) return 0;
     return unic_errf(err, errlen, "%s: %lld classes; unic handles 1 to %d (UNIC_MAX_CLASSES)", what,
                      (long long)count, UNIC_MAX_CLASSES);
+}
+
+int unic_check_input_file(const char *path, const char *what, uint64_t max_bytes, char *err,
+                          size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return unic_errf(err, errlen, "%s: cannot open %s: %s", path, what, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return unic_errf(err, errlen, "%s: the %s is not a regular file", path, what);
+    if (max_bytes && (uint64_t)st.st_size > max_bytes)
+        return unic_errf(err, errlen, "%s: the %s is %lld bytes; unic reads at most %llu "
+                         "(UNIC_MAX_TEXT_FILE_BYTES)", path, what, (long long)st.st_size,
+                         (unsigned long long)max_bytes);
+    return 0;
 }

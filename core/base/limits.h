@@ -13,10 +13,20 @@
  * Hungarian matching's cost tables are sized by it. */
 #define UNIC_MAX_CLASSES 4096
 
+/* Settings and lists a person writes (experiment INIs, class lists, split
+ * files, predictions to score): larger files are refused, not read. */
+#define UNIC_MAX_TEXT_FILE_BYTES ((uint64_t)256 << 20)
+
 /* 0 when value is a valid class label; otherwise a message naming `source`
  * and item `index` and the allowed range. */
 int unic_check_label(int64_t value, const char *source, int64_t index, char *err, size_t errlen);
 /* 0 when 1 <= count <= UNIC_MAX_CLASSES; `what` names the setting or file. */
 int unic_check_class_count(int64_t count, const char *what, char *err, size_t errlen);
+
+/* 0 when path is a regular file of at most max_bytes (0: any size).
+ * Special files (a FIFO, /dev/zero, a folder) would make a reader hang or
+ * read forever; they are refused with a message naming path and `what`. */
+int unic_check_input_file(const char *path, const char *what, uint64_t max_bytes, char *err,
+                          size_t errlen);
 
 #endif

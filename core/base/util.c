@@ -42,8 +42,11 @@ void *unic_xmalloc(size_t bytes)
 
 void *unic_xcalloc(size_t count, size_t size)
 {
-    void *p = unic_xmalloc(count * size);
-    memset(p, 0, count * size);
+    size_t bytes;
+    if (__builtin_mul_overflow(count, size, &bytes))
+        unic_die("allocation of %zu x %zu bytes overflows size_t", count, size);
+    void *p = unic_xmalloc(bytes);
+    memset(p, 0, bytes);
     return p;
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "data/io.h"
+#include "base/limits.h"
 #include "base/util.h"
 
 enum { K_FOLDER, K_STL10, K_CIFAR10, K_CUB200, K_IDX };
@@ -176,6 +177,8 @@ static void free_names(char **names, size_t count)
 /* A whole text file, NUL-terminated. */
 static char *read_text(const char *path, char *err, size_t errlen)
 {
+    if (unic_check_input_file(path, "list", UNIC_MAX_TEXT_FILE_BYTES, err, errlen) != 0)
+        return NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
         unic_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));

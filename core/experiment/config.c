@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "base/util.h"
 
 typedef struct located {
@@ -104,7 +105,9 @@ static int scan(unic_config *c, FILE *f, char *err, size_t errlen)
     return 0;
 }
 
-static char *captured;
+/* iniparser reports through a callback without user data, so its message
+ * is held here for the one call that asked (per thread, freed right after). */
+static _Thread_local char *captured;
 static int capture_error(const char *fmt, ...)
 {
     va_list ap;
@@ -118,6 +121,8 @@ static int capture_error(const char *fmt, ...)
 
 int unic_config_load(const char *path, unic_config **out, char *err, size_t errlen)
 {
+    if (unic_check_input_file(path, "experiment file", UNIC_MAX_TEXT_FILE_BYTES, err, errlen) != 0)
+        return -1;
     FILE *f = fopen(path, "r");
     if (!f) return unic_errf(err, errlen, "%s: cannot open experiment file: %s", path,
                              strerror(errno));
@@ -135,6 +140,8 @@ int unic_config_load(const char *path, unic_config **out, char *err, size_t errl
             rc = unic_errf(err, errlen, "%s: iniparser could not read it: %s", path,
                            captured ? captured : "unknown error");
         }
+        free(captured);
+        captured = NULL;
     }
     if (rc != 0) {
         unic_config_free(c);

@@ -202,6 +202,8 @@ static int is_prefixed(const char *s, const char *prefix)
 static int read_split_file(const char *path, unsigned char *mask, int max_classes, int *count,
                            char *err, size_t errlen)
 {
+    if (unic_check_input_file(path, "class split file", UNIC_MAX_TEXT_FILE_BYTES, err, errlen) != 0)
+        return -1;
     FILE *f = fopen(path, "r");
     if (!f) return unic_errf(err, errlen, "%s: cannot open the class split file", path);
     char line[512];

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/limits.h"
 #include "base/util.h"
 #include "data/formats/bytes.h"
 
@@ -26,6 +27,7 @@ static const struct {
 int unic_idx_load(const char *path, unic_array *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    if (unic_check_input_file(path, "IDX file", 0, err, errlen) != 0) return -1;
     errno = 0;
     gzFile g = gzopen(path, "rb");
     if (!g)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/limits.h"
 #include "base/util.h"
 #include "data/formats/idx.h"
 #include "data/formats/npy.h"
@@ -58,6 +59,7 @@ static int labels_from_array(const char *path, const unic_array *a, int32_t **la
 static int labels_from_text(const char *path, int32_t **labels, int64_t *n, char *err,
                             size_t errlen)
 {
+    if (unic_check_input_file(path, "label file", 0, err, errlen) != 0) return -1;
     errno = 0;
     gzFile g = gzopen(path, "rb"); /* plain text too; a .gz list comes free */
     if (!g)

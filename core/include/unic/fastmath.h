@@ -8,8 +8,12 @@
 
 static inline float unic_expf(float x)
 {
-    x = x < -87.0f ? -87.0f : x; /* not fminf: its NaN rules block vectorisation */
-    x = x > 88.0f ? 88.0f : x;
+    const float in = x;
+    /* Clamped so that n below converts to an int in [-126, 127]; written so
+     * NaN lands on -87 too (a NaN converted to int is undefined), and put
+     * back at the end. Not fminf: its NaN rules block vectorisation. */
+    x = x > -87.0f ? x : -87.0f;
+    x = x < 88.0f ? x : 88.0f;
     /* round to nearest by the 1.5 * 2^23 trick: roundf would be a libm call
      * and stop the loop from vectorising */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -25,8 +29,8 @@ static inline float unic_expf(float x)
     union {
         int32_t i;
         float f;
-    } scale = {((int32_t)n + 127) << 23};
-    return p * scale.f;
+    } scale = {(int32_t)((uint32_t)((int32_t)n + 127) << 23)};
+    return in == in ? p * scale.f : in;
 }
 
 static inline float unic_erff(float x)
