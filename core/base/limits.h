@@ -13,6 +13,12 @@
  * Hungarian matching's cost tables are sized by it. */
 #define UNIC_MAX_CLASSES 4096
 
+/* Pixels of one image, checked from its header before anything is
+ * allocated (PIL's DecompressionBombError threshold): a 2 MB progressive
+ * JPEG of 65000 x 65000 would otherwise need gigabytes per loader thread.
+ * [data] max_pixels changes it. */
+#define UNIC_DEFAULT_MAX_PIXELS 178956970LL
+
 /* Settings and lists a person writes (experiment INIs, class lists, split
  * files, predictions to score): larger files are refused, not read. */
 #define UNIC_MAX_TEXT_FILE_BYTES ((uint64_t)256 << 20)

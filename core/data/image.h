@@ -23,9 +23,17 @@ void unic_image_free(unic_image *im);
  * a large photo bound for 256 px is never decoded at full size. */
 int unic_jpeg_decode(const uint8_t *data, size_t size, int min_w, int min_h, unic_image *out,
                      char *err, size_t errlen);
-/* Reads and decodes a JPEG file; errors name the file. */
+/* The same with a bound on the frame's pixels (width x height from the
+ * header, before DCT scaling: progressive files keep every coefficient),
+ * refused before any allocation; max_pixels <= 0 means no bound. */
+int unic_jpeg_decode_bounded(const uint8_t *data, size_t size, int min_w, int min_h,
+                             int64_t max_pixels, unic_image *out, char *err, size_t errlen);
+/* Reads and decodes a JPEG file; errors name the file. The _bounded form as
+ * above; the plain forms use UNIC_DEFAULT_MAX_PIXELS. */
 int unic_jpeg_load(const char *path, int min_w, int min_h, unic_image *out, char *err,
                    size_t errlen);
+int unic_jpeg_load_bounded(const char *path, int min_w, int min_h, int64_t max_pixels,
+                           unic_image *out, char *err, size_t errlen);
 
 /* ---- transforms (each writes a new image into out) ---------------------- */
 typedef enum { UNIC_BILINEAR, UNIC_BICUBIC } unic_interp;

@@ -40,6 +40,7 @@ typedef struct binfile {
 struct unic_imageset {
     int kind;
     int64_t n;
+    int64_t max_pixels; /* per decoded file; UNIC_DEFAULT_MAX_PIXELS unless set */
     int nclasses;
     int32_t *labels; /* n entries; -1 where a split has none (STL-10 unlabeled) */
     /* file-backed items (imagefolder, cub200): item i's path is pool + off[i] */
@@ -681,6 +682,7 @@ int unic_imageset_open(const char *kind, const char *root, const char *split,
         return unic_errf(err, errlen, "%s: a class list applies to imagefolder only (got %s)",
                          kind, class_list);
     unic_imageset *s = unic_xcalloc(1, sizeof *s);
+    s->max_pixels = UNIC_DEFAULT_MAX_PIXELS;
     s->kind = k;
     int rc;
     switch (k) {
@@ -714,6 +716,10 @@ void unic_imageset_free(unic_imageset *s)
 
 int64_t unic_imageset_size(const unic_imageset *s) { return s->n; }
 int unic_imageset_num_classes(const unic_imageset *s) { return s->nclasses; }
+void unic_imageset_set_max_pixels(unic_imageset *s, int64_t max_pixels)
+{
+    s->max_pixels = max_pixels;
+}
 
 int32_t unic_imageset_label(const unic_imageset *s, int64_t i)
 {
@@ -754,7 +760,9 @@ int unic_imageset_get(const unic_imageset *s, int64_t i, int min_side, unic_imag
     if (i < 0 || i >= s->n)
         return unic_errf(err, errlen, "item %lld is outside the set's %lld items", (long long)i,
                          (long long)s->n);
-    if (s->pool) return unic_jpeg_load(s->pool + s->off[i], min_side, min_side, out, err, errlen);
+    if (s->pool)
+        return unic_jpeg_load_bounded(s->pool + s->off[i], min_side, min_side, s->max_pixels, out,
+                                      err, errlen);
     if (s->kind == K_IDX) {
         size_t plane = (size_t)s->idx_w * (size_t)s->idx_h;
         if (unic_image_alloc(out, s->idx_w, s->idx_h, 1) != 0)

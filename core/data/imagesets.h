@@ -24,6 +24,10 @@ int unic_imageset_open(const char *kind, const char *root, const char *split,
                        const char *class_list, const char *labels_path, unic_imageset **out,
                        char *err, size_t errlen);
 void unic_imageset_free(unic_imageset *s);
+/* The largest image (width x height) a file may hold; larger ones fail to
+ * decode like corrupt files (skipped and listed). Default
+ * UNIC_DEFAULT_MAX_PIXELS; <= 0: no bound. */
+void unic_imageset_set_max_pixels(unic_imageset *s, int64_t max_pixels);
 
 int64_t unic_imageset_size(const unic_imageset *s);
 int unic_imageset_num_classes(const unic_imageset *s);

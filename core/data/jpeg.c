@@ -11,6 +11,7 @@
 #include <string.h>
 #include <turbojpeg.h>
 
+#include "base/limits.h"
 #include "base/util.h"
 
 int unic_image_alloc(unic_image *im, int w, int h, int c)
@@ -100,8 +101,8 @@ static tjscalingfactor pick_scale(int w, int h, int min_w, int min_h)
     return best;
 }
 
-int unic_jpeg_decode(const uint8_t *data, size_t size, int min_w, int min_h, unic_image *out,
-                     char *err, size_t errlen)
+int unic_jpeg_decode_bounded(const uint8_t *data, size_t size, int min_w, int min_h,
+                             int64_t max_pixels, unic_image *out, char *err, size_t errlen)
 {
     out->px = NULL;
     out->w = out->h = out->c = 0;
@@ -118,6 +119,10 @@ int unic_jpeg_decode(const uint8_t *data, size_t size, int min_w, int min_h, uni
         return unic_errf(err, errlen, "bad JPEG header: %s", tjGetErrorStr2(tj));
     if (w <= 0 || h <= 0 || w > 65535 || h > 65535 || cs < 0)
         return unic_errf(err, errlen, "bad JPEG header: no valid frame (size %d x %d)", w, h);
+    if (max_pixels > 0 && (int64_t)w * h > max_pixels)
+        return unic_errf(err, errlen, "image of %d x %d = %lld pixels is above the limit of %lld "
+                         "([data] max_pixels): refused as a possible decompression bomb", w, h,
+                         (long long)w * h, (long long)max_pixels);
     tjscalingfactor sf = pick_scale(w, h, min_w, min_h);
     int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
     int cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
@@ -147,8 +152,21 @@ int unic_jpeg_decode(const uint8_t *data, size_t size, int min_w, int min_h, uni
     return 0;
 }
 
+int unic_jpeg_decode(const uint8_t *data, size_t size, int min_w, int min_h, unic_image *out,
+                     char *err, size_t errlen)
+{
+    return unic_jpeg_decode_bounded(data, size, min_w, min_h, UNIC_DEFAULT_MAX_PIXELS, out, err,
+                                    errlen);
+}
+
 int unic_jpeg_load(const char *path, int min_w, int min_h, unic_image *out, char *err,
                    size_t errlen)
+{
+    return unic_jpeg_load_bounded(path, min_w, min_h, UNIC_DEFAULT_MAX_PIXELS, out, err, errlen);
+}
+
+int unic_jpeg_load_bounded(const char *path, int min_w, int min_h, int64_t max_pixels,
+                           unic_image *out, char *err, size_t errlen)
 {
     out->px = NULL;
     out->w = out->h = out->c = 0;
@@ -170,7 +188,8 @@ int unic_jpeg_load(const char *path, int min_w, int min_h, unic_image *out, char
         return unic_errf(err, errlen, "%s: short read (%zu of %ld bytes)", path, got, n);
     }
     char msg[512];
-    int rc = unic_jpeg_decode(buf, (size_t)n, min_w, min_h, out, msg, sizeof msg);
+    int rc = unic_jpeg_decode_bounded(buf, (size_t)n, min_w, min_h, max_pixels, out, msg,
+                                      sizeof msg);
     unic_xfree(buf);
     if (rc != 0) return unic_errf(err, errlen, "%s: %s", path, msg);
     return 0;
