@@ -68,7 +68,7 @@ static const unic_backbone_ops ops = {
 };
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_BACKBONE,
     .name = "features",
     .doc = "precomputed embeddings: an N x D matrix from .npy or safetensors",

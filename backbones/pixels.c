@@ -68,7 +68,7 @@ static const unic_backbone_ops ops = {
 };
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_BACKBONE,
     .name = "pixels",
     .doc = "raw images flattened and scaled: (x * scale - mean) / std",

@@ -836,7 +836,7 @@ static const unic_backbone_ops ops = {
 };
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_BACKBONE,
     .name = "resnet50",
     .doc = "bottleneck ResNet-50/101/152 from a torchvision-named safetensors checkpoint (global "

@@ -1075,7 +1075,7 @@ static const unic_backbone_ops ops = {
 };
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_BACKBONE,
     .name = "vit",
     .doc = "Vision Transformer from a timm / DINO / DINOv2 / Hugging Face safetensors checkpoint "

@@ -258,7 +258,7 @@ static const unic_head_ops ops = {
 };
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_HEAD,
     .name = "attention",
     .doc = "self-attention head over the backbone's tokens: a transformer block, then LayerNorm "

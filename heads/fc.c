@@ -70,7 +70,7 @@ static const unic_head_ops ops = {
 };
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_HEAD,
     .name = "fc",
     .doc = "one linear layer (Figure 6's fully-connected head)",

@@ -117,7 +117,7 @@ static const unic_head_ops ops = {
 };
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_HEAD,
     .name = "mlp",
     .doc = "two linear layers with GELU between (the paper's head, A.10)",

@@ -59,10 +59,10 @@ static double forward(void *self, const unic_loss_batch *b, float scale, unic_lo
     return -h;
 }
 
-static const unic_loss_ops ops = {.default_weight = 3.0f, .forward = forward};
+static const unic_loss_ops ops = {.default_weight = 3.0f, .has_default_weight = 1, .forward = forward};
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_LOSS,
     .name = "entropy",
     .doc = "-H(batch mean of p_anchor) (eq. 8, maximised); weight 3 as in Table 3",

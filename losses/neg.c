@@ -48,10 +48,11 @@ static double forward(void *self, const unic_loss_batch *b, float scale, unic_lo
     return total / b->n;
 }
 
-static const unic_loss_ops ops = {.default_weight = 1.0f, .uses_negatives = 1, .forward = forward};
+static const unic_loss_ops ops = {
+    .default_weight = 1.0f, .has_default_weight = 1, .uses_negatives = 1, .forward = forward};
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_LOSS,
     .name = "neg",
     .doc = "L_neg (eq. 6): -log(1 - <p_anchor, p_negative>)",

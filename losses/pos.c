@@ -47,10 +47,10 @@ static double forward(void *self, const unic_loss_batch *b, float scale, unic_lo
     return total / b->n;
 }
 
-static const unic_loss_ops ops = {.default_weight = 1.0f, .forward = forward};
+static const unic_loss_ops ops = {.default_weight = 1.0f, .has_default_weight = 1, .forward = forward};
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_LOSS,
     .name = "pos",
     .doc = "L_pos (eq. 6): -log <p_anchor, p_positive>",

@@ -80,7 +80,7 @@ static int64_t count(void *self, int64_t anchor)
 static const unic_miner_ops ops = {UNIC_ROLE_NEGATIVE, mine, sample, count};
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_MINER,
     .name = "far",
     .doc = "negatives: uniform over the points beyond the tau2-th nearest neighbour (eq. 3)",

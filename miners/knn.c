@@ -92,7 +92,7 @@ static int64_t count(void *self, int64_t anchor)
 static const unic_miner_ops ops = {UNIC_ROLE_POSITIVE, mine, sample, count};
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_MINER,
     .name = "knn",
     .doc = "positives: the tau1 nearest neighbours (eq. 3), cleaned by union size eta (eq. 4)",

@@ -98,10 +98,10 @@ static const unic_miner_ops pos_ops = {UNIC_ROLE_POSITIVE, mine, sample, count};
 static const unic_miner_ops neg_ops = {UNIC_ROLE_NEGATIVE, mine, sample, count};
 
 static const unic_component components[] = {
-    {.abi_version = UNIC_ABI_VERSION, .kind = UNIC_KIND_MINER, .name = "labeled_pos",
+    {UNIC_COMPONENT_ABI, .kind = UNIC_KIND_MINER, .name = "labeled_pos",
      .doc = "positives: labeled samples of the anchor's class (GCD, scope = labeled)",
      .params = params, .create = create_pos, .destroy = destroy, .miner = &pos_ops},
-    {.abi_version = UNIC_ABI_VERSION, .kind = UNIC_KIND_MINER, .name = "labeled_neg",
+    {UNIC_COMPONENT_ABI, .kind = UNIC_KIND_MINER, .name = "labeled_neg",
      .doc = "negatives: labeled samples of other classes (GCD, scope = labeled)",
      .params = params, .create = create_neg, .destroy = destroy, .miner = &neg_ops},
 };

@@ -48,7 +48,7 @@ static int64_t count(void *self, int64_t anchor)
 static const unic_miner_ops ops = {UNIC_ROLE_NEGATIVE, mine, sample, count};
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_MINER,
     .name = "random",
     .doc = "negatives: uniform over all other samples (Table 4's 'random')",

@@ -3,8 +3,10 @@
  * It has the same gradient as the built-in `entropy` loss but is never
  * negative, which some find easier to read in logs.
  *
- * Build it alone against the SDK headers and point unic at the folder:
- *   cc -O2 -shared -fPIC -I core/include plugins/kl_uniform.c -o ~/unic-plugins/kl_uniform.so -lm
+ * Build it alone against the SDK headers (an installed unic's, or the
+ * source tree's core/include) and point unic at the folder:
+ *   cc -O2 -shared -fPIC $(pkg-config --cflags unic) plugins/kl_uniform.c -o ~/unic-plugins/kl_uniform.so -lm
+ *   unic gradcheck ~/unic-plugins/kl_uniform.so         # its gradient matches its value
  *   UNIC_PLUGIN_PATH=~/unic-plugins unic run my.ini     # with [loss.kl_uniform]
  */
 #include <math.h>
@@ -27,6 +29,7 @@ static const unic_param_spec params[] = {
 
 static void *create(const unic_params *p, char *err, size_t errlen)
 {
+    (void)err, (void)errlen; /* nothing to refuse */
     kl_uniform *l = malloc(sizeof *l);
     l->eps = unic->param_float(p, "eps");
     return l;
@@ -52,10 +55,12 @@ static double forward(void *self, const unic_loss_batch *b, float scale, unic_lo
     return kl;
 }
 
-static const unic_loss_ops ops = {.default_weight = 3.0f, .forward = forward};
+/* The weight when [loss.kl_uniform] gives none: both fields are required
+ * (a loss without them is refused at load). */
+static const unic_loss_ops ops = {.default_weight = 3.0f, .has_default_weight = 1, .forward = forward};
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI, /* the ABI it was compiled for; checked at load */
     .kind = UNIC_KIND_LOSS,
     .name = "kl_uniform",
     .doc = "log K - H(batch mean of p_anchor): SimGCD's non-negative entropy regulariser",

@@ -99,6 +99,12 @@ unic_registry *test_builtin_registry(void)
         fprintf(stderr, "cannot load the build's plugins: %s\n", err);
         abort();
     }
+    /* a skipped built-in is a bug of the build, not a user's broken file */
+    if (unic_registry_failure_count(r) != 0) {
+        fprintf(stderr, "a plugin of the build failed to load: %s: %s\n",
+                unic_registry_failure_file(r, 0), unic_registry_failure_reason(r, 0));
+        abort();
+    }
     return r;
 }
 

@@ -20,7 +20,7 @@ char *test_fixture(const char *name);
 /* Relative error ||a - b|| / max(||b||, tiny). */
 double test_rel_err(const float *a, const float *b, int64_t n);
 /* The plugins of this build (build/plugins), loaded; aborts with the
- * registry's message if they do not load. */
+ * registry's message if one does not load. */
 struct unic_registry *test_builtin_registry(void);
 /* A component created from NULL-terminated key, value pairs (which must
  * be valid keys); on a create failure state is NULL and err says why. */

@@ -42,7 +42,7 @@ static void usage(FILE *f)
             "      purity by union size (paper figures 4, 8, 9, 10) in DIR (default\n"
             "      neighbors/ beside the input)\n"
             "plugins are loaded from %s and the folders in UNIC_PLUGIN_PATH\n",
-            UNIC_PLUGIN_DIR);
+            unic_builtin_plugin_dir());
 }
 
 static unic_registry *load_registry(void)
@@ -93,6 +93,10 @@ static int cmd_plugins(void)
             if (c->params && c->params->name) print_table("parameters", c->params);
         }
     }
+    if (unic_registry_failure_count(reg)) printf("\nskipped plugin files\n");
+    for (int i = 0; i < unic_registry_failure_count(reg); i++)
+        printf("  %s: %s\n", unic_registry_failure_file(reg, i),
+               unic_registry_failure_reason(reg, i));
     unic_registry_free(reg);
     return 0;
 }
@@ -353,7 +357,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("unic %s (plugin ABI %d)\n", UNIC_VERSION, UNIC_ABI_VERSION);
+        printf("unic %s (plugin ABI %d.%d)\n", UNIC_VERSION, UNIC_ABI_MAJOR, UNIC_ABI_MINOR);
         return 0;
     }
     if (strcmp(argv[1], "plugins") == 0) return cmd_plugins();

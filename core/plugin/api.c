@@ -130,7 +130,8 @@ static int report_unused_tensors(const char *path, const char *const *used, int 
 static int cuda_available(void) { return unic_cuda_available() ? 1 : 0; }
 
 static const unic_api api = {
-    .abi_version = UNIC_ABI_VERSION,
+    .abi_major = UNIC_ABI_MAJOR,
+    .abi_minor = UNIC_ABI_MINOR,
     .register_component = unic_registrar_add,
     .log = unic_log,
     .param_int = unic_param_int,

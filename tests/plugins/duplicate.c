@@ -7,10 +7,10 @@
 static void *create(const unic_params *p, char *err, size_t errlen) { return malloc(1); }
 static void destroy(void *self) { free(self); }
 static double forward(void *self, const unic_loss_batch *b, float scale, unic_loss_grad *g) { return 0; }
-static const unic_loss_ops ops = {.default_weight = 1.0f, .forward = forward};
+static const unic_loss_ops ops = {.default_weight = 1.0f, .has_default_weight = 1, .forward = forward};
 
 static const unic_component component = {
-    .abi_version = UNIC_ABI_VERSION,
+    UNIC_COMPONENT_ABI,
     .kind = UNIC_KIND_LOSS,
     .name = "entropy",
     .doc = "test plugin clashing with the built-in entropy loss",

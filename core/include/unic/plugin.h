@@ -6,7 +6,9 @@
  * components with api->register_component. A plugin links against nothing of
  * the core: every service it needs comes through the api table, so checking
  * the ABI version of each registered component is enough to load it safely.
- * See plugins/README.md for a walk-through and plugins/kl_uniform.c. */
+ * The entry point is the only symbol a plugin exports (UNIC_EXPORT; build
+ * with -fvisibility=hidden). See plugins/README.md for a walk-through, and
+ * plugins/kl_uniform.c and plugins/mutual_knn.c. */
 #ifndef UNIC_PLUGIN_H
 #define UNIC_PLUGIN_H
 
@@ -16,8 +18,25 @@
 #include "rng.h"
 #include "tensor.h"
 
-/* Bumped whenever a struct below or the order of the api table changes. */
-#define UNIC_ABI_VERSION 5
+/* The plugin ABI, MAJOR.MINOR. Every component records the version its
+ * plugin was compiled against (UNIC_COMPONENT_ABI); the core loads it when
+ * the majors are equal and the plugin's minor is not newer than the core's.
+ *
+ * MINOR grows when something is appended that a plugin built earlier does
+ * not know about: entries at the end of unic_api, fields at the end of a
+ * struct the core fills for plugins (unic_loss_batch, unic_mine_input...),
+ * or fields at the end of a struct a plugin fills, which the core then
+ * reads only from components declaring that minor or later.
+ * MAJOR grows for anything else (a field removed, reordered or retyped, a
+ * signature changed); MINOR then restarts at 0.
+ *
+ * 6.0: the version split into major.minor (ABI 5 was a single number), the
+ * loss's has_default_weight, and the api's entries up to its end. */
+#define UNIC_ABI_MAJOR 6
+#define UNIC_ABI_MINOR 0
+
+/* Fills both fields of a component: { UNIC_COMPONENT_ABI, .kind = ... }. */
+#define UNIC_COMPONENT_ABI .abi_major = UNIC_ABI_MAJOR, .abi_minor = UNIC_ABI_MINOR
 
 #define UNIC_ENTRY_POINT "unic_plugin_init"
 
@@ -119,7 +138,12 @@ typedef struct unic_loss_grad {
 } unic_loss_grad;
 
 typedef struct unic_loss_ops {
+    /* The weight when an INI's [loss.NAME] gives none. A static struct
+     * that leaves it out would silently weigh the loss 0, so the flag must
+     * be set too (to 1) or the core refuses the plugin at load; 0 with the
+     * flag is a loss that is off unless an experiment asks for it. */
     float default_weight;
+    int has_default_weight;
     int uses_negatives; /* the core then requires a negative miner for every anchor */
     /* Returns the unweighted loss; adds scale * dL/dp into g. */
     double (*forward)(void *self, const unic_loss_batch *b, float scale, unic_loss_grad *g);
@@ -147,9 +171,13 @@ typedef struct unic_miner_ops {
 } unic_miner_ops;
 
 typedef struct unic_component {
-    int abi_version; /* UNIC_ABI_VERSION as the plugin saw it when compiled */
-    unic_kind kind;
+    /* These three stay first in every ABI version, so a plugin of any
+     * version is refused with its component's name and version (ABI 5 had
+     * int abi_version, unic_kind kind, const char *name: same offsets). */
+    int abi_major; /* UNIC_ABI_MAJOR and UNIC_ABI_MINOR as the plugin saw */
+    int abi_minor; /* them when compiled: UNIC_COMPONENT_ABI sets both */
     const char *name;
+    unic_kind kind;
     const char *doc; /* one line */
     const unic_param_spec *params;
     void *(*create)(const unic_params *p, char *err, size_t errlen);
@@ -168,9 +196,10 @@ typedef struct unic_registrar unic_registrar;
 typedef enum { UNIC_LOG_DEBUG, UNIC_LOG_INFO, UNIC_LOG_WARN, UNIC_LOG_ERROR } unic_log_level;
 
 typedef struct unic_api {
-    /* These two stay first in every ABI version so any plugin can be told
-     * precisely why it cannot load. */
-    int abi_version;
+    /* These stay first in every ABI version so any plugin can be told
+     * precisely why it cannot load (register_component has the offset it
+     * had in ABI 5, after one int abi_version and padding). */
+    int abi_major, abi_minor;
     int (*register_component)(unic_registrar *reg, const unic_component *c);
 
     void (*log)(unic_log_level level, const char *fmt, ...);
