@@ -1,5 +1,5 @@
 /* The `unic` command: run (an experiment or a grid of them), check, plugins,
- * eval, neighbors. */
+ * eval, neighbors, gradcheck. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include "plugin/registry.h"
 #include "train/run.h"
 #include "base/util.h"
+#include "cli/gradcheck.h"
 
 static void usage(FILE *f)
 {
@@ -41,6 +42,10 @@ static void usage(FILE *f)
             "      SVG of true positives by union size, same-class rate by rank, removal and\n"
             "      purity by union size (paper figures 4, 8, 9, 10) in DIR (default\n"
             "      neighbors/ beside the input)\n"
+            "  unic gradcheck PLUGIN.so...\n"
+            "      the generic checks on every head, loss and miner a plugin file registers\n"
+            "      (finite-difference gradients, the miner contract): one line per check,\n"
+            "      exit status 0 only if all pass\n"
             "plugins are loaded from %s and the folders in UNIC_PLUGIN_PATH\n",
             unic_builtin_plugin_dir());
 }
@@ -362,6 +367,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "plugins") == 0) return cmd_plugins();
     if (strcmp(argv[1], "neighbors") == 0) return unic_neighbors_command(argc - 2, argv + 2);
+    if (strcmp(argv[1], "gradcheck") == 0) return unic_gradcheck_command(argc - 2, argv + 2);
     cli c;
     int known = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "check") == 0 ||
                 strcmp(argv[1], "eval") == 0 || strcmp(argv[1], "extract") == 0;
