@@ -1,5 +1,6 @@
 /* The plugin SDK from a user's side: what the built plugins export, the
- * `unic gradcheck` command, broken plugin files next to good ones. */
+ * `unic gradcheck` command, broken plugin files next to good ones, and an
+ * installed unic that out-of-tree plugins build against. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -130,4 +131,15 @@ Test(sdk, a_broken_plugin_is_skipped_unless_needed)
     rmdir(dir);
     free(ini);
     free(dir);
+}
+
+/* cmake --install into a temporary prefix, then the examples built out of
+ * tree with pkg-config and with find_package(unic), loaded and checked by
+ * the installed unic (tests/install/check.sh; a few seconds). */
+Test(sdk, install_and_build_plugins_out_of_tree, .timeout = 300)
+{
+    char *out = run("sh " UNIC_SOURCE_DIR "/tests/install/check.sh " UNIC_BINARY_DIR " " UNIC_SOURCE_DIR,
+                    0);
+    cr_expect(strstr(out, "\nOK\n"), "%s", out);
+    free(out);
 }
