@@ -1,0 +1,57 @@
+/* Hands a fuzz input to readers that take a path: the bytes go into one
+ * memfd per process, reached through symlinks whose names carry the suffix
+ * a reader dispatches on (labels.npy, labels-ubyte, ...). Nothing is
+ * written to disk, and the folder of links is removed at exit. */
+#ifndef UNIC_FUZZ_FILE_H
+#define UNIC_FUZZ_FILE_H
+
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int fuzz_fd = -1;
+static char fuzz_dir[64];
+static char fuzz_link[128];
+
+static inline void fuzz_cleanup(void)
+{
+    if (!fuzz_dir[0]) return;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_dir);
+    if (system(cmd) != 0) fprintf(stderr, "fuzz: could not remove %s\n", fuzz_dir);
+}
+
+/* A path (valid until the next call) whose file holds data[0..n) and whose
+ * name ends with suffix. */
+static inline const char *fuzz_as_file(const uint8_t *data, size_t n, const char *suffix)
+{
+    if (fuzz_fd < 0) {
+        fuzz_fd = memfd_create("unic-fuzz", 0);
+        snprintf(fuzz_dir, sizeof fuzz_dir, "/tmp/unic-fuzz-XXXXXX");
+        if (fuzz_fd < 0 || !mkdtemp(fuzz_dir)) abort();
+        atexit(fuzz_cleanup);
+    }
+    if (ftruncate(fuzz_fd, 0) != 0 || pwrite(fuzz_fd, data, n, 0) != (ssize_t)n) abort();
+    snprintf(fuzz_link, sizeof fuzz_link, "%s/input%s", fuzz_dir, suffix);
+    if (access(fuzz_link, F_OK) != 0) {
+        char target[64];
+        snprintf(target, sizeof target, "/proc/self/fd/%d", fuzz_fd);
+        if (symlink(target, fuzz_link) != 0) abort();
+    }
+    return fuzz_link;
+}
+
+/* The input as a NUL-terminated string (malloc'ed). */
+static inline char *fuzz_as_text(const uint8_t *data, size_t n)
+{
+    char *s = malloc(n + 1);
+    memcpy(s, data, n);
+    s[n] = '\0';
+    return s;
+}
+
+#endif
