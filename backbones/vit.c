@@ -16,9 +16,10 @@
  * convolution, done here as im2col + GEMM), a CLS token, learned positional
  * embeddings, pre-norm blocks (LayerNorm, eps 1e-6 by default; multi-head
  * attention with a biased qkv whose rows are Q, K, V each head-major; exact
- * erf GELU MLP; optional DINOv2 LayerScale) and a final LayerNorm. Matrix
- * products, LayerNorm and attention go through the api's ops; the patch
- * im2col, token assembly and residuals are plain loops here.
+ * erf GELU MLP; optional DINOv2 LayerScale) and a final LayerNorm. The
+ * blocks are the core's (api->block_forward / block_backward, the attention
+ * head's too) on the weights loaded here; matrix products and LayerNorm go
+ * through the api's ops; the patch im2col is a plain loop here.
  *
  * When images give another patch grid than the checkpoint's pos_embed, the
  * grid is resized with DINOv2's recipe (interpolate_pos_encoding): bicubic,
@@ -66,17 +67,6 @@ static const char *const hf_block[][3] = { /* timm, ViTModel, Dinov2Model */
     {"ls2.gamma", "layer_scale2.lambda1", "layer_scale2.lambda1"},
 };
 
-typedef struct vit_block {
-    unic_tensor *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
-    unic_tensor *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
-    unic_tensor *ls1, *ls2; /* NULL without layerscale */
-} vit_block;
-
-/* One trained block's activations for the whole batch. */
-typedef struct vit_saved {
-    unic_tensor *xin, *ln1, *qkv, *probs, *att, *proj, *xmid, *ln2, *pre, *post, *mlp;
-} vit_saved;
-
 typedef struct vit {
     char *checkpoint;
     int patch, depth, dim, heads, hidden, layerscale, interp_dinov2;
@@ -91,7 +81,7 @@ typedef struct vit {
     char prefix[16];  /* before Hugging Face names: "", "vit." or "dinov2." */
     unic_tensor *patch_w, *patch_b, *cls, *pos_ckpt, *norm_w, *norm_b;
     int grid_ckpt; /* pos_embed's grid is grid_ckpt x grid_ckpt */
-    vit_block *blocks;
+    unic_block *blocks; /* [depth]: weights, and gradients where they train */
 
     /* set by open: the input's geometry and its positional embeddings */
     int64_t height, width;
@@ -102,9 +92,11 @@ typedef struct vit {
      * arrive and embeddings leave through the host) */
     unic_device dev;
 
-    /* activations for up to `cap` images, shared by every (frozen) block */
+    /* activations for up to `cap` images: the blocks' work buffers (every
+     * block's forward uses them in turn) and the stages around the blocks */
     int64_t cap;
-    unic_tensor *cols_host, *cols, *patches, *x, *ln, *qkv, *att, *tmp, *hid, *cls_rows;
+    unic_block_activations *work;
+    unic_tensor *cols_host, *cols, *patches, *x, *ln, *cls_rows;
 
     /* finetune = last_block: the last block and the final norm train; full:
      * everything. Their gradients, as parameters() reports them (timm
@@ -118,13 +110,16 @@ typedef struct vit {
     char (*names)[96];
     unic_tensor **grads;
     int64_t saved, batch; /* capacity, and the images of the last forward */
-    vit_saved *sv;        /* [depth - first_trained], block first_trained + i */
+    unic_block_activations **kept; /* [depth - first_trained]: block first_trained + i's */
+    unic_block_activations *bwork; /* the blocks' backward work buffers, for the batch */
     unic_tensor *s_xout;  /* the final norm's input, CLS rows */
     unic_tensor *s_xall;  /* forward_tokens: the final norm's input, every row */
     int batch_tokens;     /* the last training forward was forward_tokens */
     unic_tensor *s_cols;  /* full: the patch embedding's im2col for the batch */
-    /* backward's scratch, sized with the saved activations */
-    unic_tensor *g_x, *g_hid, *g_hid2, *g_d, *g_d2, *g_qkv, *g_patch, *g_emb;
+    /* backward's own buffers, sized with the saved activations: d(tokens)
+     * through the blocks, d(CLS rows) and d(every row) before the final
+     * norm (g_tok, for backward_tokens, allocated with s_xall), d(embedding) */
+    unic_tensor *g_x, *g_cls, *g_tok, *g_patch, *g_emb;
     unic_tensor *ones_n, *g_pos, *g_pos_host; /* full: d(pos) summed over the images */
 } vit;
 
@@ -289,12 +284,13 @@ static unic_tensor *load_qkv(vit *x, int i, const char *kind, int64_t d, char *e
     return t;
 }
 
-static int load_block(vit *x, int i, vit_block *b, char *err, size_t errlen)
+static int load_block(vit *x, int i, unic_block *b, char *err, size_t errlen)
 {
     char n[96];
     int64_t d = x->dim, h = x->hidden;
+    *b = (unic_block){.dim = x->dim, .heads = x->heads, .hidden = x->hidden, .eps = (float)x->eps};
 #define L(field, expr) \
-    if (!(b->field = (expr))) return -1
+    if (!(b->w.field = (expr))) return -1
     L(norm1_w, load_vec(x, bname(n, sizeof n, i, "norm1.weight"), d, err, errlen));
     L(norm1_b, load_vec(x, bname(n, sizeof n, i, "norm1.bias"), d, err, errlen));
     L(qkv_w, load_qkv(x, i, "weight", d, err, errlen));
@@ -318,8 +314,9 @@ static int load_block(vit *x, int i, vit_block *b, char *err, size_t errlen)
 static void free_activations(vit *x)
 {
     if (x->cols == x->cols_host) x->cols = NULL; /* one tensor on the CPU */
-    unic_tensor **all[] = {&x->cols_host, &x->cols, &x->patches, &x->x, &x->ln, &x->qkv,
-                           &x->att, &x->tmp, &x->hid, &x->cls_rows};
+    unic->block_activations_free(x->work);
+    x->work = NULL;
+    unic_tensor **all[] = {&x->cols_host, &x->cols, &x->patches, &x->x, &x->ln, &x->cls_rows};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (*all[i]) unic->tensor_free(*all[i]);
         *all[i] = NULL;
@@ -329,22 +326,19 @@ static void free_activations(vit *x)
 
 static void free_saved(vit *x)
 {
-    unic_tensor **all[] = {&x->s_xout, &x->s_xall, &x->s_cols, &x->g_x,    &x->g_hid, &x->g_hid2,
-                           &x->g_d,    &x->g_d2,   &x->g_qkv,  &x->g_patch, &x->g_emb,
-                           &x->ones_n, &x->g_pos,  &x->g_pos_host};
+    unic_tensor **all[] = {&x->s_xout, &x->s_xall,   &x->s_cols, &x->g_x,   &x->g_cls,
+                           &x->g_tok,  &x->g_patch,  &x->g_emb,  &x->ones_n, &x->g_pos,
+                           &x->g_pos_host};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (*all[i]) unic->tensor_free(*all[i]);
         *all[i] = NULL;
     }
-    for (int b = 0; x->sv && b < x->depth - x->first_trained; b++) {
-        vit_saved *s = &x->sv[b];
-        unic_tensor **blk[] = {&s->xin, &s->ln1, &s->qkv, &s->probs, &s->att, &s->proj,
-                               &s->xmid, &s->ln2, &s->pre, &s->post, &s->mlp};
-        for (size_t i = 0; i < sizeof blk / sizeof blk[0]; i++) {
-            if (*blk[i]) unic->tensor_free(*blk[i]);
-            *blk[i] = NULL;
-        }
+    for (int b = 0; x->kept && b < x->depth - x->first_trained; b++) {
+        unic->block_activations_free(x->kept[b]);
+        x->kept[b] = NULL;
     }
+    unic->block_activations_free(x->bwork);
+    x->bwork = NULL;
     x->saved = 0;
 }
 
@@ -358,7 +352,7 @@ static void destroy(void *self)
     free(x->params);
     free(x->names);
     free(x->grads);
-    free(x->sv);
+    free(x->kept);
     if (x->pos) unic->tensor_free(x->pos);
     for (int i = 0; i < x->nweights; i++) unic->tensor_free(x->weights[i]);
     for (int i = 0; i < x->nloaded; i++) free(x->loaded[i]);
@@ -433,13 +427,15 @@ static void move_weights(vit *x)
         if (x->weights[i] != x->pos_ckpt) unic->tensor_move(x->weights[i], x->dev);
 }
 
-/* The trainable tensors, timm's names and order (named_parameters). */
-static void add_param(vit *x, const char *name, unic_tensor *value)
+/* The trainable tensors, timm's names and order (named_parameters); returns
+ * the gradient it allocates. */
+static unic_tensor *add_param(vit *x, const char *name, unic_tensor *value)
 {
     int i = x->nparams++;
     snprintf(x->names[i], sizeof x->names[i], "%s", name);
     x->grads[i] = unic->tensor_new(value->device, value->ndim, value->shape);
     x->params[i] = (unic_param_tensor){x->names[i], value, x->grads[i]};
+    return x->grads[i];
 }
 
 static void setup_trainable(vit *x)
@@ -448,31 +444,21 @@ static void setup_trainable(vit *x)
     x->params = calloc((size_t)cap, sizeof *x->params);
     x->names = calloc((size_t)cap, sizeof *x->names);
     x->grads = calloc((size_t)cap, sizeof *x->grads);
-    x->sv = calloc((size_t)(x->depth - x->first_trained), sizeof *x->sv);
+    x->kept = calloc((size_t)(x->depth - x->first_trained), sizeof *x->kept);
     if (x->full) {
         add_param(x, "cls_token", x->cls);
         add_param(x, "pos_embed", x->pos_ckpt);
         add_param(x, "patch_embed.proj.weight", x->patch_w);
         add_param(x, "patch_embed.proj.bias", x->patch_b);
     }
-    for (int i = x->first_trained; i < x->depth; i++) {
-        vit_block *b = &x->blocks[i];
-        char n[96];
-        add_param(x, bname(n, sizeof n, i, "norm1.weight"), b->norm1_w);
-        add_param(x, bname(n, sizeof n, i, "norm1.bias"), b->norm1_b);
-        add_param(x, bname(n, sizeof n, i, "attn.qkv.weight"), b->qkv_w);
-        add_param(x, bname(n, sizeof n, i, "attn.qkv.bias"), b->qkv_b);
-        add_param(x, bname(n, sizeof n, i, "attn.proj.weight"), b->proj_w);
-        add_param(x, bname(n, sizeof n, i, "attn.proj.bias"), b->proj_b);
-        if (b->ls1) add_param(x, bname(n, sizeof n, i, "ls1.gamma"), b->ls1);
-        add_param(x, bname(n, sizeof n, i, "norm2.weight"), b->norm2_w);
-        add_param(x, bname(n, sizeof n, i, "norm2.bias"), b->norm2_b);
-        add_param(x, bname(n, sizeof n, i, "mlp.fc1.weight"), b->fc1_w);
-        add_param(x, bname(n, sizeof n, i, "mlp.fc1.bias"), b->fc1_b);
-        add_param(x, bname(n, sizeof n, i, "mlp.fc2.weight"), b->fc2_w);
-        add_param(x, bname(n, sizeof n, i, "mlp.fc2.bias"), b->fc2_b);
-        if (b->ls2) add_param(x, bname(n, sizeof n, i, "ls2.gamma"), b->ls2);
-    }
+    for (int i = x->first_trained; i < x->depth; i++)
+        for (int k = 0; k < UNIC_BLOCK_TENSORS; k++) {
+            unic_tensor *w = *unic_block_tensor(&x->blocks[i].w, k);
+            char n[96];
+            if (w) /* ls1 / ls2 only with LayerScale */
+                *unic_block_tensor(&x->blocks[i].g, k) =
+                    add_param(x, bname(n, sizeof n, i, unic_block_tensor_name(k)), w);
+        }
     add_param(x, "norm.weight", x->norm_w);
     add_param(x, "norm.bias", x->norm_b);
 }
@@ -664,57 +650,21 @@ static void ensure_activations(vit *x, int64_t images)
     x->patches = mat(x, images * g, x->dim);
     x->x = mat(x, rows, x->dim);
     x->ln = mat(x, rows, x->dim);
-    x->qkv = mat(x, rows, 3LL * x->dim);
-    x->att = mat(x, rows, x->dim);
-    x->tmp = mat(x, rows, x->dim);
-    x->hid = mat(x, rows, x->hidden);
     x->cls_rows = mat(x, images, x->dim);
+    x->work = unic->block_activations_new(&x->blocks[0], rows, x->tokens, 0);
     x->cap = images;
 }
 
-/* x += gamma * y (gamma NULL: 1), the residual with optional LayerScale;
- * scratch (the shape of y) keeps y itself unscaled. */
-static void residual(unic_tensor *xs, const unic_tensor *y, const unic_tensor *gamma,
-                     unic_tensor *scratch)
-{
-    if (!gamma) {
-        unic->add(xs, y, 1.0f);
-        return;
-    }
-    if (scratch->data != y->data) unic->tensor_copy(scratch, y);
-    unic->scale_columns(scratch, gamma);
-    unic->add(xs, scratch, 1.0f);
-}
-
-/* Multi-head self-attention of each image's tokens: qkv [images * T, 3 dim]
- * -> att [images * T, dim] (before proj); probs (NULL: not kept) receives
- * [images, heads, T, T]. */
-static void attention(vit *x, const unic_tensor *qkv, unic_tensor *att, unic_tensor *probs)
-{
-    unic->attention_forward(att, probs, qkv, x->tokens, x->heads);
-}
-
-/* Grows what the trained blocks keep (and backward's scratch) to `images`. */
+/* Grows what the trained blocks keep (and backward's buffers) to `images`. */
 static void ensure_saved(vit *x, int64_t images)
 {
     if (images <= x->saved) return;
     free_saved(x);
     int64_t rows = images * x->tokens, d = x->dim, t = x->tokens;
     int64_t g = (int64_t)x->gh * x->gw;
-    for (int i = 0; i < x->depth - x->first_trained; i++) {
-        vit_saved *s = &x->sv[i];
-        s->xin = mat(x, rows, d);
-        s->ln1 = mat(x, rows, d);
-        s->qkv = mat(x, rows, 3 * d);
-        s->probs = mat(x, images * x->heads * t, t);
-        s->att = mat(x, rows, d);
-        s->proj = mat(x, rows, d);
-        s->xmid = mat(x, rows, d);
-        s->ln2 = mat(x, rows, d);
-        s->pre = mat(x, rows, x->hidden);
-        s->post = mat(x, rows, x->hidden);
-        s->mlp = mat(x, rows, d);
-    }
+    for (int i = 0; i < x->depth - x->first_trained; i++)
+        x->kept[i] = unic->block_activations_new(&x->blocks[x->first_trained + i], rows, t, 1);
+    x->bwork = unic->block_activations_new(&x->blocks[0], rows, t, 0);
     x->s_xout = mat(x, images, d);
     if (x->full) {
         x->s_cols = mat(x, images * g, 3LL * x->patch * x->patch);
@@ -728,42 +678,9 @@ static void ensure_saved(vit *x, int64_t images)
         x->g_pos_host = unic->tensor_new(UNIC_CPU, 2, (int64_t[]){1, t * d});
     }
     x->g_x = mat(x, rows, d);
-    x->g_hid = mat(x, rows, x->hidden);
-    x->g_hid2 = mat(x, rows, x->hidden);
-    x->g_d = mat(x, rows, d);
-    x->g_d2 = mat(x, rows, d);
-    x->g_qkv = mat(x, rows, 3 * d);
+    x->g_cls = mat(x, images, d);
     x->g_emb = mat(x, images, d);
     x->saved = images;
-}
-
-/* A trained block (block i) in training: as the loop in forward_chunk, but
- * every intermediate lands in its saved buffers at image `first`. */
-static void block_train(vit *x, int bi, unic_tensor *xs, int64_t images, int64_t first)
-{
-    const vit_block *bl = &x->blocks[bi];
-    vit_saved *sv = &x->sv[bi - x->first_trained];
-    int t = x->tokens;
-    int64_t rows = images * t, r0 = first * t;
-    unic_tensor xin = unic_rows(sv->xin, r0, rows), ln1 = unic_rows(sv->ln1, r0, rows);
-    unic_tensor qkv = unic_rows(sv->qkv, r0, rows), att = unic_rows(sv->att, r0, rows);
-    unic_tensor proj = unic_rows(sv->proj, r0, rows), xmid = unic_rows(sv->xmid, r0, rows);
-    unic_tensor ln2 = unic_rows(sv->ln2, r0, rows), pre = unic_rows(sv->pre, r0, rows);
-    unic_tensor post = unic_rows(sv->post, r0, rows), mlp = unic_rows(sv->mlp, r0, rows);
-    unic_tensor probs = unic_rows(sv->probs, first * x->heads * t, images * x->heads * t);
-    unic_tensor scratch = unic_rows(x->tmp, 0, rows);
-    unic->tensor_copy(&xin, xs);
-    unic->layer_norm_forward(&ln1, xs, bl->norm1_w, bl->norm1_b, x->eps);
-    unic->linear_forward(&qkv, &ln1, bl->qkv_w, bl->qkv_b);
-    attention(x, &qkv, &att, &probs);
-    unic->linear_forward(&proj, &att, bl->proj_w, bl->proj_b);
-    residual(xs, &proj, bl->ls1, &scratch);
-    unic->tensor_copy(&xmid, xs);
-    unic->layer_norm_forward(&ln2, xs, bl->norm2_w, bl->norm2_b, x->eps);
-    unic->linear_forward(&pre, &ln2, bl->fc1_w, bl->fc1_b);
-    unic->gelu_forward(&post, &pre);
-    unic->linear_forward(&mlp, &post, bl->fc2_w, bl->fc2_b);
-    residual(xs, &mlp, bl->ls2, &scratch);
 }
 
 /* input: `images` images [3, H, W] (host) -> emb [images, dim] or every
@@ -808,24 +725,14 @@ static void forward_chunk(vit *x, const float *input, int64_t images, int64_t fi
         unic->add(&all, x->pos, 1.0f);
     }
 
+    /* the blocks; in training the trained ones keep their activations at
+     * this chunk's rows of the batch, the frozen ones before them nothing */
     unic_tensor xs = unic_rows(x->x, 0, rows), ln = unic_rows(x->ln, 0, rows);
-    unic_tensor qkv = unic_rows(x->qkv, 0, rows), att = unic_rows(x->att, 0, rows);
-    unic_tensor tmp = unic_rows(x->tmp, 0, rows), hid = unic_rows(x->hid, 0, rows);
-    for (int i = 0; i < (train ? x->first_trained : x->depth); i++) {
-        const vit_block *bl = &x->blocks[i];
-        unic->layer_norm_forward(&ln, &xs, bl->norm1_w, bl->norm1_b, x->eps);
-        unic->linear_forward(&qkv, &ln, bl->qkv_w, bl->qkv_b);
-        attention(x, &qkv, &att, NULL);
-        unic->linear_forward(&tmp, &att, bl->proj_w, bl->proj_b);
-        residual(&xs, &tmp, bl->ls1, &tmp); /* tmp is spent: scaled in place */
-        unic->layer_norm_forward(&ln, &xs, bl->norm2_w, bl->norm2_b, x->eps);
-        unic->linear_forward(&hid, &ln, bl->fc1_w, bl->fc1_b);
-        unic->gelu_forward(&hid, &hid); /* elementwise, so in place is safe */
-        unic->linear_forward(&tmp, &hid, bl->fc2_w, bl->fc2_b);
-        residual(&xs, &tmp, bl->ls2, &tmp);
+    for (int i = 0; i < x->depth; i++) {
+        int trains = train && i >= x->first_trained;
+        unic->block_forward(&xs, &x->blocks[i], trains ? x->kept[i - x->first_trained] : NULL,
+                            first * t, x->work);
     }
-    for (int i = x->first_trained; train && i < x->depth; i++)
-        block_train(x, i, &xs, images, first);
     if (tok) { /* every token after the final norm, for heads that take tokens */
         if (train) {
             unic_tensor keep = unic_rows(x->s_xall, first * t, rows);
@@ -858,7 +765,10 @@ static void run_forward(vit *x, const unic_tensor *input, float *emb, float *tok
     int train = x->nparams && x->training;
     ensure_activations(x, n < VIT_CHUNK ? n : VIT_CHUNK);
     if (train) ensure_saved(x, n);
-    if (train && tok && !x->s_xall) x->s_xall = mat(x, x->saved * x->tokens, x->dim);
+    if (train && tok && !x->s_xall) {
+        x->s_xall = mat(x, x->saved * x->tokens, x->dim);
+        x->g_tok = mat(x, x->saved * x->tokens, x->dim);
+    }
     if (x->full) refresh_pos(x);
     x->batch = train ? n : 0; /* what backward may differentiate */
     x->batch_tokens = tok != NULL;
@@ -892,59 +802,14 @@ static unic_tensor *grad_of(vit *x, const unic_tensor *value)
     return NULL;
 }
 
-/* The residual branch y scaled by gamma (NULL: 1): d_branch = gamma * d_out,
- * d_gamma += sum over rows of d_out * y. */
-static void residual_backward(unic_tensor *d_branch, unic_tensor *d_gamma, const unic_tensor *d_out,
-                              const unic_tensor *y, const unic_tensor *gamma)
+/* The trained blocks' backward, the last first: dx holds d(the last block's
+ * output) and ends as d(the first trained block's input), which only full
+ * goes on with. */
+static void blocks_backward(vit *x, unic_tensor *dx)
 {
-    unic->tensor_copy(d_branch, d_out);
-    if (!gamma) return;
-    unic->scale_columns(d_branch, gamma);
-    unic->column_dot(d_gamma, d_out, y);
-}
-
-/* Block bi's backward over the batch's `rows` rows: dx holds d(block output)
- * on entry and, with want_dx, d(block input) on return (without, it is left
- * as d(xmid)). Attention mixes the tokens, so every token's path contributes
- * to the parameters' gradients. */
-static void block_backward(vit *x, int bi, int64_t n, unic_tensor *dx, int want_dx)
-{
-    const vit_block *bl = &x->blocks[bi];
-    const vit_saved *sv = &x->sv[bi - x->first_trained];
-    int64_t rows = n * x->tokens;
-    unic_tensor dh = unic_rows(x->g_hid, 0, rows), dh2 = unic_rows(x->g_hid2, 0, rows);
-    unic_tensor da = unic_rows(x->g_d, 0, rows), db = unic_rows(x->g_d2, 0, rows);
-    unic_tensor dqkv = unic_rows(x->g_qkv, 0, rows);
-    unic_tensor xin = unic_rows(sv->xin, 0, rows), xmid = unic_rows(sv->xmid, 0, rows);
-    unic_tensor ln1 = unic_rows(sv->ln1, 0, rows), att = unic_rows(sv->att, 0, rows);
-    unic_tensor ln2 = unic_rows(sv->ln2, 0, rows), pre = unic_rows(sv->pre, 0, rows);
-    unic_tensor post = unic_rows(sv->post, 0, rows), qkv = unic_rows(sv->qkv, 0, rows);
-    unic_tensor proj = unic_rows(sv->proj, 0, rows), mlp = unic_rows(sv->mlp, 0, rows);
-    unic_tensor probs = unic_rows(sv->probs, 0, n * x->heads * x->tokens);
-
-    /* MLP branch: out = xmid + ls2 * fc2(gelu(fc1(norm2(xmid)))) */
-    residual_backward(&da, bl->ls2 ? grad_of(x, bl->ls2) : NULL, dx, &mlp, bl->ls2);
-    unic->tensor_zero(&dh);
-    unic->linear_backward(&dh, grad_of(x, bl->fc2_w), grad_of(x, bl->fc2_b), &da, &post, bl->fc2_w);
-    unic->tensor_zero(&dh2);
-    unic->gelu_backward(&dh2, &pre, &dh);
-    unic->tensor_zero(&db);
-    unic->linear_backward(&db, grad_of(x, bl->fc1_w), grad_of(x, bl->fc1_b), &dh2, &ln2, bl->fc1_w);
-    unic->layer_norm_backward(dx, grad_of(x, bl->norm2_w), grad_of(x, bl->norm2_b), &db, &xmid,
-                              bl->norm2_w, x->eps);
-
-    /* attention branch: xmid = xin + ls1 * proj(attn(norm1(xin))) */
-    residual_backward(&da, bl->ls1 ? grad_of(x, bl->ls1) : NULL, dx, &proj, bl->ls1);
-    unic->tensor_zero(&db);
-    unic->linear_backward(&db, grad_of(x, bl->proj_w), grad_of(x, bl->proj_b), &da, &att,
-                          bl->proj_w);
-    unic->tensor_zero(&dqkv);
-    unic->attention_backward(&dqkv, &db, &qkv, &probs, x->tokens, x->heads);
-    unic->tensor_zero(&da);
-    unic->linear_backward(&da, grad_of(x, bl->qkv_w), grad_of(x, bl->qkv_b), &dqkv, &ln1,
-                          bl->qkv_w);
-    unic->layer_norm_backward(want_dx ? dx : NULL, grad_of(x, bl->norm1_w),
-                              grad_of(x, bl->norm1_b), &da, &xin, bl->norm1_w, x->eps);
+    for (int i = x->depth - 1; i >= x->first_trained; i--)
+        unic->block_backward(dx, &x->blocks[i], x->kept[i - x->first_trained], x->bwork,
+                             x->full || i > x->first_trained);
 }
 
 /* full: from d(tokens before block 0) to the patch embedding, cls_token and
@@ -1020,7 +885,7 @@ static void backward(void *self, const unic_tensor *d_emb)
     int t = x->tokens;
     int64_t n = x->batch, rows = n * t;
     unic_tensor dx = unic_rows(x->g_x, 0, rows), de = unic_rows(x->g_emb, 0, n);
-    unic_tensor dcls = unic_rows(x->g_d, 0, n), xout = unic_rows(x->s_xout, 0, n);
+    unic_tensor dcls = unic_rows(x->g_cls, 0, n), xout = unic_rows(x->s_xout, 0, n);
 
     /* the final norm, CLS rows only; the other tokens' gradient is zero */
     unic->tensor_copy(&de, d_emb);
@@ -1032,8 +897,7 @@ static void backward(void *self, const unic_tensor *d_emb)
         unic_tensor from = unic_rows(&dcls, b, 1), to = unic_rows(&dx, b * t, 1);
         unic->tensor_copy(&to, &from);
     }
-    for (int i = x->depth - 1; i >= x->first_trained; i--)
-        block_backward(x, i, n, &dx, x->full || i > x->first_trained);
+    blocks_backward(x, &dx);
     if (x->full) embed_backward(x, n, &dx);
 }
 
@@ -1043,15 +907,14 @@ static void backward_tokens(void *self, const unic_tensor *d_tokens)
     vit *x = self;
     if (!x->nparams || x->batch == 0 || !x->batch_tokens) return;
     int64_t n = x->batch, rows = n * x->tokens;
-    unic_tensor dx = unic_rows(x->g_x, 0, rows), dt = unic_rows(x->g_d2, 0, rows);
+    unic_tensor dx = unic_rows(x->g_x, 0, rows), dt = unic_rows(x->g_tok, 0, rows);
     unic_tensor xall = unic_rows(x->s_xall, 0, rows);
     unic_tensor in = {d_tokens->data, {rows, x->dim}, 2, d_tokens->device};
     unic->tensor_copy(&dt, &in);
     unic->tensor_zero(&dx);
     unic->layer_norm_backward(&dx, grad_of(x, x->norm_w), grad_of(x, x->norm_b), &dt, &xall,
                               x->norm_w, x->eps);
-    for (int i = x->depth - 1; i >= x->first_trained; i--)
-        block_backward(x, i, n, &dx, x->full || i > x->first_trained);
+    blocks_backward(x, &dx);
     if (x->full) embed_backward(x, n, &dx);
 }
 

@@ -7,7 +7,9 @@
  * then a LayerNorm and a linear classifier on the CLS token. The paper gives
  * no more detail; this is our reading, with timm's block and ViT
  * classifier conventions. Linear layers start as torch.nn.Linear does,
- * LayerNorms at weight 1 and bias 0. Device-agnostic through the api's ops. */
+ * LayerNorms at weight 1 and bias 0. The block is the core's (the api's
+ * block_forward / block_backward, the vit backbone's too) on this head's
+ * weights; everything runs on the api's ops, so on the CPU or the GPU. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +35,13 @@ typedef struct sa_head {
     int heads, hidden, dim, k, max_rows;
     unic_device dev;
     unic_tensor *w[NP], *g[NP];
+    unic_block block; /* the first NW of w and g, as the core's block sees them */
     /* activations for max_rows items of `tokens` tokens (allocated at the
      * first forward, when the token count is known) */
     int tokens;
-    unic_tensor *ln1, *qkv, *probs, *att, *h1, *ln2, *pre, *post, *h2; /* [rows * T, ...] */
-    unic_tensor *cls, *lnf;                                            /* [rows, dim] */
-    unic_tensor *d_big, *d_big2, *d_qkv, *d_hid, *d_hid2, *d_cls, *d_lnf;
-    unic_tensor x; /* the input of the last forward (a view) */
+    unic_block_activations *saved, *work;
+    unic_tensor *stream, *d_stream; /* [rows * T, dim]: tokens through the block, their gradient */
+    unic_tensor *cls, *lnf, *d_cls, *d_lnf; /* [rows, dim] */
 } sa_head;
 
 static const unic_param_spec params[] = {
@@ -63,9 +65,10 @@ static void *create(const unic_params *p, char *err, size_t errlen)
 
 static void free_activations(sa_head *h)
 {
-    unic_tensor **all[] = {&h->ln1, &h->qkv, &h->probs, &h->att, &h->h1, &h->ln2, &h->pre,
-                           &h->post, &h->h2, &h->cls, &h->lnf, &h->d_big, &h->d_big2, &h->d_qkv,
-                           &h->d_hid, &h->d_hid2, &h->d_cls, &h->d_lnf};
+    unic->block_activations_free(h->saved);
+    unic->block_activations_free(h->work);
+    h->saved = h->work = NULL;
+    unic_tensor **all[] = {&h->stream, &h->d_stream, &h->cls, &h->lnf, &h->d_cls, &h->d_lnf};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         unic->tensor_free(*all[i]);
         *all[i] = NULL;
@@ -88,6 +91,15 @@ static unic_tensor *new2(unic_device dev, int64_t rows, int64_t cols)
 {
     int64_t shape[2] = {rows, cols};
     return unic->tensor_new(dev, 2, shape);
+}
+
+/* The block's tensors among t[NP] (the weights or their gradients). */
+static unic_block_tensors block_tensors(unic_tensor *const *t)
+{
+    return (unic_block_tensors){
+        .norm1_w = t[N1W], .norm1_b = t[N1B], .qkv_w = t[QKVW], .qkv_b = t[QKVB],
+        .proj_w = t[PROJW], .proj_b = t[PROJB], .norm2_w = t[N2W], .norm2_b = t[N2B],
+        .fc1_w = t[FC1W], .fc1_b = t[FC1B], .fc2_w = t[FC2W], .fc2_b = t[FC2B]};
 }
 
 static int setup(void *self, int in_dim, int k, int max_rows, unic_device dev, uint64_t seed,
@@ -128,6 +140,8 @@ static int setup(void *self, int in_dim, int k, int max_rows, unic_device dev, u
     unic->tensor_copy(h->w[N2W], ones);
     unic->tensor_copy(h->w[NW], ones);
     unic->tensor_free(ones);
+    h->block = (unic_block){.dim = in_dim, .heads = h->heads, .hidden = h->hidden, .eps = EPS,
+                            .w = block_tensors(h->w), .g = block_tensors(h->g)};
     return 0;
 }
 
@@ -136,23 +150,13 @@ static void ensure_activations(sa_head *h, int t)
 {
     if (t == h->tokens) return;
     free_activations(h);
-    int64_t rows = (int64_t)h->max_rows * t, d = h->dim, hid = h->hidden;
-    h->ln1 = new2(h->dev, rows, d);
-    h->qkv = new2(h->dev, rows, 3 * d);
-    h->probs = new2(h->dev, (int64_t)h->max_rows * h->heads * t, t);
-    h->att = new2(h->dev, rows, d);
-    h->h1 = new2(h->dev, rows, d);
-    h->ln2 = new2(h->dev, rows, d);
-    h->pre = new2(h->dev, rows, hid);
-    h->post = new2(h->dev, rows, hid);
-    h->h2 = new2(h->dev, rows, d);
+    int64_t rows = (int64_t)h->max_rows * t, d = h->dim;
+    h->saved = unic->block_activations_new(&h->block, rows, t, 1);
+    h->work = unic->block_activations_new(&h->block, rows, t, 0);
+    h->stream = new2(h->dev, rows, d);
+    h->d_stream = new2(h->dev, rows, d);
     h->cls = new2(h->dev, h->max_rows, d);
     h->lnf = new2(h->dev, h->max_rows, d);
-    h->d_big = new2(h->dev, rows, d);
-    h->d_big2 = new2(h->dev, rows, d);
-    h->d_qkv = new2(h->dev, rows, 3 * d);
-    h->d_hid = new2(h->dev, rows, hid);
-    h->d_hid2 = new2(h->dev, rows, hid);
     h->d_cls = new2(h->dev, h->max_rows, d);
     h->d_lnf = new2(h->dev, h->max_rows, d);
     h->tokens = t;
@@ -166,25 +170,12 @@ static void forward(void *self, const unic_tensor *x, unic_tensor *logits)
     sa_head *h = self;
     int64_t n = x->shape[0], t = x->ndim == 3 ? x->shape[1] : 1, rows = n * t;
     ensure_activations(h, (int)t);
-    h->x = *x;
-    unic_tensor x2 = {x->data, {rows, h->dim}, 2, x->device};
-    unic_tensor ln1 = rows_of(h->ln1, rows), qkv = rows_of(h->qkv, rows);
-    unic_tensor probs = rows_of(h->probs, n * h->heads * t), att = rows_of(h->att, rows);
-    unic_tensor h1 = rows_of(h->h1, rows), ln2 = rows_of(h->ln2, rows);
-    unic_tensor pre = rows_of(h->pre, rows), post = rows_of(h->post, rows);
-    unic_tensor h2 = rows_of(h->h2, rows), cls = rows_of(h->cls, n), lnf = rows_of(h->lnf, n);
-    unic->layer_norm_forward(&ln1, &x2, h->w[N1W], h->w[N1B], EPS);
-    unic->linear_forward(&qkv, &ln1, h->w[QKVW], h->w[QKVB]);
-    unic->attention_forward(&att, &probs, &qkv, (int)t, h->heads);
-    unic->linear_forward(&h1, &att, h->w[PROJW], h->w[PROJB]);
-    unic->add(&h1, &x2, 1.0f);
-    unic->layer_norm_forward(&ln2, &h1, h->w[N2W], h->w[N2B], EPS);
-    unic->linear_forward(&pre, &ln2, h->w[FC1W], h->w[FC1B]);
-    unic->gelu_forward(&post, &pre);
-    unic->linear_forward(&h2, &post, h->w[FC2W], h->w[FC2B]);
-    unic->add(&h2, &h1, 1.0f);
+    unic_tensor in = {x->data, {rows, h->dim}, 2, x->device}, xs = rows_of(h->stream, rows);
+    unic_tensor cls = rows_of(h->cls, n), lnf = rows_of(h->lnf, n);
+    unic->tensor_copy(&xs, &in); /* the block works in place; x is the backbone's */
+    unic->block_forward(&xs, &h->block, h->saved, 0, h->work);
     for (int64_t b = 0; b < n; b++) { /* each item's CLS token */
-        unic_tensor src = unic_rows(&h2, b * t, 1), dst = unic_rows(&cls, b, 1);
+        unic_tensor src = unic_rows(&xs, b * t, 1), dst = unic_rows(&cls, b, 1);
         unic->tensor_copy(&dst, &src);
     }
     unic->layer_norm_forward(&lnf, &cls, h->w[NW], h->w[NB], EPS);
@@ -195,50 +186,24 @@ static void forward(void *self, const unic_tensor *x, unic_tensor *logits)
 static void backward(void *self, const unic_tensor *d_logits, unic_tensor *dx)
 {
     sa_head *h = self;
-    int64_t n = d_logits->shape[0], t = h->x.ndim == 3 ? h->x.shape[1] : 1, rows = n * t;
-    unic_tensor x2 = {h->x.data, {rows, h->dim}, 2, h->x.device};
-    unic_tensor ln1 = rows_of(h->ln1, rows), qkv = rows_of(h->qkv, rows);
-    unic_tensor probs = rows_of(h->probs, n * h->heads * t), att = rows_of(h->att, rows);
-    unic_tensor h1 = rows_of(h->h1, rows), ln2 = rows_of(h->ln2, rows);
-    unic_tensor pre = rows_of(h->pre, rows), post = rows_of(h->post, rows);
+    int64_t n = d_logits->shape[0], t = h->tokens, rows = n * t;
     unic_tensor cls = rows_of(h->cls, n), lnf = rows_of(h->lnf, n);
     unic_tensor d_lnf = rows_of(h->d_lnf, n), d_cls = rows_of(h->d_cls, n);
-    unic_tensor d_h2 = rows_of(h->d_big, rows), d_h1 = rows_of(h->d_big2, rows);
-    unic_tensor d_post = rows_of(h->d_hid, rows), d_pre = rows_of(h->d_hid2, rows);
-    unic_tensor d_qkv = rows_of(h->d_qkv, rows);
+    unic_tensor ds = rows_of(h->d_stream, rows);
 
     unic->tensor_zero(&d_lnf);
     unic->linear_backward(&d_lnf, h->g[CLSW], h->g[CLSB], d_logits, &lnf, h->w[CLSW]);
     unic->tensor_zero(&d_cls);
     unic->layer_norm_backward(&d_cls, h->g[NW], h->g[NB], &d_lnf, &cls, h->w[NW], EPS);
-    unic->tensor_zero(&d_h2); /* only the CLS rows reach the classifier */
+    unic->tensor_zero(&ds); /* only the CLS rows reach the classifier */
     for (int64_t b = 0; b < n; b++) {
-        unic_tensor src = unic_rows(&d_cls, b, 1), dst = unic_rows(&d_h2, b * t, 1);
+        unic_tensor src = unic_rows(&d_cls, b, 1), dst = unic_rows(&ds, b * t, 1);
         unic->tensor_copy(&dst, &src);
     }
-    /* h2 = h1 + fc2(gelu(fc1(norm2(h1)))) */
-    unic->tensor_zero(&d_post);
-    unic->linear_backward(&d_post, h->g[FC2W], h->g[FC2B], &d_h2, &post, h->w[FC2W]);
-    unic->tensor_zero(&d_pre);
-    unic->gelu_backward(&d_pre, &pre, &d_post);
-    unic_tensor d_ln2 = rows_of(h->d_qkv, rows); /* scratch: d_qkv is not live yet */
-    d_ln2.shape[1] = h->dim;
-    unic->tensor_zero(&d_ln2);
-    unic->linear_backward(&d_ln2, h->g[FC1W], h->g[FC1B], &d_pre, &ln2, h->w[FC1W]);
-    unic->tensor_copy(&d_h1, &d_h2);
-    unic->layer_norm_backward(&d_h1, h->g[N2W], h->g[N2B], &d_ln2, &h1, h->w[N2W], EPS);
-    /* h1 = x + proj(attention(qkv(norm1(x)))) */
-    unic_tensor d_att = d_h2; /* d_h2 is spent */
-    unic->tensor_zero(&d_att);
-    unic->linear_backward(&d_att, h->g[PROJW], h->g[PROJB], &d_h1, &att, h->w[PROJW]);
-    unic->tensor_zero(&d_qkv);
-    unic->attention_backward(&d_qkv, &d_att, &qkv, &probs, (int)t, h->heads);
-    unic_tensor d_ln1 = d_att;
-    unic->tensor_zero(&d_ln1);
-    unic->linear_backward(&d_ln1, h->g[QKVW], h->g[QKVB], &d_qkv, &ln1, h->w[QKVW]);
-    unic_tensor dx2 = {dx ? dx->data : NULL, {rows, h->dim}, 2, h->dev};
-    unic->layer_norm_backward(dx ? &dx2 : NULL, h->g[N1W], h->g[N1B], &d_ln1, &x2, h->w[N1W], EPS);
-    if (dx) unic->add(&dx2, &d_h1, 1.0f);
+    unic->block_backward(&ds, &h->block, h->saved, h->work, dx != NULL);
+    if (!dx) return;
+    unic_tensor dx2 = {dx->data, {rows, h->dim}, 2, dx->device};
+    unic->add(&dx2, &ds, 1.0f);
 }
 
 static int parameters(void *self, unic_param_tensor *out, int max)

@@ -7,6 +7,7 @@
 #include "mining/knn.h"
 #include "base/log.h"
 #include "ops/ops.h"
+#include "ops/transformer_block.h"
 #include "plugin/params.h"
 #include "plugin/registry.h"
 #include "base/util.h"
@@ -172,6 +173,11 @@ static const unic_api api = {
     .max_pool_forward = unic_max_pool_forward,
     .max_pool_backward = unic_max_pool_backward,
     .tensor_move = unic_tensor_move,
+    /* added in ABI 6.0 */
+    .block_activations_new = unic_block_activations_new,
+    .block_activations_free = unic_block_activations_free,
+    .block_forward = unic_block_forward,
+    .block_backward = unic_block_backward,
 };
 
 const unic_api *unic_core_api(void) { return &api; }

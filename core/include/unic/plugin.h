@@ -17,6 +17,7 @@
 
 #include "rng.h"
 #include "tensor.h"
+#include "transformer_block.h"
 
 /* The plugin ABI, MAJOR.MINOR. Every component records the version its
  * plugin was compiled against (UNIC_COMPONENT_ABI); the core loads it when
@@ -315,6 +316,23 @@ typedef struct unic_api {
     /* Moves a tensor's data to another device in place (its address, and so
      * every pointer to it, stays): for weights loaded on the host. */
     void (*tensor_move)(unic_tensor *t, unic_device dev);
+
+    /* added in ABI 6.0: the pre-norm transformer block (timm's Block; the
+     * structs and the contract are in transformer_block.h). Activations
+     * for up to max_rows token rows: keep = 0 work buffers any number of
+     * blocks share, keep = 1 what one block's forward keeps for backward.
+     * forward: x [rows, dim] <- block(x) in place; saved NULL keeps nothing,
+     * else receives x's rows from first_row on. backward: dx holds dL/d(out)
+     * and becomes dL/d(in) (input_grad = 0 skips that: nothing before
+     * trains); b->g accumulates. */
+    unic_block_activations *(*block_activations_new)(const unic_block *b, int64_t max_rows,
+                                                     int tokens, int keep);
+    void (*block_activations_free)(unic_block_activations *a);
+    void (*block_forward)(unic_tensor *x, const unic_block *b, unic_block_activations *saved,
+                          int64_t first_row, unic_block_activations *work);
+    void (*block_backward)(unic_tensor *dx, const unic_block *b,
+                           const unic_block_activations *saved, unic_block_activations *work,
+                           int input_grad);
 } unic_api;
 
 /* Keeps the api table for the plugin's callbacks (one per shared object). */
