@@ -392,3 +392,44 @@ Test(e2e_images, extract_then_features, .timeout = 600)
     cr_assert_not_null(metrics);
     cr_expect(strstr(metrics, "\"samples\":\t300"), "%s", metrics);
 }
+
+/* [data] max_pixels: an image larger than the bound is refused from its
+ * header, skipped and listed with the reason, and the run goes on. */
+Test(e2e_images, image_above_max_pixels_is_skipped_and_listed, .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("bomb"), *root = test_path(dir, "fmnist");
+    write_image_folder(root, 150);
+    unsigned char gray[40 * 40], *jpeg = NULL;
+    unsigned long size = 0;
+    for (int i = 0; i < 40 * 40; i++) gray[i] = (unsigned char)(i * 7);
+    tjhandle tj = tjInitCompress();
+    cr_assert_eq(tjCompress2(tj, gray, 40, 40, 40, TJPF_GRAY, &jpeg, &size, TJSAMP_GRAY, 90, 0), 0);
+    char *big = test_path(root, "train/c1/big.jpg");
+    test_write_file(big, jpeg, size);
+    tjFree(jpeg);
+    tjDestroy(tj);
+    char *list = test_path(dir, "classes.txt"), *ini = test_path(dir, "exp.ini");
+    test_write_text(list, "c0\nc1\nc2\nc3\nc4\nc5\nc6\nc7\nc8\nc9\n");
+    char text[4096], args[8192];
+    snprintf(text, sizeof text, image_ini, root, list);
+    test_write_text(ini, text);
+    int status;
+    snprintf(args, sizeof args,
+             "run %s --quiet --out %s/run --set data.max_pixels=784 --set train.epochs=1 "
+             "--set miner.pos.tau1=5 --set miner.neg.tau2=50",
+             ini, dir);
+    char *out = run_cmd(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    char *skipped = test_read_file(test_path(dir, "run/skipped.txt"), NULL);
+    cr_assert_not_null(skipped, "skipped.txt is missing");
+    cr_expect(strstr(skipped, "big.jpg") && strstr(skipped, "40 x 40 = 1600 pixels") &&
+                  strstr(skipped, "max_pixels"),
+              "%s", skipped);
+    cr_expect(!strstr(skipped, "img_0001.jpg"), "28 x 28 images stay: %s", skipped);
+    free(out);
+    free(skipped);
+    free(big);
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    free(test_run(args, &status));
+}

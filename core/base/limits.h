@@ -13,6 +13,12 @@
  * Hungarian matching's cost tables are sized by it. */
 #define UNIC_MAX_CLASSES 4096
 
+/* Training settings (the step buffers hold three rows per anchor in an
+ * int, and a thread count sizes OpenMP's pool). */
+#define UNIC_MAX_EPOCHS 1000000
+#define UNIC_MAX_BATCH (1 << 20)
+#define UNIC_MAX_THREADS 4096
+
 /* Pixels of one image, checked from its header before anything is
  * allocated (PIL's DecompressionBombError threshold): a 2 MB progressive
  * JPEG of 65000 x 65000 would otherwise need gigabytes per loader thread.

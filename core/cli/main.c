@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "experiment/config.h"
 #include "experiment/experiment.h"
 #include "experiment/grid.h"
@@ -243,6 +244,12 @@ static int parse_int_field(const char *path, int line, const char *name, const c
 
 static int cmd_eval(const cli *c)
 {
+    char why[1024];
+    if (unic_check_input_file(c->ini, "predictions file", UNIC_MAX_TEXT_FILE_BYTES, why,
+                              sizeof why) != 0) {
+        fprintf(stderr, "unic eval: %s\n", why);
+        return 2;
+    }
     FILE *f = fopen(c->ini, "r");
     if (!f) {
         fprintf(stderr, "unic eval: %s: %s\n", c->ini, strerror(errno));
@@ -313,9 +320,10 @@ static int cmd_eval(const cli *c)
         if (rc == 0) free(ext);
     }
     if (rc == 0 && c->old_classes) {
-        unsigned char old[4096];
+        unsigned char old[UNIC_MAX_CLASSES];
         int count;
-        if (unic_parse_class_list(c->old_classes, old, 4096, &count, err, sizeof err) != 0) {
+        if (unic_parse_class_list(c->old_classes, old, UNIC_MAX_CLASSES, &count, err,
+                                  sizeof err) != 0) {
             fprintf(stderr, "unic eval: --old-classes: %s\n", err);
             rc = -1;
         } else {
@@ -327,7 +335,8 @@ static int cmd_eval(const cli *c)
                     k++;
                 }
             unic_gcd_scores g;
-            if (unic_gcd_scores_compute(lab, pred, k, old, 4096, &g, err, sizeof err) != 0) {
+            if (unic_gcd_scores_compute(lab, pred, k, old, UNIC_MAX_CLASSES, &g, err,
+                                        sizeof err) != 0) {
                 fprintf(stderr, "unic eval: %s\n", err);
                 rc = -1;
             } else if (c->json)

@@ -7,8 +7,9 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "train/run.h"
 #include "base/util.h"
+#include "experiment/run_config.h"
+#include "train/run.h"
 
 #define MAX_AXES 16
 #define MAX_VALUES 64
@@ -56,6 +57,20 @@ static int read_axes(const unic_config *cfg, axis *axes, int *naxes, char *err, 
     return 0;
 }
 
+/* One point: its experiment resolved, and the typed settings a run will
+ * read checked against their bounds, so that `unic check` and a grid's
+ * validation refuse a bad value before any point runs. */
+static int prepare_point(unic_config *c, const unic_registry *reg, unic_experiment *x, char *err,
+                         size_t errlen)
+{
+    if (unic_experiment_prepare(c, reg, x, err, errlen) != 0) return -1;
+    unic_run_config settings;
+    if (unic_run_config_parse(x, &settings, err, errlen) == 0) return 0;
+    x->cfg = NULL; /* the caller frees c, as after a failed prepare */
+    unic_experiment_free(x);
+    return -1;
+}
+
 int unic_grid_prepare(const char *ini, const char *const *sets, int nsets,
                       const unic_registry *reg, unic_grid *g, char *err, size_t errlen)
 {
@@ -95,7 +110,7 @@ int unic_grid_prepare(const char *ini, const char *const *sets, int nsets,
             if (*p == '/' || *p == ' ') *p = '_';
         if (g->is_grid) unic_config_unset_section(c, "grid");
         char msg[4096];
-        if (rc == 0 && unic_experiment_prepare(c, reg, &g->runs[r], msg, sizeof msg) != 0) {
+        if (rc == 0 && prepare_point(c, reg, &g->runs[r], msg, sizeof msg) != 0) {
             if (naxes)
                 unic_errf(err, errlen, "%s (grid run %s)", msg, name);
             else

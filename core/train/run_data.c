@@ -19,6 +19,7 @@ static int open_images(run *r, const char *split, int64_t limit, unic_imageset *
     const char *kind = strcmp(c->format, "idx_images") == 0 ? "idx" : c->format;
     if (unic_imageset_open(kind, c->path, split, c->class_list, c->labels, set, err, errlen) != 0)
         return -1;
+    unic_imageset_set_max_pixels(*set, c->max_pixels);
     memset(d, 0, sizeof *d);
     char name[2300];
     snprintf(name, sizeof name, "%s%s%s", c->path, *split && strcmp(kind, "idx") ? ":" : "",

@@ -26,7 +26,7 @@
 #include "data/loader.h"
 #include "experiment/experiment.h"
 #include "train/checkpoint.h"
-#include "train/train_config.h"
+#include "experiment/run_config.h"
 
 #define MAX_PARAMS 512 /* vit finetune = full: 4 + 14 depth + 2, plus the head */
 

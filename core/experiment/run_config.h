@@ -3,19 +3,14 @@
  * experiment's parameters once, checked against their bounds, and from then
  * on only read as fields. Nothing past unic_run_config_parse looks a setting
  * up by name. */
-#ifndef UNIC_TRAIN_CONFIG_H
-#define UNIC_TRAIN_CONFIG_H
+#ifndef UNIC_RUN_CONFIG_H
+#define UNIC_RUN_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/limits.h"
 #include "experiment/experiment.h"
-
-/* Bounds beyond which a setting is refused (the step buffers hold three
- * rows per anchor in an int). */
-#define UNIC_MAX_EPOCHS 1000000
-#define UNIC_MAX_BATCH (1 << 20)
-#define UNIC_MAX_THREADS 4096
 
 /* The strings point into the experiment's parameters, which outlive a run. */
 typedef struct unic_data_config {
@@ -26,6 +21,7 @@ typedef struct unic_data_config {
     const char *old_classes;                      /* GCD when not "" */
     int images;                /* the format is read through the image loader */
     int64_t limit;             /* the first N items; 0 = all */
+    int64_t max_pixels;        /* image formats: per image, from its header; 0 = no bound */
     int classes;               /* clusters K; 0 = the number of label values */
     double labeled_fraction;   /* GCD: of the old-class items, in [0, 1] */
     uint64_t split_seed;       /* GCD: the labeled subset's draw */

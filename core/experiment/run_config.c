@@ -1,4 +1,4 @@
-#include "train/train_config.h"
+#include "experiment/run_config.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -72,7 +72,11 @@ static int parse_data(const unic_experiment *x, unic_data_config *d, char *err, 
     long limit = unic_param_int(p, "limit"), classes = unic_param_int(p, "classes");
     d->labeled_fraction = unic_param_float(p, "labeled_fraction");
     d->split_seed = (uint64_t)unic_param_int(p, "split_seed");
-    if (check_int(x, "data", "limit", limit, 0, LONG_MAX, err, errlen) != 0) return -1;
+    long max_pixels = unic_param_int(p, "max_pixels");
+    if (check_int(x, "data", "limit", limit, 0, LONG_MAX, err, errlen) != 0 ||
+        check_int(x, "data", "max_pixels", max_pixels, 0, LONG_MAX, err, errlen) != 0)
+        return -1;
+    d->max_pixels = max_pixels;
     if (classes != 0 && (classes < 2 || classes > UNIC_MAX_CLASSES)) {
         char bound[96], got[32];
         snprintf(bound, sizeof bound, "0 (the number of label values) or between 2 and %d "

@@ -9,7 +9,7 @@
 #include "experiment/experiment.h"
 #include "helpers.h"
 #include "plugin/registry.h"
-#include "train/train_config.h"
+#include "experiment/run_config.h"
 
 static const char *ini =
     "[data]\n"
@@ -58,9 +58,9 @@ static const char *parse(const char *beta1, const char *set, unic_run_config *c)
     return err;
 }
 
-TestSuite(train_config, .init = setup, .fini = teardown);
+TestSuite(run_config, .init = setup, .fini = teardown);
 
-Test(train_config, fields_hold_the_settings_and_defaults)
+Test(run_config, fields_hold_the_settings_and_defaults)
 {
     unic_run_config c;
     const char *err = parse("0.8", "train.lr=1e-3", &c);
@@ -78,7 +78,7 @@ Test(train_config, fields_hold_the_settings_and_defaults)
     cr_expect_eq(c.miner_scope[0], UNIC_SCOPE_UNLABELED);
 }
 
-Test(train_config, a_value_in_the_file_is_refused_with_its_line)
+Test(run_config, a_value_in_the_file_is_refused_with_its_line)
 {
     unic_run_config c;
     const char *err = parse("1", NULL, &c);
@@ -88,7 +88,7 @@ Test(train_config, a_value_in_the_file_is_refused_with_its_line)
     cr_expect(strstr(err, "[train] beta1 must be in [0, 1)"), "%s", err);
 }
 
-Test(train_config, every_bound_names_its_key)
+Test(run_config, every_bound_names_its_key)
 {
     static const struct {
         const char *set, *expected;
@@ -110,4 +110,27 @@ Test(train_config, every_bound_names_its_key)
         cr_expect(strstr(err, cases[i].expected), "--set %s: '%s'", cases[i].set, err);
         cr_expect(strstr(err, "(--set "), "--set %s: where it was set: '%s'", cases[i].set, err);
     }
+}
+
+/* `unic check` refuses an out-of-range value as `unic run` would, before
+ * any work, for every point of a grid. */
+Test(run_config, unic_check_applies_the_bounds)
+{
+    int status;
+    char *out = test_run("cd " UNIC_SOURCE_DIR " && " UNIC_BINARY_DIR
+                         "/unic check experiments/quickstart.ini --set train.beta1=1 2>&1",
+                         &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "[train] beta1") && strstr(out, "[0, 1)"), "%s", out);
+    free(out);
+    out = test_run("cd " UNIC_SOURCE_DIR " && " UNIC_BINARY_DIR
+                   "/unic check experiments/quickstart.ini --set train.batch_size=2147483647 2>&1",
+                   &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "[train] batch_size"), "%s", out);
+    free(out);
+    out = test_run("cd " UNIC_SOURCE_DIR " && " UNIC_BINARY_DIR
+                   "/unic check experiments/quickstart.ini 2>&1", &status);
+    cr_expect_eq(status, 0, "%s", out);
+    free(out);
 }
