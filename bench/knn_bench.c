@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     float *x = unic_xmalloc((size_t)n * d * sizeof(float));
     unic_array_to_f32(&a, x, err, sizeof err);
     unic_log_set_quiet(1);
-    unic_mine_input in = {n, d, x, NULL, NULL};
+    unic_mine_input in = {n, d, x, NULL, NULL, UNIC_CPU};
 
     /* the floor: the distance GEMMs in the engine's tiles */
     int64_t rows = unic_knn_tile_rows(n, (size_t)256 << 20);

@@ -125,7 +125,7 @@ int main(int argc, char **argv)
            tau2, unic_now() - t0);
     fflush(stdout);
 
-    unic_mine_input in = {n, d, x, NULL, NULL};
+    unic_mine_input in = {n, d, x, NULL, NULL, UNIC_CUDA};
     char err[2048];
     int32_t *idx = unic_xmalloc((size_t)n * (size_t)k * sizeof(int32_t));
     float *th = unic_xmalloc((size_t)n * sizeof(float));

@@ -631,7 +631,7 @@ static void expect_identical(const char *what, int64_t n, int k_top, int k_th, c
 static void compare_engines(const char *what, const float *x, int n, int d, int k_top, int k_th,
                             int64_t tile_rows, int64_t cand_cap)
 {
-    unic_mine_input in = {n, d, x, NULL, NULL};
+    unic_mine_input in = {n, d, x, NULL, NULL, UNIC_CPU};
     mined cpu = mined_new(n, k_top), gpu = mined_new(n, k_top);
     mine_on_cpu(&in, k_top, k_th, &cpu);
     unic_knn_gpu_opts opts = {tile_rows, cand_cap};
@@ -749,17 +749,19 @@ Test(cuda_knn, dispatch_and_shared_cache)
     const int n = 900, d = 16, k = 10, rank = 200;
     float *x = test_clustered_points(n, d, 21);
     char *dir = test_tmpdir("gpu_cache"), err[1024] = "";
-    unic_mine_input plain = {n, d, x, NULL, NULL}, cached = {n, d, x, NULL, dir};
+    unic_mine_input plain = {n, d, x, NULL, NULL, UNIC_CPU};
+    unic_mine_input cached = {n, d, x, NULL, dir, UNIC_CUDA};
     mined cpu = mined_new(n, k), gpu = mined_new(n, k), hit = mined_new(n, k);
     mine_on_cpu(&plain, k, 0, &cpu);
     mine_on_cpu(&plain, 0, rank, &cpu);
 
     /* as a run with [train] device = cuda hands its device to its miners */
-    cr_assert_eq(unic_knn_scoped(UNIC_CUDA, mine_cached, &(cached_request){&cached, k, rank, &gpu},
-                                 err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mine_cached(&(cached_request){&cached, k, rank, &gpu}, err, sizeof err), 0, "%s",
+                 err);
     cr_expect_eq(cache_files(dir), 2, "the GPU's results are cached like the CPU's");
     expect_identical("dispatched to the GPU", n, k, rank, &cpu, &gpu);
 
+    cached.device = UNIC_CPU;
     cr_assert_eq(unic_knn(&cached, k, hit.idx, hit.sq, err, sizeof err), 0, "%s", err);
     cr_assert_eq(unic_kth_neighbor(&cached, rank, hit.th, hit.th_idx, err, sizeof err), 0, "%s",
                  err);

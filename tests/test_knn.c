@@ -34,7 +34,7 @@ Test(knn, exact_against_brute_force_on_clustered_data)
 {
     const int n = 600, d = 24, k = 15, kth = 300;
     float *x = test_clustered_points(n, d, 5);
-    unic_mine_input in = {n, d, x, NULL, NULL};
+    unic_mine_input in = {n, d, x, NULL, NULL, UNIC_CPU};
     int32_t *idx = malloc(sizeof(int32_t) * n * k), th_idx[600];
     float *sq = malloc(sizeof(float) * n * k), th[600];
     char err[512];
@@ -67,7 +67,7 @@ Test(knn, exact_against_brute_force_on_clustered_data)
 Test(knn, refuses_a_plan_that_does_not_fit)
 {
     float *x = test_clustered_points(500, 8, 1);
-    unic_mine_input in = {500, 8, x, NULL, NULL};
+    unic_mine_input in = {500, 8, x, NULL, NULL, UNIC_CPU};
     int32_t idx[500 * 5];
     char err[1024] = "";
     setenv("UNIC_MEMORY_LIMIT", "4K", 1);
@@ -94,7 +94,7 @@ Test(knn, cache_hits_and_invalidates)
     const int n = 300, d = 6, k = 4;
     float *x = test_clustered_points(n, d, 2);
     char *dir = test_tmpdir("cache"), err[512];
-    unic_mine_input in = {n, d, x, NULL, dir};
+    unic_mine_input in = {n, d, x, NULL, dir, UNIC_CPU};
     int32_t a[300 * 4], b[300 * 5];
     cr_assert_eq(unic_knn(&in, k, a, NULL, err, sizeof err), 0, "%s", err);
     cr_assert_eq(count_files(dir), 1, "the first call writes the cache");
@@ -128,7 +128,7 @@ Test(knn, gpu_request_without_gpu_mines_on_the_cpu)
         cr_skip_test("a GPU is visible: the cuda_knn suite compares both engines there");
     const int n = 400, d = 12, k = 6, rank = 90;
     float *x = test_clustered_points(n, d, 3);
-    unic_mine_input in = {n, d, x, NULL, NULL};
+    unic_mine_input in = {n, d, x, NULL, NULL, UNIC_CPU};
     int32_t a[400 * 6], b[400 * 6], ta[400], tb[400];
     float sa[400], sb[400];
     char err[1024] = "";
@@ -145,5 +145,31 @@ Test(knn, gpu_request_without_gpu_mines_on_the_cpu)
     cr_expect_neq(unic_knn(&in, k, b, NULL, err, sizeof err), 0);
     unsetenv("UNIC_MINE_DEVICE");
     cr_expect(strstr(err, "UNIC_MINE_DEVICE=gpu") && strstr(err, "cpu or cuda"), "%s", err);
+    free(x);
+}
+
+/* The input carries the device to the engine (a run's [train] device, no
+ * hidden state): asking for the GPU where none is visible says so in the
+ * log and gives the CPU's exact results; asking for the CPU logs nothing. */
+Test(knn, the_input_carries_the_device)
+{
+    if (unic_cuda_available()) cr_skip_test("a GPU is visible: tests/test_cuda_parity.c covers it");
+    const int n = 200, d = 8, k = 5;
+    float *x = test_clustered_points(n, d, 9);
+    unic_mine_input on_cpu = {n, d, x, NULL, NULL, UNIC_CPU}, on_gpu = on_cpu;
+    on_gpu.device = UNIC_CUDA;
+    int32_t a[200 * 5], b[200 * 5];
+    char err[512];
+    test_log_capture_start();
+    cr_assert_eq(unic_knn(&on_cpu, k, a, NULL, err, sizeof err), 0, "%s", err);
+    char *quiet = test_log_capture_end();
+    test_log_capture_start();
+    cr_assert_eq(unic_knn(&on_gpu, k, b, NULL, err, sizeof err), 0, "%s", err);
+    char *warned = test_log_capture_end();
+    cr_expect(!strstr(quiet, "instead of the GPU"), "%s", quiet);
+    cr_expect(strstr(warned, "mining on the CPU instead of the GPU"), "%s", warned);
+    cr_expect_arr_eq(a, b, sizeof a);
+    free(quiet);
+    free(warned);
     free(x);
 }

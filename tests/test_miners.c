@@ -61,7 +61,7 @@ static void drop(miner *m)
 Test(miners, engine_on_a_line_orders_by_distance_then_index)
 {
     float *x = line(10);
-    unic_mine_input in = {10, 1, x, NULL, NULL};
+    unic_mine_input in = {10, 1, x, NULL, NULL, UNIC_CPU};
     int32_t idx[30];
     float d[30];
     char err[256];
@@ -90,7 +90,7 @@ Test(miners, engine_matches_brute_force_with_duplicates)
     unic_rng g = unic_rng_stream(3, 0, 0);
     for (int i = 0; i < n * d; i++) x[i] = (float)(unic_rng_u64(&g) % 5); /* coarse grid: many ties */
     memcpy(x + 10 * d, x + 20 * d, sizeof(float) * d); /* an exact duplicate */
-    unic_mine_input in = {n, d, x, NULL, NULL};
+    unic_mine_input in = {n, d, x, NULL, NULL, UNIC_CPU};
     int32_t *idx = malloc(sizeof(int32_t) * n * k);
     char err[256];
     cr_assert_eq(unic_knn(&in, k, idx, NULL, err, sizeof err), 0, "%s", err);
@@ -131,7 +131,7 @@ Test(miners, engine_matches_brute_force_with_duplicates)
 Test(miners, knn_positives_and_cleaning)
 {
     float *x = line(10);
-    unic_mine_input in = {10, 1, x, NULL, NULL};
+    unic_mine_input in = {10, 1, x, NULL, NULL, UNIC_CPU};
     miner m = make("knn", "tau1", "3", NULL, NULL);
     run_mine(&m, &in);
     unic_rng g = unic_rng_stream(1, 2, 3);
@@ -158,7 +158,7 @@ Test(miners, cleaning_matches_naive_union_sizes)
     float *x = malloc(sizeof(float) * n * d);
     unic_rng g = unic_rng_stream(8, 8, 8);
     for (int i = 0; i < n * d; i++) x[i] = unic_rng_uniform(&g);
-    unic_mine_input in = {n, d, x, NULL, NULL};
+    unic_mine_input in = {n, d, x, NULL, NULL, UNIC_CPU};
     int32_t *idx = malloc(sizeof(int32_t) * n * t1);
     char err[256];
     cr_assert_eq(unic_knn(&in, t1, idx, NULL, err, sizeof err), 0, "%s", err);
@@ -191,7 +191,7 @@ Test(miners, cleaning_matches_naive_union_sizes)
 Test(miners, far_negatives_lie_beyond_tau2)
 {
     float *x = line(10);
-    unic_mine_input in = {10, 1, x, NULL, NULL};
+    unic_mine_input in = {10, 1, x, NULL, NULL, UNIC_CPU};
     miner m = make("far", "tau2", "7", NULL, NULL);
     run_mine(&m, &in);
     unic_rng g = unic_rng_stream(9, 9, 9);
@@ -215,7 +215,7 @@ Test(miners, labeled_and_random)
 {
     float *x = line(8);
     int32_t labels[8] = {0, 0, 1, 1, -1, -1, 2, 0};
-    unic_mine_input in = {8, 1, x, labels, NULL};
+    unic_mine_input in = {8, 1, x, labels, NULL, UNIC_CPU};
     miner pos = make("labeled_pos", NULL, NULL, NULL, NULL);
     miner neg = make("labeled_neg", NULL, NULL, NULL, NULL);
     miner rnd = make("random", NULL, NULL, NULL, NULL);

@@ -354,26 +354,11 @@ int unic_knn_and_kth_on(unic_device dev, const unic_mine_input *in, int k_top, i
     return rc;
 }
 
-/* The device of the innermost unic_knn_scoped call on this thread, for the
- * entries whose signature (the plugin api's) has no device argument. It
- * exists only while the scope's function runs. */
-static _Thread_local const unic_device *scoped_device;
-
-int unic_knn_scoped(unic_device dev, int (*mine)(void *ctx, char *err, size_t errlen), void *ctx,
-                    char *err, size_t errlen)
-{
-    const unic_device *outer = scoped_device;
-    scoped_device = &dev;
-    int rc = mine(ctx, err, errlen);
-    scoped_device = outer;
-    return rc;
-}
-
 int unic_knn_and_kth(const unic_mine_input *in, int k_top, int32_t *top_idx, float *top_sq,
                      int k_th, float *th_sq, int32_t *th_idx, char *err, size_t errlen)
 {
-    unic_device dev = scoped_device ? *scoped_device : UNIC_CPU;
-    return unic_knn_and_kth_on(dev, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx, err, errlen);
+    return unic_knn_and_kth_on(in->device, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx, err,
+                               errlen);
 }
 
 int unic_knn(const unic_mine_input *in, int k, int32_t *idx, float *sq_dist, char *err,

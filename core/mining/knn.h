@@ -29,15 +29,8 @@ int unic_knn_and_kth_on(unic_device dev, const unic_mine_input *in, int k_top, i
                         float *top_sq, int k_th, float *th_sq, int32_t *th_idx, char *err,
                         size_t errlen);
 
-/* Calls mine(ctx) with the entries below mining on dev, for callers that
- * reach them through the plugin api, whose signatures (and unic_mine_input)
- * have no device: a run hands its [train] device to its miners this way.
- * The device lasts only for the call. */
-int unic_knn_scoped(unic_device dev, int (*mine)(void *ctx, char *err, size_t errlen), void *ctx,
-                    char *err, size_t errlen);
-
-/* The entries below mine on the CPU (or UNIC_MINE_DEVICE), or inside
- * unic_knn_scoped on its device. idx, sq_dist: [n, k] (sq_dist may be NULL). */
+/* The entries below mine on in->device (UNIC_MINE_DEVICE overrides it).
+ * idx, sq_dist: [n, k] (sq_dist may be NULL). */
 int unic_knn(const unic_mine_input *in, int k, int32_t *idx, float *sq_dist, char *err,
              size_t errlen);
 /* The point at 0-based rank k of every row, and its squared distance. */

@@ -479,7 +479,7 @@ int unic_neighbors_report(const char *input, const char *labels, const char *out
         return -1;
     }
     int64_t n = d.n;
-    unic_mine_input in = {n, (int)d.item_size, d.x, d.labels, NULL};
+    unic_mine_input in = {n, (int)d.item_size, d.x, d.labels, NULL, UNIC_CPU};
     double rnd = random_rate(d.labels, n, d.num_classes);
     unic_log(UNIC_LOG_INFO, "neighbors: %s, N=%lld D=%lld, %d classes (random same-class rate "
              "%.4f); writing to %s", path, (long long)n, (long long)d.item_size, d.num_classes,

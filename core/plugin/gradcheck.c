@@ -244,7 +244,7 @@ static points make_points(int64_t n)
             p.x[i * DIM + d] = (d == i % CLUSTERS ? 10.0f : 0.0f) + unic_rng_uniform(&g) - 0.5f;
         p.labels[i] = i % 2 == 0 ? (int32_t)(i % CLUSTERS) : -1;
     }
-    p.in = (unic_mine_input){n, DIM, p.x, p.labels, NULL};
+    p.in = (unic_mine_input){n, DIM, p.x, p.labels, NULL, UNIC_CPU};
     return p;
 }
 

@@ -71,12 +71,12 @@ void run_route_anchors(run *r)
     }
 }
 
-/* Every miner on the embeddings; each anchor its miner serves must get
- * candidates. */
-static int mine_all(void *ctx, char *err, size_t errlen)
+/* Every miner on the embeddings, searching neighbours on the run's [train]
+ * device (the input carries it to the api); each anchor its miner serves
+ * must get candidates. */
+int run_mine(run *r, char *err, size_t errlen)
 {
-    run *r = ctx;
-    unic_mine_input in = {r->n, r->dim, r->emb, r->visible, r->cache};
+    unic_mine_input in = {r->n, r->dim, r->emb, r->visible, r->cache, r->cfg.train.device};
     char msg[1024];
     for (int m = 0; m < r->x->nminers; m++) {
         instance *mi = &r->miners[m];
@@ -94,14 +94,6 @@ static int mine_all(void *ctx, char *err, size_t errlen)
         }
     }
     return 0;
-}
-
-/* The miners reach the mining engine through the plugin api, whose calls
- * carry no device: the run's [train] device is handed over for their
- * duration. */
-int run_mine(run *r, char *err, size_t errlen)
-{
-    return unic_knn_scoped(r->cfg.train.device, mine_all, r, err, errlen);
 }
 
 /* Draws a positive and a negative for anchors[0..b) into batch_idx, laid

@@ -32,7 +32,8 @@
  * signature changed); MINOR then restarts at 0.
  *
  * 6.0: the version split into major.minor (ABI 5 was a single number), the
- * loss's has_default_weight, and the api's entries up to its end. */
+ * loss's has_default_weight, unic_mine_input's device, and the api's entries
+ * up to its end. */
 #define UNIC_ABI_MAJOR 6
 #define UNIC_ABI_MINOR 0
 
@@ -160,6 +161,10 @@ typedef struct unic_mine_input {
     const float *embeddings;  /* [n, dim], host */
     const int32_t *labels;    /* [n], -1 where unlabeled */
     const char *cache_dir;    /* where miners may cache results, or NULL */
+    /* Where the api's neighbour search (knn, kth_neighbor) runs for this
+     * input: a run's [train] device; UNIC_MINE_DEVICE overrides it. A
+     * miner passes its input on unchanged. (6.0) */
+    unic_device device;
 } unic_mine_input;
 
 typedef struct unic_miner_ops {
