@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "data/io.h"
@@ -78,47 +80,151 @@ Test(knn, refuses_a_plan_that_does_not_fit)
     free(x);
 }
 
+/* Cache files (not their locks or temporaries) in dir. */
 static int count_files(const char *dir)
 {
     DIR *d = opendir(dir);
     int n = 0;
     struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += strstr(e->d_name, ".safetensors") != NULL;
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        n += len > 12 && strcmp(e->d_name + len - 12, ".safetensors") == 0;
+    }
     if (d) closedir(d);
     return n;
+}
+
+static void cache_file(const char *dir, char *path, size_t cap)
+{
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    path[0] = '\0';
+    while ((e = readdir(dd))) {
+        size_t len = strlen(e->d_name);
+        if (len > 12 && strcmp(e->d_name + len - 12, ".safetensors") == 0)
+            snprintf(path, cap, "%s/%s", dir, e->d_name);
+    }
+    closedir(dd);
+}
+
+/* unic_knn with its log captured (malloc'ed). */
+static char *knn_logged(const unic_mine_input *in, int k, int32_t *out)
+{
+    char err[512];
+    test_log_capture_start();
+    int rc = unic_knn(in, k, out, NULL, err, sizeof err);
+    char *log = test_log_capture_end();
+    cr_assert_eq(rc, 0, "%s", err);
+    return log;
 }
 
 Test(knn, cache_hits_and_invalidates)
 {
     const int n = 300, d = 6, k = 4;
     float *x = test_clustered_points(n, d, 2);
-    char *dir = test_tmpdir("cache"), err[512];
+    char *dir = test_tmpdir("cache"), path[4096], err[512];
     unic_mine_input in = {n, d, x, NULL, dir, UNIC_CPU};
     int32_t a[300 * 4], b[300 * 5];
-    cr_assert_eq(unic_knn(&in, k, a, NULL, err, sizeof err), 0, "%s", err);
+    free(knn_logged(&in, k, a));
     cr_assert_eq(count_files(dir), 1, "the first call writes the cache");
-    /* doctor the cached file: a hit must return what it holds */
-    DIR *dd = opendir(dir);
-    struct dirent *e;
-    char path[4096] = "";
-    while ((e = readdir(dd)))
-        if (strstr(e->d_name, ".safetensors")) snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    closedir(dd);
-    int32_t doctored[300 * 4];
-    for (int i = 0; i < n * k; i++) doctored[i] = 7;
-    unic_array t = {"idx", UNIC_DT_I32, 2, {n, k}, doctored, sizeof doctored};
-    const char *meta[] = {"version", "unic-neighbors-2", NULL};
-    cr_assert_eq(unic_safetensors_write(path, &t, 1, meta, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(unic_knn(&in, k, b, NULL, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(b[0], 7, "the second call should have been served from the cache");
+    char *log = knn_logged(&in, k, b);
+    cr_expect(strstr(log, "cached in"), "the second call is served from the cache: %s", log);
+    cr_expect_arr_eq(a, b, sizeof a);
+    free(log);
     /* other embeddings or another k: a different key */
     x[5] += 1.0f;
-    cr_assert_eq(unic_knn(&in, k, b, NULL, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(b[0], 0, "changed embeddings must not hit the old cache");
+    log = knn_logged(&in, k, b);
+    cr_expect(!strstr(log, "cached in"), "changed embeddings must not hit the old cache: %s", log);
     cr_expect_eq(count_files(dir), 2);
+    free(log);
     cr_assert_eq(unic_knn(&in, k + 1, b, NULL, err, sizeof err), 0, "%s", err);
     cr_expect_eq(count_files(dir), 3);
+    free(x);
+    (void)path;
+}
+
+/* One flipped byte in a cache file once changed a run's metrics silently
+ * or crashed it: now the file's checksums catch it, the cache is discarded
+ * with a warning and mined again, and the results are the exact ones. */
+Test(knn, damaged_cache_is_discarded_and_mined_again)
+{
+    const int n = 300, d = 6, k = 4;
+    float *x = test_clustered_points(n, d, 3);
+    char *dir = test_tmpdir("cache"), path[4096];
+    unic_mine_input in = {n, d, x, NULL, dir, UNIC_CPU};
+    int32_t a[300 * 4], b[300 * 4];
+    free(knn_logged(&in, k, a));
+    cache_file(dir, path, sizeof path);
+    size_t size;
+    char *bytes = test_read_file(path, &size);
+    cr_assert_not_null(bytes);
+    for (size_t back = 1; back < sizeof a; back += 997) { /* inside the data section */
+        size_t at = size - back;
+        bytes[at] ^= 0x40;
+        test_write_file(path, bytes, size);
+        char *log = knn_logged(&in, k, b);
+        cr_expect(strstr(log, "damaged cache file") && strstr(log, "checksum"), "%s", log);
+        cr_expect_arr_eq(a, b, sizeof a, "byte %zu", at);
+        free(log);
+        bytes[at] ^= 0x40;
+    }
+    char *log = knn_logged(&in, k, b);
+    cr_expect(strstr(log, "cached in"), "the mined-again file serves the next call: %s", log);
+    free(log);
+    free(bytes);
+    free(x);
+}
+
+/* Grid points running at once share one cache: three processes mine the
+ * same key at the same time; one mines while the others wait for its file,
+ * no file is torn, and all get the exact results. The processes are forked
+ * before this one starts OpenMP (libgomp does not survive a fork). */
+Test(knn, concurrent_processes_share_one_cache_key)
+{
+    const int n = 2000, d = 16, k = 10;
+    float *x = test_clustered_points(n, d, 4);
+    char *dir = test_tmpdir("cache"), *got_path = test_path(dir, "got");
+    unic_mine_input plain = {n, d, x, NULL, NULL, UNIC_CPU}, cached = plain;
+    cached.cache_dir = dir;
+    char err[512];
+    pid_t kids[3];
+    for (int c = 0; c < 3; c++) {
+        kids[c] = fork();
+        cr_assert_geq(kids[c], 0);
+        if (kids[c] == 0) {
+            int32_t *got = malloc(sizeof(int32_t) * n * k);
+            if (unic_knn(&cached, k, got, NULL, err, sizeof err) != 0) _exit(1);
+            char path[4200];
+            snprintf(path, sizeof path, "%s.%d", got_path, c);
+            test_write_file(path, got, sizeof(int32_t) * n * k);
+            _exit(0);
+        }
+    }
+    for (int c = 0; c < 3; c++) {
+        int status;
+        waitpid(kids[c], &status, 0);
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d", c);
+    }
+    int32_t *want = malloc(sizeof(int32_t) * n * k);
+    cr_assert_eq(unic_knn(&plain, k, want, NULL, err, sizeof err), 0, "%s", err);
+    for (int c = 0; c < 3; c++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s.%d", got_path, c);
+        size_t size;
+        int32_t *got = (int32_t *)test_read_file(path, &size);
+        cr_assert(got && size == sizeof(int32_t) * n * k, "process %d wrote no results", c);
+        cr_expect_arr_eq(got, want, size, "process %d", c);
+        free(got);
+    }
+    cr_expect_eq(count_files(dir), 1);
+    int32_t *again = malloc(sizeof(int32_t) * n * k);
+    char *log = knn_logged(&cached, k, again);
+    cr_expect(strstr(log, "cached in"), "%s", log);
+    cr_expect_arr_eq(again, want, sizeof(int32_t) * n * k);
+    free(log);
+    free(again);
+    free(want);
+    free(got_path);
     free(x);
 }
 

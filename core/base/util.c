@@ -91,9 +91,12 @@ int unic_edit_distance(const char *a, const char *b)
 int unic_write_parts_atomic(const char *path, const unic_write_part *parts, int nparts, char *err,
                             size_t errlen)
 {
-    size_t n = strlen(path) + 8;
+    /* The temp file is this process's own, so two writers of one path (grid
+     * points sharing a cache) never write into each other's bytes; the last
+     * rename wins, whole. */
+    size_t n = strlen(path) + 32;
     char *tmp = unic_xmalloc(n);
-    snprintf(tmp, n, "%s.tmp", path);
+    snprintf(tmp, n, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         unic_errf(err, errlen, "%s: cannot open for writing: %s", tmp, strerror(errno));

@@ -11,6 +11,7 @@
 #include "data/io.h"
 #include "mining/knn_engine.h"
 #include "mining/knn_gpu.h"
+#include "base/lock.h"
 #include "base/log.h"
 #include "ops/ops.h"
 #include "base/util.h"
@@ -164,7 +165,8 @@ static uint64_t hash_bytes(uint64_t h, const void *data, size_t size)
     return unic_mix64(h);
 }
 
-#define CACHE_VERSION "unic-neighbors-2"
+/* 3: a checksum of the data in the metadata. Older files are mined again. */
+#define CACHE_VERSION "unic-neighbors-3"
 
 static void cache_path(const unic_mine_input *in, int k_top, int k_th, char *buf, size_t buflen)
 {
@@ -175,58 +177,111 @@ static void cache_path(const unic_mine_input *in, int k_top, int k_th, char *buf
     snprintf(buf, buflen, "%s/neighbors-%016llx.safetensors", in->cache_dir, (unsigned long long)h);
 }
 
+/* The cache's four arrays, as stored: name, destination, count, dtype. */
+typedef struct cache_part {
+    const char *name;
+    void *data;
+    int64_t count;
+    unic_dtype dt;
+} cache_part;
+
+static int cache_parts(const unic_mine_input *in, int k_top, int32_t *top_idx, float *top_sq,
+                       float *th_sq, int32_t *th_idx, cache_part out[4])
+{
+    int count = 0;
+    if (k_top > 0) {
+        out[count++] = (cache_part){"idx", top_idx, in->n * k_top, UNIC_DT_I32};
+        if (top_sq) out[count++] = (cache_part){"sq", top_sq, in->n * k_top, UNIC_DT_F32};
+    }
+    if (th_sq) out[count++] = (cache_part){"th_sq", th_sq, in->n, UNIC_DT_F32};
+    if (th_idx) out[count++] = (cache_part){"th_idx", th_idx, in->n, UNIC_DT_I32};
+    return count;
+}
+
+/* A part's checksum as 16 hex digits; each part has its own, so a request
+ * that reads some of a file's parts checks just those. */
+static void cache_checksum(const cache_part *part, char hex[17])
+{
+    uint64_t h = hash_bytes(0x9e3779b97f4a7c15ULL, part->data, (size_t)part->count * 4);
+    snprintf(hex, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Index arrays must name points of this input: a flipped bit must not
+ * send a sampler outside the embeddings. */
+static int cache_indices_valid(const cache_part *parts, int count, int64_t n)
+{
+    for (int p = 0; p < count; p++) {
+        if (parts[p].dt != UNIC_DT_I32) continue;
+        const int32_t *v = parts[p].data;
+        for (int64_t i = 0; i < parts[p].count; i++)
+            if (v[i] < 0 || v[i] >= n) return 0;
+    }
+    return 1;
+}
+
+/* 0: the file held this request's results, checked; 1: no usable file
+ * (absent, another version or shape); -1: a damaged file, which the
+ * caller reports and replaces. */
 static int cache_load(const char *path, const unic_mine_input *in, int k_top, int32_t *top_idx,
-                      float *top_sq, int k_th, float *th_sq, int32_t *th_idx)
+                      float *top_sq, int k_th, float *th_sq, int32_t *th_idx, char *why,
+                      size_t whylen)
 {
     unic_safetensors *st;
-    char err[512];
-    if (access(path, R_OK) != 0 || unic_safetensors_open(path, &st, err, sizeof err) != 0) return -1;
+    if (access(path, R_OK) != 0) return 1;
+    if (unic_safetensors_open(path, &st, why, whylen) != 0) return -1;
     const char *v = unic_safetensors_meta(st, "version");
-    int ok = v && strcmp(v, CACHE_VERSION) == 0;
-    struct {
-        const char *name;
-        void *dst;
-        int64_t count;
-        unic_dtype dt;
-    } want[4] = {{"idx", top_idx, in->n * k_top, UNIC_DT_I32},
-                 {"sq", top_sq, in->n * k_top, UNIC_DT_F32},
-                 {"th_sq", th_sq, in->n, UNIC_DT_F32},
-                 {"th_idx", th_idx, in->n, UNIC_DT_I32}};
-    for (int w = 0; ok && w < 4; w++) {
-        if (!want[w].dst || want[w].count == 0) continue;
-        const unic_array *a = unic_safetensors_find(st, want[w].name);
-        ok = a && a->dtype == want[w].dt && unic_array_numel(a) == want[w].count;
-        if (ok) memcpy(want[w].dst, a->data, (size_t)want[w].count * 4);
+    int rc = v && strcmp(v, CACHE_VERSION) == 0 ? 0 : 1;
+    cache_part parts[4];
+    int count = cache_parts(in, k_top, top_idx, top_sq, k_th ? th_sq : NULL,
+                            k_th ? th_idx : NULL, parts);
+    for (int p = 0; rc == 0 && p < count; p++) {
+        const unic_array *a = unic_safetensors_find(st, parts[p].name);
+        char key[32], hex[17];
+        snprintf(key, sizeof key, "checksum.%s", parts[p].name);
+        const char *sum = unic_safetensors_meta(st, key);
+        if (!a || a->dtype != parts[p].dt || unic_array_numel(a) != parts[p].count) {
+            rc = 1;
+            break;
+        }
+        memcpy(parts[p].data, a->data, (size_t)parts[p].count * 4);
+        cache_checksum(&parts[p], hex);
+        if (!sum || strcmp(sum, hex) != 0)
+            rc = unic_errf(why, whylen, "%s: checksum %s, its data's is %s", parts[p].name,
+                           sum ? sum : "missing", hex);
     }
     unic_safetensors_close(st);
-    return ok ? 0 : -1;
+    if (rc == 0 && !cache_indices_valid(parts, count, in->n))
+        rc = unic_errf(why, whylen, "an index outside [0, %lld)", (long long)in->n);
+    return rc;
 }
 
 static void cache_save(const char *path, const unic_mine_input *in, int k_top,
                        const int32_t *top_idx, const float *top_sq, int k_th, const float *th_sq,
                        const int32_t *th_idx)
 {
+    cache_part parts[4];
+    int count = cache_parts(in, k_top, (int32_t *)top_idx, (float *)top_sq,
+                            k_th ? (float *)th_sq : NULL, k_th ? (int32_t *)th_idx : NULL, parts);
     unic_array t[4];
-    int count = 0;
-    if (k_top > 0) {
-        t[count++] = (unic_array){"idx", UNIC_DT_I32, 2, {in->n, k_top}, (void *)top_idx,
-                                  (size_t)(in->n * k_top) * 4};
-        if (top_sq)
-            t[count++] = (unic_array){"sq", UNIC_DT_F32, 2, {in->n, k_top}, (void *)top_sq,
-                                      (size_t)(in->n * k_top) * 4};
+    char kt[32], kh[32], keys[4][32], sums[4][17];
+    const char *meta[7 + 8] = {"version", CACHE_VERSION, "k_top", kt, "k_th", kh};
+    int m = 6;
+    for (int p = 0; p < count; p++) {
+        int per_row = parts[p].name[0] != 't'; /* idx, sq: [n, k_top]; th_*: [n] */
+        t[p] = (unic_array){(char *)parts[p].name, parts[p].dt, per_row ? 2 : 1,
+                            {in->n, per_row ? k_top : 0}, parts[p].data,
+                            (size_t)parts[p].count * 4};
+        snprintf(keys[p], sizeof keys[p], "checksum.%s", parts[p].name);
+        cache_checksum(&parts[p], sums[p]);
+        meta[m++] = keys[p];
+        meta[m++] = sums[p];
     }
-    if (k_th > 0) {
-        t[count++] = (unic_array){"th_sq", UNIC_DT_F32, 1, {in->n}, (void *)th_sq, (size_t)in->n * 4};
-        if (th_idx)
-            t[count++] = (unic_array){"th_idx", UNIC_DT_I32, 1, {in->n}, (void *)th_idx,
-                                      (size_t)in->n * 4};
-    }
-    char err[512], kt[32], kh[32];
+    meta[m] = NULL;
     snprintf(kt, sizeof kt, "%d", k_top);
     snprintf(kh, sizeof kh, "%d", k_th);
-    const char *meta[] = {"version", CACHE_VERSION, "k_top", kt, "k_th", kh, NULL};
+    char err[512];
     if (unic_mkdirs(in->cache_dir, err, sizeof err) != 0 ||
-        unic_safetensors_write(path, t, count, meta, err, sizeof err) != 0)
+        unic_safetensors_write(path, t, count, (const char *const *)meta, err, sizeof err) != 0)
         unic_log(UNIC_LOG_WARN, "could not cache the neighbours: %s", err);
 }
 
@@ -330,6 +385,17 @@ static int use_gpu(unic_device requested, char *err, size_t errlen)
     return 0;
 }
 
+/* Mines on the GPU or the CPU engine, with no cache. */
+static int mine_now(unic_device dev, const unic_mine_input *in, const char *what, int k_top,
+                    int32_t *top_idx, float *top_sq, int k_th, float *th_sq, int32_t *th_idx,
+                    char *err, size_t errlen)
+{
+    int gpu = use_gpu(dev, err, errlen);
+    if (gpu < 0) return -1;
+    return gpu ? unic_knn_gpu(in, k_top, top_idx, top_sq, k_th, th_sq, th_idx, NULL, err, errlen)
+               : cpu_engine(in, what, k_top, top_idx, top_sq, k_th, th_sq, th_idx, err, errlen);
+}
+
 /* Both engines return identical results, so the cache serves either. */
 int unic_knn_and_kth_on(unic_device dev, const unic_mine_input *in, int k_top, int32_t *top_idx,
                         float *top_sq, int k_th, float *th_sq, int32_t *th_idx, char *err,
@@ -339,18 +405,28 @@ int unic_knn_and_kth_on(unic_device dev, const unic_mine_input *in, int k_top, i
     if (unic_knn_check_request(in, k_top, k_th, err, errlen) != 0) return -1;
     char what[96], cache[4096] = "";
     unic_knn_describe(k_top, k_th, what, sizeof what);
-    if (in->cache_dir && *in->cache_dir) {
-        cache_path(in, k_top, k_th, cache, sizeof cache);
-        if (cache_load(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx) == 0) {
-            unic_log(UNIC_LOG_INFO, "mining %s of N=%lld: cached in %s", what, (long long)n, cache);
-            return 0;
-        }
+    if (!in->cache_dir || !*in->cache_dir)
+        return mine_now(dev, in, what, k_top, top_idx, top_sq, k_th, th_sq, th_idx, err, errlen);
+    cache_path(in, k_top, k_th, cache, sizeof cache);
+    /* One process mines a key while the others wait for its file (grid
+     * points sharing a cache). */
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s.lock", cache);
+    if (unic_mkdirs(in->cache_dir, err, errlen) != 0) return -1;
+    int lock = unic_lock_take(lock_path, "mining cache", 1, err, errlen);
+    if (lock < 0) return -1;
+    char why[512] = "";
+    int rc = cache_load(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx, why, sizeof why);
+    if (rc == 0) {
+        unic_log(UNIC_LOG_INFO, "mining %s of N=%lld: cached in %s", what, (long long)n, cache);
+    } else {
+        if (rc < 0)
+            unic_log(UNIC_LOG_WARN, "%s: damaged cache file (%s): discarded, mining again", cache,
+                     why);
+        rc = mine_now(dev, in, what, k_top, top_idx, top_sq, k_th, th_sq, th_idx, err, errlen);
+        if (rc == 0) cache_save(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx);
     }
-    int gpu = use_gpu(dev, err, errlen);
-    if (gpu < 0) return -1;
-    int rc = gpu ? unic_knn_gpu(in, k_top, top_idx, top_sq, k_th, th_sq, th_idx, NULL, err, errlen)
-                 : cpu_engine(in, what, k_top, top_idx, top_sq, k_th, th_sq, th_idx, err, errlen);
-    if (rc == 0 && *cache) cache_save(cache, in, k_top, top_idx, top_sq, k_th, th_sq, th_idx);
+    unic_lock_release(lock);
     return rc;
 }
 

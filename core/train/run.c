@@ -11,12 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/lock.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "train/run_internal.h"
 
-/* Settings checked, run folder made, components created: nothing has read
- * the data yet. */
+/* The run folder's lock, before anything is written into it: a second run
+ * into the same folder stops here, naming the first one's pid. */
+static int lock_folder(run *r, char *err, size_t errlen)
+{
+    char path[2100], what[2100];
+    snprintf(path, sizeof path, "%s/.lock", r->out);
+    snprintf(what, sizeof what, "run folder %s", r->out);
+    r->folder_lock = unic_lock_take(path, what, 0, err, errlen);
+    return r->folder_lock >= 0 ? 0 : -1;
+}
+
+/* Settings checked, run folder made and locked, components created:
+ * nothing has read the data yet. */
 static int open_run(run *r, const char *out_dir, const char *cache_dir, char *err, size_t errlen)
 {
     const unic_experiment *x = r->x;
@@ -28,7 +40,7 @@ static int open_run(run *r, const char *out_dir, const char *cache_dir, char *er
         snprintf(r->out, sizeof r->out, "%s", out);
     else
         snprintf(r->out, sizeof r->out, "runs/%s", x->name);
-    if (unic_mkdirs(r->out, err, errlen) != 0) return -1;
+    if (unic_mkdirs(r->out, err, errlen) != 0 || lock_folder(r, err, errlen) != 0) return -1;
     if (cache_dir)
         snprintf(r->cache, sizeof r->cache, "%s", cache_dir);
     else
@@ -119,6 +131,7 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
     /* on the heap: its checkpoint table alone is ~150 KB */
     run *r = unic_xcalloc(1, sizeof *r);
     r->x = x;
+    r->folder_lock = -1;
     r->config = unic_experiment_resolved_ini(x);
     FILE *log = NULL;
     int rc = -1;
@@ -134,11 +147,13 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         }
         rc = 0;
     }
+    int folder_lock = r->folder_lock;
     free_run(r);
     unic_log_set_file(NULL);
     if (log) {
         if (rc != 0) fprintf(log, "[error] %s\n", err);
         fclose(log);
     }
+    unic_lock_release(folder_lock); /* the folder's last write is done */
     return rc;
 }

@@ -40,6 +40,7 @@ typedef struct run {
     unic_run_config cfg; /* every setting, typed and checked before any work */
     char *config;        /* the resolved experiment: config.resolved.ini, checkpoints */
     char out[2048], cache[2300];
+    int folder_lock;        /* held on out/.lock for the whole run, or -1 */
     int gcd;             /* scored as GCD (unic_extract leaves it 0) */
     /* data */
     unic_dataset train, eval;
