@@ -1,5 +1,8 @@
 #include "helpers.h"
 
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+
 #include "data/io.h"
 #include "base/log.h"
 #include "plugin/params.h"
@@ -11,6 +14,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+
+/* Every temporary folder of a test run lives under one root, made before
+ * the first test (the runner's TMPDIR, inherited by the forked tests and
+ * the unic processes they start) and removed after the last, so a run
+ * leaves nothing in /tmp whichever test failed or crashed. */
+static char test_root[4096];
+
+ReportHook(PRE_ALL)(struct criterion_test_set *tests)
+{
+    (void)tests;
+    const char *base = getenv("TMPDIR");
+    snprintf(test_root, sizeof test_root, "%s/unic-tests-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(test_root)) {
+        perror("mkdtemp");
+        abort();
+    }
+    setenv("TMPDIR", test_root, 1);
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+    (void)stats;
+    if (!test_root[0]) return;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_root);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", test_root);
+}
 
 char *test_tmpdir(const char *tag)
 {

@@ -69,6 +69,9 @@ static void print_table(const char *title, const unic_param_spec *spec)
         char type[128];
         if (s->type == UNIC_CHOICE)
             snprintf(type, sizeof type, "%s", s->choices);
+        else if ((s->type == UNIC_INT || s->type == UNIC_FLOAT) && s->choices && *s->choices)
+            snprintf(type, sizeof type, "%s in %s", s->type == UNIC_INT ? "int" : "number",
+                     s->choices);
         else
             snprintf(type, sizeof type, "%s", unic_param_type_name(s->type));
         printf("    %-18s %-22s default %-12s %s\n", s->name, type, *s->def ? s->def : "\"\"",
@@ -159,6 +162,7 @@ static int cmd_run(const cli *c, int check_only)
     /* every run of a grid is validated before the first one starts */
     if (unic_grid_prepare(c->ini, c->sets, c->nsets, reg, &grid, err, sizeof err) != 0) {
         fprintf(stderr, "unic: %s\n", err);
+        unic_registry_free(reg);
         return 2;
     }
     if (check_only) {

@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 static int fuzz_fd = -1;
-static char fuzz_dir[64];
-static char fuzz_link[128];
+static char fuzz_dir[4096];
+static char fuzz_link[4200];
 
 static inline void fuzz_cleanup(void)
 {
     if (!fuzz_dir[0]) return;
-    char cmd[128];
+    char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_dir);
     if (system(cmd) != 0) fprintf(stderr, "fuzz: could not remove %s\n", fuzz_dir);
 }
@@ -31,7 +31,8 @@ static inline const char *fuzz_as_file(const uint8_t *data, size_t n, const char
 {
     if (fuzz_fd < 0) {
         fuzz_fd = memfd_create("unic-fuzz", 0);
-        snprintf(fuzz_dir, sizeof fuzz_dir, "/tmp/unic-fuzz-XXXXXX");
+        const char *base = getenv("TMPDIR");
+        snprintf(fuzz_dir, sizeof fuzz_dir, "%s/unic-fuzz-XXXXXX", base && *base ? base : "/tmp");
         if (fuzz_fd < 0 || !mkdtemp(fuzz_dir)) abort();
         atexit(fuzz_cleanup);
     }
