@@ -126,11 +126,11 @@ typedef struct vit {
 static const unic_param_spec params[] = {
     {"checkpoint", UNIC_STRING, "",
      "path of a .safetensors checkpoint with timm / DINO names (required)", NULL},
-    {"patch", UNIC_INT, "16", "patch size in pixels", NULL},
-    {"depth", UNIC_INT, "12", "number of transformer blocks", NULL},
-    {"dim", UNIC_INT, "768", "embedding width (the embedding size)", NULL},
-    {"heads", UNIC_INT, "12", "attention heads (dim must be a multiple)", NULL},
-    {"mlp_ratio", UNIC_INT, "4", "MLP hidden width over dim", NULL},
+    {"patch", UNIC_INT, "16", "patch size in pixels", "1..4096"},
+    {"depth", UNIC_INT, "12", "number of transformer blocks", "1..1024"},
+    {"dim", UNIC_INT, "768", "embedding width (the embedding size)", "1..65536"},
+    {"heads", UNIC_INT, "12", "attention heads (dim must be a multiple)", "1..1024"},
+    {"mlp_ratio", UNIC_INT, "4", "MLP hidden width over dim", "1..64"},
     {"layerscale", UNIC_BOOL, "false", "blocks have DINOv2's ls1.gamma / ls2.gamma", NULL},
     {"norm_eps", UNIC_FLOAT, "1e-6",
      "LayerNorm epsilon: 1e-6 as timm, DINO and DINOv2 train with (Hugging Face's ViT configs "

@@ -45,8 +45,8 @@ typedef struct sa_head {
 } sa_head;
 
 static const unic_param_spec params[] = {
-    {"heads", UNIC_INT, "12", "attention heads (the token width must be a multiple)", NULL},
-    {"hidden", UNIC_INT, "2048", "the block's MLP width (A.10)", NULL},
+    {"heads", UNIC_INT, "12", "attention heads (the token width must be a multiple)", "1..1024"},
+    {"hidden", UNIC_INT, "2048", "the block's MLP width (A.10)", "1..65536"},
     {NULL},
 };
 

@@ -17,7 +17,7 @@ typedef struct mlp {
 } mlp;
 
 static const unic_param_spec params[] = {
-    {"hidden", UNIC_INT, "2048", "width of the hidden layer", NULL},
+    {"hidden", UNIC_INT, "2048", "width of the hidden layer", "1..65536"},
     {NULL},
 };
 

@@ -17,7 +17,8 @@ typedef struct far {
 } far;
 
 static const unic_param_spec params[] = {
-    {"tau2", UNIC_INT, "5000", "negatives: points ranked tau2 or later by distance (0-based, eq. 3)", NULL},
+    {"tau2", UNIC_INT, "5000", "negatives: points ranked tau2 or later by distance (0-based, eq. 3)",
+     "1..2147483647"},
     {NULL},
 };
 

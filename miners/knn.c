@@ -20,9 +20,10 @@ typedef struct knn {
 } knn;
 
 static const unic_param_spec params[] = {
-    {"tau1", UNIC_INT, "20", "positives: this many nearest neighbours, the anchor included", NULL},
+    {"tau1", UNIC_INT, "20", "positives: this many nearest neighbours, the anchor included",
+     "1..65536"},
     {"eta", UNIC_INT, "0", "clean: drop the neighbours of anchors whose second-order union "
-                           "exceeds eta points (0 = no cleaning)", NULL},
+                           "exceeds eta points (0 = no cleaning)", "0..2147483647"},
     {NULL},
 };
 

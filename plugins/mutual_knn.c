@@ -25,7 +25,7 @@ typedef struct mutual_knn {
 
 static const unic_param_spec params[] = {
     {"tau1", UNIC_INT, "20", "positives: the tau1 nearest neighbours that list the anchor "
-                             "among their own tau1 nearest", NULL},
+                             "among their own tau1 nearest", "1..65536"},
     {NULL},
 };
 

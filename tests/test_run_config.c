@@ -100,7 +100,7 @@ Test(run_config, every_bound_names_its_key)
         {"train.threads=-2", "[train] threads must be between 0 and 4096, got -2"},
         {"train.checkpoint_every=-1", "[train] checkpoint_every must be at least 0, got -1"},
         {"eval.every=-1", "[eval] every must be at least 0, got -1"},
-        {"eval.kmeans_restarts=0", "[eval] kmeans_restarts must be at least 1, got 0"},
+        {"eval.kmeans_restarts=0", "[eval] kmeans_restarts must be between 1 and 10000, got 0"},
         {"data.limit=-5", "[data] limit must be at least 0, got -5"},
         {"data.classes=5000", "(UNIC_MAX_CLASSES)"},
     };

@@ -19,6 +19,19 @@
 #define UNIC_MAX_BATCH (1 << 20)
 #define UNIC_MAX_THREADS 4096
 
+/* k-means ([eval] kmeans_restarts, kmeans_max_iter): each restart runs up
+ * to max_iter passes over N x D; two billion restarts never end. */
+#define UNIC_MAX_KMEANS_RESTARTS 10000
+#define UNIC_MAX_KMEANS_ITER 1000000
+
+/* A plain-number limit as a string, for a parameter table's "min..max". */
+#define UNIC_STR_(x) #x
+#define UNIC_STR(x) UNIC_STR_(x)
+
+/* A plugin's own size and count settings ([head] hidden, [miner.knn] tau1,
+ * vit's dim...) carry their bounds in the plugin's parameter table
+ * (unic_param_spec, "min..max"); the core checks them while reading the INI. */
+
 /* Pixels of one image, checked from its header before anything is
  * allocated (PIL's DecompressionBombError threshold): a 2 MB progressive
  * JPEG of 65000 x 65000 would otherwise need gigabytes per loader thread.

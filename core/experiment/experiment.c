@@ -68,8 +68,10 @@ const unic_param_spec unic_train_spec[] = {
 const unic_param_spec unic_eval_spec[] = {
     {"every", UNIC_INT, "1", "evaluate every N epochs (0 = only at the end)", NULL},
     {"kmeans", UNIC_BOOL, "true", "score the k-means (GCD: semi-supervised k-means) baseline", NULL},
-    {"kmeans_restarts", UNIC_INT, "10", "k-means restarts (sklearn's n_init)", NULL},
-    {"kmeans_max_iter", UNIC_INT, "300", "k-means iterations per restart", NULL},
+    {"kmeans_restarts", UNIC_INT, "10", "k-means restarts (sklearn's n_init)",
+     "1.." UNIC_STR(UNIC_MAX_KMEANS_RESTARTS)},
+    {"kmeans_max_iter", UNIC_INT, "300", "k-means iterations per restart",
+     "1.." UNIC_STR(UNIC_MAX_KMEANS_ITER)},
     {"kmeans_seed", UNIC_INT, "0", "k-means seed", NULL},
     {"save_embeddings", UNIC_BOOL, "true", "write the training embeddings and labels to "
                                            "embeddings.safetensors (for `unic neighbors RUN`)", NULL},
@@ -130,10 +132,12 @@ static int fill(const unic_config *cfg, const char *section, unic_params *p, con
                              unic_config_where(cfg, section, keys[i], where, sizeof where),
                              section, keys[i], what, m ? close : "(it takes no keys)");
         }
+        /* "[head] hidden must be between 1 and 65536, got 0" reads as a
+         * sentence; a type error stays "[head] hidden: expected ...". */
         if (unic_params_set(p, keys[i], v ? v : "", msg, sizeof msg) != 0)
-            return unic_errf(err, errlen, "%s: [%s] %s: %s",
+            return unic_errf(err, errlen, "%s: [%s] %s%s%s",
                              unic_config_where(cfg, section, keys[i], where, sizeof where),
-                             section, keys[i], msg);
+                             section, keys[i], strncmp(msg, "must ", 5) == 0 ? " " : ": ", msg);
     }
     return 0;
 }

@@ -137,8 +137,9 @@ static int parse_eval(const unic_experiment *x, unic_eval_config *e, char *err, 
     e->kmeans = unic_param_bool(p, "kmeans");
     if (check_int(x, "eval", "every", every, 0, INT_MAX, err, errlen) != 0) return -1;
     if (e->kmeans &&
-        (check_int(x, "eval", "kmeans_restarts", restarts, 1, INT_MAX, err, errlen) != 0 ||
-         check_int(x, "eval", "kmeans_max_iter", iters, 1, INT_MAX, err, errlen) != 0))
+        (check_int(x, "eval", "kmeans_restarts", restarts, 1, UNIC_MAX_KMEANS_RESTARTS, err,
+                   errlen) != 0 ||
+         check_int(x, "eval", "kmeans_max_iter", iters, 1, UNIC_MAX_KMEANS_ITER, err, errlen) != 0))
         return -1;
     e->every = (int)every;
     e->kmeans_restarts = (int)restarts;

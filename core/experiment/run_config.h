@@ -45,8 +45,8 @@ typedef struct unic_train_config {
 typedef struct unic_eval_config {
     int every;                 /* epochs; 0 = only after the last */
     int kmeans;                /* score the k-means (GCD: SS-k-means) baseline */
-    int kmeans_restarts;       /* >= 1 */
-    int kmeans_max_iter;       /* >= 1 */
+    int kmeans_restarts;       /* 1..UNIC_MAX_KMEANS_RESTARTS */
+    int kmeans_max_iter;       /* 1..UNIC_MAX_KMEANS_ITER */
     uint64_t kmeans_seed;
     int save_embeddings;       /* embeddings.safetensors in the run folder */
 } unic_eval_config;

@@ -78,19 +78,50 @@ static int in_choices(const char *choices, const char *v)
     return 0;
 }
 
+/* Splits "min..max" (either side may be empty) into its two ends; "" when
+ * a side is open. 0 when the text has that form. */
+static int split_range(const char *range, char *lo, char *hi, size_t len)
+{
+    const char *dots = strstr(range, "..");
+    if (!dots || (size_t)(dots - range) >= len || strlen(dots + 2) >= len) return -1;
+    memcpy(lo, range, (size_t)(dots - range));
+    lo[dots - range] = 0;
+    strcpy(hi, dots + 2);
+    return 0;
+}
+
+/* 0 when value lies within the spec's bounds (or it has none). The bounds
+ * come from a plugin's table: a malformed one is the plugin's bug. */
+static int check_range(const unic_param_spec *s, double value, const char *v, char *err,
+                       size_t errlen)
+{
+    if (!s->choices || !*s->choices) return 0;
+    char lo[64], hi[64];
+    if (split_range(s->choices, lo, hi, sizeof lo) != 0)
+        unic_die("internal: parameter '%s' has bounds '%s'; expected min..max", s->name,
+                 s->choices);
+    int below = *lo && value < strtod(lo, NULL), above = *hi && value > strtod(hi, NULL);
+    if (!below && !above) return 0;
+    if (*lo && *hi) return unic_errf(err, errlen, "must be between %s and %s, got %s", lo, hi, v);
+    if (*lo) return unic_errf(err, errlen, "must be at least %s, got %s", lo, v);
+    return unic_errf(err, errlen, "must be at most %s, got %s", hi, v);
+}
+
 int unic_param_check(const unic_param_spec *s, const char *v, char *err, size_t errlen)
 {
     char *end;
     errno = 0;
     switch (s->type) {
-    case UNIC_INT:
-        strtol(v, &end, 10);
+    case UNIC_INT: {
+        /* Every long a bound can name (|x| <= 2^53 in practice) is exact as a double. */
+        long i = strtol(v, &end, 10);
         if (!*v || *end || errno) break;
-        return 0;
+        return check_range(s, (double)i, v, err, errlen);
+    }
     case UNIC_FLOAT: {
         double d = strtod(v, &end);
         if (!*v || *end || errno || !isfinite(d)) break;
-        return 0;
+        return check_range(s, d, v, err, errlen);
     }
     case UNIC_BOOL: {
         int b;

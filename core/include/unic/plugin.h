@@ -56,7 +56,12 @@ typedef enum { UNIC_INT, UNIC_FLOAT, UNIC_BOOL, UNIC_STRING, UNIC_CHOICE } unic_
 
 /* One INI key a component accepts. `def` is the default as it would be
  * written in the INI; `choices` lists the values of a UNIC_CHOICE as "a|b|c".
- * A table ends with an entry whose name is NULL. */
+ * For UNIC_INT and UNIC_FLOAT, `choices` holds optional bounds, inclusive, as
+ * "min..max", "min.." or "..max" (NULL or "" = unbounded): the core refuses
+ * a value outside them while reading the INI, naming the section, key, bound
+ * and value, so create() never sees it. (The bounds share this field rather
+ * than new ones so every existing positional table still initialises every
+ * field.) A table ends with an entry whose name is NULL. */
 typedef struct unic_param_spec {
     const char *name;
     unic_param_type type;

@@ -1,0 +1,115 @@
+/* Validation before work: a plugin's size and count settings are bounded
+ * by its parameter table, non-finite features, oversized batches, fractional
+ * and huge labels and an over-budget training plan are all caught before
+ * any epoch, through the `unic` command as a user meets them. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/io.h"
+#include "helpers.h"
+#include "plugin/params.h"
+
+#define UNIC UNIC_BINARY_DIR "/unic"
+
+/* Runs `unic ARGS` from the source tree; the output, and the status in *status. */
+static char *unic(const char *args, int *status)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd " UNIC_SOURCE_DIR " && " UNIC " %s 2>&1", args);
+    return test_run(cmd, status);
+}
+
+/* ---- 1. plugin parameter bounds ----------------------------------------- */
+
+static const char *bounded_ini =
+    "[data]\n"                      /* 1 */
+    "path = data.npy\n"             /* 2 */
+    "[backbone]\n"                  /* 3 */
+    "plugin = features\n"           /* 4 */
+    "[head]\n"                      /* 5 */
+    "plugin = mlp\n"                /* 6 */
+    "hidden = %s\n"                 /* 7 */
+    "[miner.positives]\n"
+    "plugin = knn\n"
+    "tau1 = %s\n"
+    "[loss.pos]\n"
+    "[eval]\n"
+    "kmeans_restarts = %s\n";
+
+/* `unic check` on the experiment above; returns its output. */
+static char *check(const char *dir, const char *hidden, const char *tau1, const char *restarts,
+                   int *status)
+{
+    char *ini = test_path(dir, "exp.ini"), text[1024], args[2048];
+    snprintf(text, sizeof text, bounded_ini, hidden, tau1, restarts);
+    test_write_text(ini, text);
+    snprintf(args, sizeof args, "check %s", ini);
+    char *out = unic(args, status);
+    unlink(ini);
+    free(ini);
+    return out;
+}
+
+/* hidden = 2147483647 overflowed mlp's int sizes; 2e9-wide layers and two
+ * billion k-means restarts ran "forever". */
+Test(validation, plugin_bounds_refuse_naming_file_line_section_key)
+{
+    char *dir = test_tmpdir("bounds");
+    int status;
+    char *out = check(dir, "2147483647", "20", "10", &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "exp.ini:7: [head] hidden must be between 1 and 65536, got 2147483647"),
+              "%s", out);
+    free(out);
+    out = check(dir, "2000000000", "20", "10", &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "[head] hidden must be between 1 and 65536, got 2000000000"), "%s", out);
+    free(out);
+    out = check(dir, "16", "0", "10", &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "exp.ini:10: [miner.positives] tau1 must be between 1 and 65536, got 0"),
+              "%s", out);
+    free(out);
+    out = check(dir, "16", "20", "2000000000", &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "[eval] kmeans_restarts must be between 1 and 10000, got 2000000000"),
+              "%s", out);
+    free(out);
+    /* the bounds themselves are accepted */
+    out = check(dir, "65536", "65536", "10000", &status);
+    cr_expect(!strstr(out, "must be"), "%s", out);
+    free(out);
+    rmdir(dir);
+    free(dir);
+}
+
+Test(validation, param_bounds_open_ends_and_numbers)
+{
+    char err[256];
+    unic_param_spec at_least = {"n", UNIC_INT, "1", "", "1.."};
+    unic_param_spec at_most = {"x", UNIC_FLOAT, "0.5", "", "..0.5"};
+    unic_param_spec free_int = {"m", UNIC_INT, "0", "", NULL};
+    cr_expect_eq(unic_param_check(&at_least, "9223372036854775807", err, sizeof err), 0);
+    cr_expect_neq(unic_param_check(&at_least, "0", err, sizeof err), 0);
+    cr_expect_str_eq(err, "must be at least 1, got 0");
+    cr_expect_eq(unic_param_check(&at_most, "0.5", err, sizeof err), 0);
+    cr_expect_neq(unic_param_check(&at_most, "0.51", err, sizeof err), 0);
+    cr_expect_str_eq(err, "must be at most 0.5, got 0.51");
+    cr_expect_eq(unic_param_check(&free_int, "-5", err, sizeof err), 0);
+    /* a type error is still a type error */
+    cr_expect_neq(unic_param_check(&at_least, "2e9", err, sizeof err), 0);
+    cr_expect(strstr(err, "expected an integer"), "%s", err);
+}
+
+Test(validation, plugins_command_shows_the_bounds)
+{
+    int status;
+    char *out = unic("plugins", &status);
+    cr_expect_eq(status, 0, "%s", out);
+    cr_expect(strstr(out, "int in 1..65536") && strstr(out, "int in 1..10000"), "%s", out);
+    free(out);
+}
