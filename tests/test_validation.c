@@ -113,3 +113,76 @@ Test(validation, plugins_command_shows_the_bounds)
     cr_expect(strstr(out, "int in 1..65536") && strstr(out, "int in 1..10000"), "%s", out);
     free(out);
 }
+
+/* ---- 2. non-finite features ---------------------------------------------- */
+
+/* Three separated blobs of n_per items each, 4 columns, in dir/data.npy
+ * with labels in dir/labels.npy; value `bad` at (bad_item, bad_col) when
+ * bad_item >= 0. Returns dir/exp.ini, an experiment on them with `extra`
+ * appended. */
+static char *blob_experiment(const char *dir, int n_per, int bad_item, int bad_col, float bad,
+                             const char *extra)
+{
+    const int d = 4, n = 3 * n_per;
+    float *x = malloc(sizeof(float) * n * d);
+    int32_t *y = malloc(sizeof(int32_t) * n);
+    for (int i = 0; i < n; i++) {
+        y[i] = i % 3;
+        for (int c = 0; c < d; c++)
+            x[i * d + c] = (c == y[i] ? 10.0f : 0.0f) + (float)((i * 7 + c * 13) % 11) * 0.05f;
+    }
+    if (bad_item >= 0) x[bad_item * d + bad_col] = bad;
+    char *xp = test_path(dir, "data.npy"), *yp = test_path(dir, "labels.npy"), err[1024];
+    unic_array a = {NULL, UNIC_DT_F32, 2, {n, d}, x, sizeof(float) * n * d};
+    unic_array b = {NULL, UNIC_DT_I32, 1, {n}, y, sizeof(int32_t) * n};
+    cr_assert_eq(unic_npy_save(xp, &a, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(unic_npy_save(yp, &b, err, sizeof err), 0, "%s", err);
+    char *ini = test_path(dir, "exp.ini"), text[4096];
+    snprintf(text, sizeof text,
+             "[data]\npath = %s\nlabels = %s\n[backbone]\nplugin = features\n[head]\n"
+             "plugin = mlp\nhidden = 16\n[miner.pos]\nplugin = knn\ntau1 = 5\n[miner.neg]\n"
+             "plugin = far\ntau2 = %d\n[loss.pos]\n[loss.neg]\n[loss.entropy]\n[train]\n"
+             "epochs = 3\nbatch_size = 16\nlr = 3e-3\n[eval]\nevery = 0\n%s",
+             xp, yp, 2 * n_per, extra);
+    test_write_text(ini, text);
+    free(x);
+    free(y);
+    free(xp);
+    free(yp);
+    return ini;
+}
+
+/* Removes what blob_experiment and a run in dir/run left. */
+static void remove_tree(const char *dir)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    int status;
+    free(test_run(cmd, &status));
+}
+
+/* One NaN used to train for the whole run, then fail in k-means with a
+ * message naming neither the file nor the value. */
+Test(validation, non_finite_features_stop_before_mining, .timeout = 120)
+{
+    char *dir = test_tmpdir("nan"), args[4096];
+    char *ini = blob_experiment(dir, 10, 17, 3, NAN, "");
+    int status;
+    snprintf(args, sizeof args, "run %s --out %s/run", ini, dir);
+    char *out = unic(args, &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "data.npy: 1 non-finite value (NaN at item 17, column 3); unic needs "
+                          "finite features"), "%s", out);
+    cr_expect(!strstr(out, "mining"), "no mining may start: %s", out);
+    free(out);
+    free(ini);
+    /* every one is counted, the first named */
+    ini = blob_experiment(dir, 10, 4, 0, -INFINITY, "");
+    out = unic(args, &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "1 non-finite value (-Inf at item 4, column 0)"), "%s", out);
+    free(out);
+    free(ini);
+    remove_tree(dir);
+    free(dir);
+}

@@ -1,6 +1,7 @@
 /* The backbone over a data set: embeddings [n, dim] on the host, computed
  * once (arrays a chunk at a time, images through the threaded loader), and
  * computed again when a trainable backbone has moved them. */
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,10 +100,30 @@ static int embed_images(run *r, unic_imageset *set, unic_dataset *d, float **out
     return 0;
 }
 
-int run_embed(run *r, unic_imageset *set, unic_dataset *d, float **out, int64_t **index,
-              char *err, size_t errlen)
+/* One NaN or Inf in the embeddings trains for the whole run and then fails
+ * in k-means with a message naming neither, so they are counted once here
+ * (in parallel: N x D can be large) and the first one named. */
+static int check_finite(const float *emb, int64_t n, int dim, const char *path,
+                        const int64_t *index, char *err, size_t errlen)
 {
-    if (set) return embed_images(r, set, d, out, index, err, errlen);
+    int64_t total = n * dim, bad = 0, first = total;
+#pragma omp parallel for reduction(+ : bad) reduction(min : first)
+    for (int64_t i = 0; i < total; i++) {
+        if (isfinite(emb[i])) continue;
+        bad++;
+        if (i < first) first = i;
+    }
+    if (bad == 0) return 0;
+    int64_t row = first / dim, item = index ? index[row] : row;
+    float v = emb[first];
+    return unic_errf(err, errlen, "%s: %lld non-finite value%s (%s at item %lld, column %lld); "
+                     "unic needs finite features", path, (long long)bad, bad == 1 ? "" : "s",
+                     isnan(v) ? "NaN" : v > 0 ? "Inf" : "-Inf", (long long)item,
+                     (long long)(first % dim));
+}
+
+static int embed_arrays(run *r, unic_dataset *d, float **out, char *err, size_t errlen)
+{
     if (open_backbone(r, &d->info, d->path, err, errlen) != 0) return -1;
     const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
     int dim = r->dim;
@@ -119,6 +140,15 @@ int run_embed(run *r, unic_imageset *set, unic_dataset *d, float **out, int64_t 
     }
     unic_progress_end(&p);
     return 0;
+}
+
+int run_embed(run *r, unic_imageset *set, unic_dataset *d, float **out, int64_t **index,
+              char *err, size_t errlen)
+{
+    int rc = set ? embed_images(r, set, d, out, index, err, errlen)
+                 : embed_arrays(r, d, out, err, errlen);
+    if (rc != 0) return rc;
+    return check_finite(*out, d->n, r->dim, d->path, set ? *index : NULL, err, errlen);
 }
 
 /* With a trainable backbone the embeddings move: re-embed the kept images
