@@ -186,3 +186,54 @@ Test(validation, non_finite_features_stop_before_mining, .timeout = 120)
     remove_tree(dir);
     free(dir);
 }
+
+/* ---- 3. batch_size beyond N ---------------------------------------------- */
+
+/* A run's numbers: dir/NAME/predictions.csv and metrics.json's history
+ * without its timings. */
+static char *run_numbers(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/predictions.csv", dir, name);
+    char *pred = test_read_file(path, NULL);
+    cr_assert_not_null(pred, "%s was not written", path);
+    snprintf(path, sizeof path, "%s/%s/metrics.json", dir, name);
+    char *metrics = test_read_file(path, NULL);
+    cr_assert_not_null(metrics, "%s was not written", path);
+    char *hist = strstr(metrics, "\"history\"");
+    cr_assert_not_null(hist, "%s", metrics);
+    size_t len = strlen(pred) + strlen(hist) + 2;
+    char *both = malloc(len), *o = both + snprintf(both, len, "%s\n", pred);
+    for (char *line = strtok(hist, "\n"); line; line = strtok(NULL, "\n"))
+        if (!strstr(line, "\"seconds\"")) o += sprintf(o, "%s\n", line);
+    free(pred);
+    free(metrics);
+    return both;
+}
+
+/* batch_size = 100000 on 1,797 items ran 91 s in 9.7 GiB of step buffers;
+ * now it is N, with a warning, and gives the numbers of batch_size = N. */
+Test(validation, batch_larger_than_n_is_clamped_to_n, .timeout = 300)
+{
+    char *dir = test_tmpdir("batch"), args[4096];
+    char *ini = blob_experiment(dir, 10, -1, 0, 0, "");
+    int status;
+    snprintf(args, sizeof args, "run %s --out %s/big --set train.batch_size=100000 --set train.epochs=10", ini, dir);
+    char *out = unic(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    cr_expect(strstr(out, "[train] batch_size = 100000 is larger than the 30 training items; "
+                          "using 30"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "run %s --out %s/n --set train.batch_size=30 --set train.epochs=10", ini, dir);
+    out = unic(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    cr_expect(!strstr(out, "is larger than"), "%s", out);
+    free(out);
+    char *big = run_numbers(dir, "big"), *n = run_numbers(dir, "n");
+    cr_expect(strcmp(big, n) == 0, "batch_size 100000 and N must give the same numbers:\n%s\n----\n%s", big, n);
+    free(big);
+    free(n);
+    free(ini);
+    remove_tree(dir);
+    free(dir);
+}
