@@ -11,6 +11,7 @@
 #include "data/io.h"
 #include "mining/knn_engine.h"
 #include "mining/knn_gpu.h"
+#include "base/hash.h"
 #include "base/lock.h"
 #include "base/log.h"
 #include "ops/ops.h"
@@ -151,29 +152,15 @@ static void exact_rank(const unic_mine_input *in, int64_t i, const float *row, f
     unic_knn_finish_rank(in, i, k, below, band, m, th, th_idx);
 }
 
-static uint64_t hash_bytes(uint64_t h, const void *data, size_t size)
-{
-    const unsigned char *p = data;
-    size_t words = size / 8;
-#pragma omp parallel for reduction(^ : h) schedule(static)
-    for (size_t w = 0; w < words; w++) {
-        uint64_t v;
-        memcpy(&v, p + w * 8, 8);
-        h ^= unic_mix64(v ^ unic_mix64(w + 1));
-    }
-    for (size_t b = words * 8; b < size; b++) h = unic_mix64(h ^ p[b] ^ ((uint64_t)b << 8));
-    return unic_mix64(h);
-}
-
 /* 3: a checksum of the data in the metadata. Older files are mined again. */
 #define CACHE_VERSION "unic-neighbors-3"
 
 static void cache_path(const unic_mine_input *in, int k_top, int k_th, char *buf, size_t buflen)
 {
-    uint64_t h = hash_bytes(0x243f6a8885a308d3ULL, in->embeddings,
-                            (size_t)in->n * (size_t)in->dim * sizeof(float));
+    uint64_t h = unic_hash_bytes(0x243f6a8885a308d3ULL, in->embeddings,
+                                 (size_t)in->n * (size_t)in->dim * sizeof(float));
     int64_t key[4] = {in->n, in->dim, k_top, k_th};
-    h = hash_bytes(h, key, sizeof key);
+    h = unic_hash_bytes(h, key, sizeof key);
     snprintf(buf, buflen, "%s/neighbors-%016llx.safetensors", in->cache_dir, (unsigned long long)h);
 }
 
@@ -202,7 +189,7 @@ static int cache_parts(const unic_mine_input *in, int k_top, int32_t *top_idx, f
  * that reads some of a file's parts checks just those. */
 static void cache_checksum(const cache_part *part, char hex[17])
 {
-    uint64_t h = hash_bytes(0x9e3779b97f4a7c15ULL, part->data, (size_t)part->count * 4);
+    uint64_t h = unic_hash_bytes(0x9e3779b97f4a7c15ULL, part->data, (size_t)part->count * 4);
     snprintf(hex, 17, "%016llx", (unsigned long long)h);
 }
 

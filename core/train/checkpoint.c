@@ -1,9 +1,14 @@
 #include "train/checkpoint.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
+#include "base/limits.h"
 #include "data/io.h"
 #include "ops/ops.h"
 #include "base/util.h"
@@ -17,6 +22,15 @@ static float *host_copy(const unic_tensor *t)
     view.data = h;
     unic_tensor_copy(&view, t);
     return h;
+}
+
+/* 2: a checksum per tensor in the metadata ("checksum.NAME"). */
+#define CKPT_FORMAT "unic-checkpoint-2"
+#define CKPT_SEED 0x6a09e667f3bcc909ULL
+
+static void checksum_hex(const void *data, size_t size, char hex[17])
+{
+    snprintf(hex, 17, "%016" PRIx64, unic_hash_bytes(CKPT_SEED, data, size));
 }
 
 int unic_checkpoint_save(const char *path, const unic_ckpt_tensor *t, int count,
@@ -41,10 +55,26 @@ int unic_checkpoint_save(const char *path, const unic_ckpt_tensor *t, int count,
     char epoch[32], step[32];
     snprintf(epoch, sizeof epoch, "%d", meta->epoch);
     snprintf(step, sizeof step, "%lld", (long long)meta->step);
-    const char *md[] = {"format", "unic-checkpoint-1", "epoch", epoch, "step", step,
-                        "config", meta->config, "history", meta->history ? meta->history : "[]",
-                        NULL};
-    int rc = unic_safetensors_write(path, arrays, count * 3, md, err, errlen);
+    /* fixed keys, then a checksum per tensor, then the NULL */
+    int n = count * 3;
+    const char **md = unic_xmalloc(((size_t)n * 2 + 11) * sizeof *md);
+    char (*keys)[320] = unic_xmalloc((size_t)n * sizeof *keys);
+    char (*sums)[17] = unic_xmalloc((size_t)n * sizeof *sums);
+    const char *fixed[] = {"format", CKPT_FORMAT, "epoch", epoch, "step", step,
+                           "config", meta->config, "history", meta->history ? meta->history : "[]"};
+    int m = 0;
+    for (; m < 10; m++) md[m] = fixed[m];
+    for (int i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "checksum.%s", arrays[i].name);
+        checksum_hex(arrays[i].data, arrays[i].nbytes, sums[i]);
+        md[m++] = keys[i];
+        md[m++] = sums[i];
+    }
+    md[m] = NULL;
+    int rc = unic_safetensors_write(path, arrays, n, md, err, errlen);
+    unic_xfree(md);
+    unic_xfree(keys);
+    unic_xfree(sums);
     for (int i = 0; i < count * 3; i++) unic_xfree(arrays[i].data);
     unic_xfree(arrays);
     unic_xfree(names);
@@ -61,8 +91,22 @@ static int load_into(const unic_safetensors *st, const char *name, unic_tensor *
     if (!same)
         return unic_errf(err, errlen, "%s: tensor '%s' has a different shape than the model's",
                          st->path, name);
+    /* the stored bytes against the checksum written with them */
+    char key[320], hex[17];
+    snprintf(key, sizeof key, "checksum.%s", name);
+    const char *sum = unic_safetensors_meta(st, key);
+    checksum_hex(a->data, a->nbytes, hex);
+    if (!sum || strcmp(sum, hex) != 0)
+        return unic_errf(err, errlen, "%s: tensor '%s' fails its checksum (stored %s, its data's "
+                         "%s): the file is damaged; it is kept, and --resume cannot use it",
+                         st->path, name, sum ? sum : "missing", hex);
     float *h = unic_xmalloc((size_t)unic_numel(dst) * sizeof(float));
     int rc = unic_array_to_f32(a, h, err, errlen);
+    for (int64_t i = 0; rc == 0 && i < unic_numel(dst); i++)
+        if (!isfinite(h[i]))
+            rc = unic_errf(err, errlen, "%s: tensor '%s' holds %s at element %lld: a diverged "
+                           "run's checkpoint cannot be resumed", st->path, name,
+                           isnan(h[i]) ? "NaN" : "Inf", (long long)i);
     if (rc == 0) {
         unic_tensor view = *dst;
         view.device = UNIC_CPU;
@@ -71,6 +115,20 @@ static int load_into(const unic_safetensors *st, const char *name, unic_tensor *
     }
     unic_xfree(h);
     return rc;
+}
+
+/* A metadata integer, whole text, within [lo, hi]. */
+static int meta_int(const char *path, const char *key, const char *text, long long lo,
+                    long long hi, long long *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi)
+        return unic_errf(err, errlen, "%s: metadata '%s' is '%s', expected an integer in [%lld, "
+                         "%lld]", path, key, text, lo, hi);
+    *out = v;
+    return 0;
 }
 
 int unic_checkpoint_load(const char *path, unic_ckpt_tensor *t, int count, int *epoch,
@@ -83,9 +141,17 @@ int unic_checkpoint_load(const char *path, unic_ckpt_tensor *t, int count, int *
     const char *fmt = unic_safetensors_meta(st, "format");
     const char *ep = unic_safetensors_meta(st, "epoch"), *sp = unic_safetensors_meta(st, "step");
     const char *cfg = unic_safetensors_meta(st, "config");
-    if (!fmt || strcmp(fmt, "unic-checkpoint-1") != 0 || !ep || !sp || !cfg) {
-        rc = unic_errf(err, errlen, "%s: not a unic run checkpoint (metadata format/epoch/step/"
-                       "config missing)", path);
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0 || !ep || !sp || !cfg) {
+        rc = unic_errf(err, errlen, "%s: not a unic run checkpoint of format %s (metadata "
+                       "format '%s'; format, epoch, step and config are needed; checkpoints "
+                       "older than their checksums cannot be resumed: run again without "
+                       "--resume)", path, CKPT_FORMAT, fmt ? fmt : "missing");
+        goto done;
+    }
+    long long e = 0, s = 0;
+    if (meta_int(path, "epoch", ep, 0, UNIC_MAX_EPOCHS, &e, err, errlen) != 0 ||
+        meta_int(path, "step", sp, 0, INT64_MAX, &s, err, errlen) != 0) {
+        rc = -1;
         goto done;
     }
     char name[300];
@@ -97,8 +163,8 @@ int unic_checkpoint_load(const char *path, unic_ckpt_tensor *t, int count, int *
         if (rc == 0) rc = load_into(st, name, t[i].v, err, errlen);
     }
     if (rc == 0) {
-        *epoch = atoi(ep);
-        *step = atoll(sp);
+        *epoch = (int)e;
+        *step = s;
         const char *h = unic_safetensors_meta(st, "history");
         *history_out = unic_xstrdup(h ? h : "[]");
         *config_out = unic_xstrdup(cfg);

@@ -1,6 +1,7 @@
 /* Run checkpoints: trainable tensors, Adam moments and the run's progress in
  * one safetensors file, written to a temporary name and renamed, so a crash
- * never leaves a half-written checkpoint. */
+ * never leaves a half-written checkpoint; each tensor's checksum is in the
+ * metadata ("checksum.NAME"), so a damaged one is never trusted. */
 #ifndef UNIC_CHECKPOINT_H
 #define UNIC_CHECKPOINT_H
 
@@ -24,7 +25,9 @@ typedef struct unic_ckpt_meta {
 int unic_checkpoint_save(const char *path, const unic_ckpt_tensor *t, int count,
                          const unic_ckpt_meta *meta, char *err, size_t errlen);
 /* Fills the tensors (shapes must match) and meta; *history_out and
- * *config_out are malloc'ed copies. */
+ * *config_out are malloc'ed copies. Refuses, naming the file and tensor or
+ * key, a tensor whose data fails its checksum or holds NaN/Inf, and an
+ * epoch or step that is not an integer >= 0. */
 int unic_checkpoint_load(const char *path, unic_ckpt_tensor *t, int count, int *epoch,
                          int64_t *step, char **config_out, char **history_out, char *err,
                          size_t errlen);

@@ -138,6 +138,22 @@ int run_resume(run *r, char *err, size_t errlen)
                          "%s now resolves to (see %s/config.resolved.ini); resume with the same "
                          "experiment and overrides", path, unic_config_path(r->x->cfg), r->out);
     }
+    /* the progress must be one this run can reach: a damaged epoch would
+     * otherwise run a negative or huge number of epochs */
+    int64_t per_epoch = (r->n + r->cfg.train.batch_size - 1) / r->cfg.train.batch_size;
+    int rc = 0;
+    if (r->start_epoch > r->cfg.train.epochs)
+        rc = unic_errf(err, errlen, "%s: metadata 'epoch' is %d, expected at most the run's "
+                       "%d epochs", path, r->start_epoch, r->cfg.train.epochs);
+    else if (r->steps > (int64_t)r->start_epoch * per_epoch)
+        rc = unic_errf(err, errlen, "%s: metadata 'step' is %lld, expected at most %lld (%d "
+                       "epochs of %lld steps)", path, (long long)r->steps,
+                       (long long)r->start_epoch * per_epoch, r->start_epoch,
+                       (long long)per_epoch);
+    if (rc != 0) {
+        free(hist);
+        return rc;
+    }
     cJSON_Delete(r->history);
     r->history = cJSON_Parse(hist);
     free(hist);
