@@ -237,3 +237,81 @@ Test(validation, batch_larger_than_n_is_clamped_to_n, .timeout = 300)
     remove_tree(dir);
     free(dir);
 }
+
+/* ---- 4. labels ----------------------------------------------------------- */
+
+/* "3.7" as a label was a class nobody meant: text and float arrays both
+ * refuse it with the file (and the line), never truncate it to 3. */
+Test(validation, fractional_labels_are_refused_not_truncated)
+{
+    char *dir = test_tmpdir("labels"), err[1024] = "";
+    char *txt = test_path(dir, "labels.txt"), *npy = test_path(dir, "labels.npy");
+    test_write_text(txt, "0\n1\n3.7\n");
+    int32_t *l = NULL;
+    int64_t n = 0;
+    cr_expect_neq(unic_load_labels(txt, NULL, &l, &n, err, sizeof err), 0, "3.7 was read as %d",
+                  l && n > 2 ? l[2] : -1);
+    cr_expect(strstr(err, "labels.txt") && strstr(err, "line 3") && strstr(err, "3.7"), "%s", err);
+    float f[3] = {0, 1, 3.7f};
+    unic_array a = {NULL, UNIC_DT_F32, 1, {3}, f, sizeof f};
+    cr_assert_eq(unic_npy_save(npy, &a, err, sizeof err), 0, "%s", err);
+    cr_expect_neq(unic_load_labels(npy, NULL, &l, &n, err, sizeof err), 0);
+    cr_expect(strstr(err, "labels.npy") && strstr(err, "element 2") &&
+              strstr(err, "not an integer"), "%s", err);
+    f[2] = 2.0f; /* whole floats are labels */
+    cr_assert_eq(unic_npy_save(npy, &a, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(unic_load_labels(npy, NULL, &l, &n, err, sizeof err), 0, "%s", err);
+    cr_expect(n == 3 && l[2] == 2);
+    free(l);
+    remove_tree(dir);
+    free(txt);
+    free(npy);
+    free(dir);
+}
+
+/* random_rate counts items per label value: a label of 2147483646 would
+ * ask for 16 GiB. It is refused where `unic neighbors` loads the labels,
+ * from the embeddings file or from --labels. */
+Test(validation, neighbors_refuses_a_huge_label, .timeout = 60)
+{
+    char *dir = test_tmpdir("nbr_labels"), args[4096], err[1024];
+    char *st = test_path(dir, "emb.safetensors"), *txt = test_path(dir, "labels.txt");
+    enum { N = 12, D = 3 };
+    float x[N * D];
+    int64_t y[N];
+    for (int i = 0; i < N; i++) {
+        y[i] = i % 3;
+        for (int c = 0; c < D; c++) x[i * D + c] = (float)(i * 3 + c * 5 % 7);
+    }
+    y[N - 1] = 2147483646;
+    unic_array t[2] = {{"embeddings", UNIC_DT_F32, 2, {N, D}, x, sizeof x},
+                       {"labels", UNIC_DT_I64, 1, {N}, y, sizeof y}};
+    cr_assert_eq(unic_safetensors_write(st, t, 2, NULL, err, sizeof err), 0, "%s", err);
+    int status;
+    snprintf(args, sizeof args, "neighbors %s --tau1 3 --out %s/out", st, dir);
+    char *out = unic(args, &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "emb.safetensors: label 2147483646 of item 11") &&
+              strstr(out, "[0, 4096)"), "%s", out);
+    free(out);
+    char text[256] = "";
+    for (int i = 0; i < N - 1; i++) snprintf(text + strlen(text), 8, "%d\n", i % 3);
+    strcat(text, "2147483646\n");
+    test_write_text(txt, text);
+    snprintf(args, sizeof args, "neighbors %s --labels %s --tau1 3 --out %s/out", st, txt, dir);
+    out = unic(args, &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "labels.txt: label 2147483646 of item 11"), "%s", out);
+    free(out);
+    /* the same file with a sane last label is analysed */
+    text[strlen(text) - 11] = '\0';
+    strcat(text, "1\n");
+    test_write_text(txt, text);
+    out = unic(args, &status);
+    cr_expect_eq(status, 0, "%s", out);
+    free(out);
+    remove_tree(dir);
+    free(st);
+    free(txt);
+    free(dir);
+}
