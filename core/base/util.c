@@ -1,6 +1,8 @@
 #include "base/util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base/fault.h"
 
 int unic_errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -88,6 +92,36 @@ int unic_edit_distance(const char *a, const char *b)
     return d;
 }
 
+/* The kind of file a write is, for the fault hook's point names:
+ * checkpoint, cache (the mining cache), else the name up to its first '.'. */
+static void write_kind(const char *path, char *kind, size_t len)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strncmp(base, "checkpoint.", 11) == 0)
+        snprintf(kind, len, "checkpoint");
+    else if (strncmp(base, "neighbors-", 10) == 0)
+        snprintf(kind, len, "cache");
+    else
+        snprintf(kind, len, "%.*s", (int)strcspn(base, "."), base);
+}
+
+/* UNIC_FAULT=KIND-before-rename: the temp file is whole, the rename has not
+ * happened, and the process dies as kill -9 would kill it. */
+static void fault_before_rename(const char *kind)
+{
+    char point[96];
+    snprintf(point, sizeof point, "%s-before-rename", kind);
+    if (unic_fault(point)) raise(SIGKILL);
+}
+
+static int fault_enospc(const char *kind)
+{
+    char point[96];
+    snprintf(point, sizeof point, "%s-enospc", kind);
+    return unic_fault(point);
+}
+
 int unic_write_parts_atomic(const char *path, const unic_write_part *parts, int nparts, char *err,
                             size_t errlen)
 {
@@ -95,8 +129,9 @@ int unic_write_parts_atomic(const char *path, const unic_write_part *parts, int 
      * points sharing a cache) never write into each other's bytes; the last
      * rename wins, whole. */
     size_t n = strlen(path) + 32;
-    char *tmp = unic_xmalloc(n);
+    char *tmp = unic_xmalloc(n), kind[64];
     snprintf(tmp, n, "%s.%ld.tmp", path, (long)getpid());
+    write_kind(path, kind, sizeof kind);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         unic_errf(err, errlen, "%s: cannot open for writing: %s", tmp, strerror(errno));
@@ -108,10 +143,16 @@ int unic_write_parts_atomic(const char *path, const unic_write_part *parts, int 
         ok = parts[i].size == 0 || fwrite(parts[i].data, 1, parts[i].size, f) == parts[i].size;
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
     int saved = errno;
+    if (ok && fault_enospc(kind)) {
+        ok = 0;
+        saved = ENOSPC;
+    }
     ok = (fclose(f) == 0) && ok;
+    if (ok) fault_before_rename(kind);
     if (!ok || rename(tmp, path) != 0) {
         if (ok) saved = errno;
-        unic_errf(err, errlen, "%s: write failed: %s", path, strerror(saved));
+        unic_errf(err, errlen, "%s: write failed: %s (the file as it was before is kept)",
+                  path, strerror(saved));
         unlink(tmp);
         free(tmp);
         return -1;
@@ -125,6 +166,29 @@ int unic_write_file_atomic(const char *path, const void *data, size_t size, char
 {
     unic_write_part part = {data, size};
     return unic_write_parts_atomic(path, &part, 1, err, errlen);
+}
+
+/* A NAME.PID.tmp whose process is gone was left by a crash between the
+ * write and the rename: never trusted, only removed. A live writer's own
+ * temp file (a grid point sharing the cache) is left alone. */
+int unic_remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".tmp") != 0) continue;
+        const char *dot = e->d_name + len - 5;
+        while (dot > e->d_name && *dot >= '0' && *dot <= '9') dot--;
+        long pid = *dot == '.' ? strtol(dot + 1, NULL, 10) : 0;
+        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        removed += unlink(path) == 0;
+    }
+    closedir(d);
+    return removed;
 }
 
 int unic_mkdirs(const char *path, char *err, size_t errlen)

@@ -21,8 +21,10 @@ double unic_now(void); /* monotonic seconds */
 /* Levenshtein distance, for "did you mean" suggestions. */
 int unic_edit_distance(const char *a, const char *b);
 
-/* Writes path atomically: data goes to path.tmp, is flushed, then renamed,
- * so a crash never leaves a half-written file under the real name. */
+/* Writes path atomically: data goes to path.PID.tmp, is flushed, then
+ * renamed, so a crash never leaves a half-written file under the real name.
+ * The fault hook (base/fault.h) can kill the process before the rename or
+ * fail the write with ENOSPC. */
 int unic_write_file_atomic(const char *path, const void *data, size_t size, char *err,
                            size_t errlen);
 /* The same from several pieces, so a large array needs no second copy. */
@@ -32,6 +34,9 @@ typedef struct unic_write_part {
 } unic_write_part;
 int unic_write_parts_atomic(const char *path, const unic_write_part *parts, int nparts, char *err,
                             size_t errlen);
+/* Removes dir's NAME.PID.tmp files whose process has ended (a crash
+ * between writing and renaming); returns how many. */
+int unic_remove_stale_temps(const char *dir);
 int unic_mkdirs(const char *path, char *err, size_t errlen);
 
 #endif

@@ -11,19 +11,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fault.h"
 #include "base/lock.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "train/run_internal.h"
 
 /* The run folder's lock, before anything is written into it: a second run
- * into the same folder stops here, naming the first one's pid. */
+ * into the same folder stops here, naming the first one's pid. It is also
+ * the run's first write into the folder, so a folder that cannot be written
+ * (read-only mount, permissions) stops the run here. */
 static int lock_folder(run *r, char *err, size_t errlen)
 {
     char path[2100], what[2100];
     snprintf(path, sizeof path, "%s/.lock", r->out);
     snprintf(what, sizeof what, "run folder %s", r->out);
-    r->folder_lock = unic_lock_take(path, what, 0, err, errlen);
+    if (unic_fault("readonly-run-folder")) {
+        errno = EROFS;
+        r->folder_lock = -1;
+    } else {
+        r->folder_lock = unic_lock_take(path, what, 0, err, errlen);
+    }
+    if (r->folder_lock < 0 && (errno == EROFS || errno == EACCES || errno == EPERM))
+        return unic_errf(err, errlen, "the run folder %s cannot be written (%s: %s); nothing was "
+                         "loaded: choose another folder with --out or [train] out", r->out, path,
+                         strerror(errno));
     return r->folder_lock >= 0 ? 0 : -1;
 }
 
@@ -45,6 +57,9 @@ static int open_run(run *r, const char *out_dir, const char *cache_dir, char *er
         snprintf(r->cache, sizeof r->cache, "%s", cache_dir);
     else
         snprintf(r->cache, sizeof r->cache, "%s/cache", r->out);
+    /* what a killed run left half-renamed is never read; clear it away */
+    unic_remove_stale_temps(r->out);
+    unic_remove_stale_temps(r->cache);
     r->gcd = *r->cfg.data.old_classes != '\0';
     if (r->cfg.train.threads > 0) omp_set_num_threads(r->cfg.train.threads);
     r->history = cJSON_CreateArray();
