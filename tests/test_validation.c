@@ -315,3 +315,34 @@ Test(validation, neighbors_refuses_a_huge_label, .timeout = 60)
     free(txt);
     free(dir);
 }
+
+/* ---- 5. training's memory plan ------------------------------------------- */
+
+/* Training states its memory as mining does, and a plan beyond
+ * UNIC_MEMORY_LIMIT is refused with its numbers before any epoch (a 65536
+ * wide head on 48 rows: about 50 MiB of activations, mining far less). */
+Test(validation, training_memory_plan_is_logged_and_refused_over_the_limit, .timeout = 120)
+{
+    char *dir = test_tmpdir("memplan"), args[4096];
+    char *ini = blob_experiment(dir, 10, -1, 0, 0, "");
+    int status;
+    snprintf(args, sizeof args, "run %s --out %s/ok --set train.epochs=1", ini, dir);
+    char *out = unic(args, &status);
+    cr_expect_eq(status, 0, "%s", out);
+    cr_expect(strstr(out, "training memory: ") && strstr(out, "[head] mlp") &&
+              strstr(out, "Adam moments"), "%s", out);
+    free(out);
+    setenv("UNIC_MEMORY_LIMIT", "10M", 1);
+    snprintf(args, sizeof args, "run %s --out %s/big --set head.hidden=65536", ini, dir);
+    out = unic(args, &status);
+    unsetenv("UNIC_MEMORY_LIMIT");
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "mining"), "mining fits the limit and runs: %s", out);
+    cr_expect(strstr(out, "training needs ") && strstr(out, "activations for 48 rows") &&
+              strstr(out, "but 10.0 MiB is available (UNIC_MEMORY_LIMIT)"), "%s", out);
+    cr_expect(!strstr(out, "epoch 1/"), "no epoch may start: %s", out);
+    free(out);
+    free(ini);
+    remove_tree(dir);
+    free(dir);
+}

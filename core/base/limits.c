@@ -1,6 +1,8 @@
 #include "base/limits.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -35,4 +37,25 @@ int unic_check_input_file(const char *path, const char *what, uint64_t max_bytes
                          "(UNIC_MAX_TEXT_FILE_BYTES)", path, what, (long long)st.st_size,
                          (unsigned long long)max_bytes);
     return 0;
+}
+
+size_t unic_memory_limit(const char **source)
+{
+    const char *env = getenv("UNIC_MEMORY_LIMIT");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        double unit = *end == 'G' || *end == 'g' ? 1 << 30 : *end == 'M' || *end == 'm' ? 1 << 20
+                      : *end == 'K' || *end == 'k' ? 1 << 10 : 1;
+        *source = "UNIC_MEMORY_LIMIT";
+        return (size_t)(v * unit);
+    }
+    *source = "MemAvailable";
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb ? kb * 1024 : (size_t)8 << 30;
 }

@@ -54,4 +54,9 @@ int unic_check_class_count(int64_t count, const char *what, char *err, size_t er
 int unic_check_input_file(const char *path, const char *what, uint64_t max_bytes, char *err,
                           size_t errlen);
 
+/* Host bytes a plan may use: UNIC_MEMORY_LIMIT (e.g. 8G, 512M, 1048576)
+ * when set, else /proc/meminfo's MemAvailable (8 GiB when unreadable);
+ * *source names which. Mining's and training's memory plans both check it. */
+size_t unic_memory_limit(const char **source);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "mining/knn.h"
+#include "base/limits.h"
 #include "base/util.h"
 
 int unic_knn_check_request(const unic_mine_input *in, int k_top, int k_th, char *err,
@@ -144,23 +145,4 @@ void unic_knn_describe(int k_top, int k_th, char *buf, size_t len)
         snprintf(buf, len, "rank %d", k_th);
 }
 
-size_t unic_knn_memory_limit(const char **source)
-{
-    const char *env = getenv("UNIC_MEMORY_LIMIT");
-    if (env && *env) {
-        char *end;
-        double v = strtod(env, &end);
-        double unit = *end == 'G' || *end == 'g' ? 1 << 30 : *end == 'M' || *end == 'm' ? 1 << 20
-                      : *end == 'K' || *end == 'k' ? 1 << 10 : 1;
-        *source = "UNIC_MEMORY_LIMIT";
-        return (size_t)(v * unit);
-    }
-    *source = "MemAvailable";
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    size_t kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) break;
-    if (f) fclose(f);
-    return kb ? kb * 1024 : (size_t)8 << 30;
-}
+size_t unic_knn_memory_limit(const char **source) { return unic_memory_limit(source); }

@@ -58,8 +58,8 @@ int64_t unic_knn_fallbacks(void);
 /* "the 50 nearest", "rank 6300" or both, for the plan's log line. */
 void unic_knn_describe(int k_top, int k_th, char *buf, size_t len);
 
-/* Host bytes the plan may use: UNIC_MEMORY_LIMIT (e.g. 8G, 512M) when set,
- * else MemAvailable; *source names which. */
+/* Host bytes the plan may use: unic_memory_limit (core/base/limits.h),
+ * the one copy training's plan uses too. */
 size_t unic_knn_memory_limit(const char **source);
 
 #endif

@@ -1,6 +1,7 @@
 /* Tensor memory and the one place where ops dispatch on the device tag. */
 #include "ops/ops.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "unic/rng.h"
@@ -15,6 +16,17 @@ static void *device_alloc(unic_device dev, size_t bytes)
     return unic_xmalloc(bytes);
 }
 
+/* Bytes held by live tensors, per device: training's memory plan measures
+ * what a head's setup allocated for its largest step. */
+static _Atomic int64_t live_bytes[2];
+
+static void count_bytes(unic_device dev, const unic_tensor *t, int sign)
+{
+    atomic_fetch_add(&live_bytes[dev == UNIC_CUDA], sign * unic_numel(t) * (int64_t)sizeof(float));
+}
+
+int64_t unic_tensor_live_bytes(unic_device dev) { return atomic_load(&live_bytes[dev == UNIC_CUDA]); }
+
 unic_tensor *unic_tensor_new(unic_device dev, int ndim, const int64_t *shape)
 {
     if (ndim < 1 || ndim > UNIC_MAX_DIMS) unic_die("tensor with %d dimensions", ndim);
@@ -23,6 +35,7 @@ unic_tensor *unic_tensor_new(unic_device dev, int ndim, const int64_t *shape)
     t->device = dev;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->data = device_alloc(dev, (size_t)unic_numel(t) * sizeof(float));
+    count_bytes(dev, t, 1);
     unic_tensor_zero(t);
     return t;
 }
@@ -36,6 +49,7 @@ unic_tensor *unic_tensor_2d(unic_device dev, int64_t rows, int64_t cols)
 void unic_tensor_free(unic_tensor *t)
 {
     if (!t) return;
+    count_bytes(t->device, t, -1);
 #ifdef UNIC_WITH_CUDA
     if (t->device == UNIC_CUDA) {
         unic_cuda_free(t->data);
@@ -84,6 +98,8 @@ void unic_tensor_move(unic_tensor *t, unic_device dev)
     unic_tensor_copy(&moved, t);
     unic_tensor old = *t;
     *t = moved;
+    count_bytes(old.device, &old, -1);
+    count_bytes(dev, t, 1);
 #ifdef UNIC_WITH_CUDA
     if (old.device == UNIC_CUDA) {
         unic_cuda_free(old.data);

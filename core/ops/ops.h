@@ -13,6 +13,8 @@
 unic_tensor *unic_tensor_new(unic_device dev, int ndim, const int64_t *shape);
 unic_tensor *unic_tensor_2d(unic_device dev, int64_t rows, int64_t cols);
 void unic_tensor_free(unic_tensor *t);
+/* Bytes held by the live tensors of a device (views excluded). */
+int64_t unic_tensor_live_bytes(unic_device dev);
 void unic_tensor_zero(unic_tensor *t);
 void unic_tensor_copy(unic_tensor *dst, const unic_tensor *src);
 /* Moves t's data to dev in place (the struct keeps its address). */

@@ -3,6 +3,8 @@
  * largest step. */
 #include <stdio.h>
 
+#include "base/limits.h"
+#include "base/log.h"
 #include "base/util.h"
 #include "ops/ops.h"
 #include "train/run_internal.h"
@@ -67,26 +69,107 @@ static void add_params(run *r, const unic_param_tensor *list, int count, const c
     r->nparams += count;
 }
 
+/* ---- the memory plan --------------------------------------------------- */
+
+/* Bytes of the training's allocations, by what they hold; host and device
+ * apart, since UNIC_MEMORY_LIMIT / MemAvailable bound the host. */
+typedef struct plan {
+    double head[2];    /* what the head's setup allocated: weights, gradients, activations */
+    double trained[2]; /* a trainable backbone's parameters and gradients */
+    double moments[2]; /* Adam's m and v for every trained tensor */
+    double step[2];    /* the core's step buffers (alloc_step_buffers) */
+} plan;
+
+static double tensor_bytes(const unic_tensor *t)
+{
+    return t ? (double)unic_numel(t) * sizeof(float) : 0;
+}
+
+static void plan_params(plan *p, const unic_param_tensor *list, int n, int backbone)
+{
+    for (int i = 0; i < n; i++) {
+        int dev = list[i].value->device == UNIC_CUDA;
+        p->moments[dev] += 2 * tensor_bytes(list[i].value);
+        if (backbone) p->trained[dev] += tensor_bytes(list[i].value) + tensor_bytes(list[i].grad);
+    }
+}
+
+/* Mirrors alloc_step_buffers: the head's input (and d(input), images for a
+ * trainable backbone or tokens), logits, probabilities and their gradients,
+ * host copies where the training device is a GPU. */
+static void plan_step(plan *p, const run *r)
+{
+    const unic_backbone_ops *bb = r->backbone.slot->component->backbone;
+    int gpu = r->cfg.train.device == UNIC_CUDA;
+    double rows = r->rows, f = sizeof(float);
+    double in = rows * (r->tokens_head ? bb->token_count(r->backbone.state) : 1) * r->dim * f;
+    double rk = rows * r->k * f;
+    p->step[0] += in * (r->train_backbone ? 2 : 1) + rows * 8 + r->cfg.train.batch_size * 4.0;
+    if (r->train_backbone || r->tokens_head) p->step[0] += rows * (double)r->train.item_size * f;
+    if (gpu) {
+        p->step[1] += in * (r->train_backbone ? 2 : 1) + 4 * rk;
+        p->step[0] += 2 * rk; /* probs_host, dprobs_host */
+    } else {
+        p->step[0] += 4 * rk;
+    }
+}
+
+/* Logs the plan and refuses it, with its numbers, when the host part
+ * exceeds the limit mining uses too. */
+static int check_plan(const plan *p, const run *r, char *err, size_t errlen)
+{
+    const double mib = 1048576.0;
+    double host = p->head[0] + p->trained[0] + p->moments[0] + p->step[0];
+    double dev = p->head[1] + p->trained[1] + p->moments[1] + p->step[1];
+    const char *source;
+    size_t limit = unic_memory_limit(&source);
+    char what[512];
+    snprintf(what, sizeof what, "[head] %s %.1f MiB (weights, gradients and activations for %d "
+             "rows), trainable backbone %.1f, Adam moments %.1f, step buffers %.1f",
+             r->head.slot->component->name, (p->head[0] + p->head[1]) / mib, r->rows,
+             (p->trained[0] + p->trained[1]) / mib, (p->moments[0] + p->moments[1]) / mib,
+             (p->step[0] + p->step[1]) / mib);
+    if (host > (double)limit)
+        return unic_errf(err, errlen, "training needs %.1f MiB of host memory (%s) but %.1f MiB "
+                         "is available (%s); lower [train] batch_size or the head's size",
+                         host / mib, what, (double)limit / mib, source);
+    char gpu[64] = "";
+    if (dev > 0) snprintf(gpu, sizeof gpu, " and %.1f MiB GPU", dev / mib);
+    unic_log(UNIC_LOG_INFO, "training memory: %.1f MiB host%s (%s; %s %.0f MiB)", host / mib, gpu,
+             what, source, (double)limit / mib);
+    return 0;
+}
+
 /* The head sized for the data, and every tensor Adam trains: the head's,
- * then a trainable backbone's. */
+ * then a trainable backbone's. The memory plan is checked once the head's
+ * sizes are known, before the moments and step buffers exist. */
 static int collect_params(run *r, char *err, size_t errlen)
 {
     const unic_head_ops *h = r->head.slot->component->head;
     char msg[1024] = "";
+    plan p = {0};
+    int64_t host0 = unic_tensor_live_bytes(UNIC_CPU), dev0 = unic_tensor_live_bytes(UNIC_CUDA);
     if (h->setup(r->head.state, r->dim, r->k, r->rows, r->cfg.train.device, r->cfg.train.seed, msg,
                  sizeof msg) != 0)
         return unic_errf(err, errlen, "[head] %s: %s", r->head.slot->component->name, msg);
-    unic_param_tensor list[MAX_PARAMS];
-    int n = h->parameters(r->head.state, list, MAX_PARAMS);
+    p.head[0] = (double)(unic_tensor_live_bytes(UNIC_CPU) - host0);
+    p.head[1] = (double)(unic_tensor_live_bytes(UNIC_CUDA) - dev0);
+    unic_param_tensor list[MAX_PARAMS], blist[MAX_PARAMS];
+    int n = h->parameters(r->head.state, list, MAX_PARAMS), m = 0;
     if (n > MAX_PARAMS)
         return unic_errf(err, errlen, "[head] has more than %d tensors", MAX_PARAMS);
+    plan_params(&p, list, n, 0);
+    if (r->train_backbone) {
+        const unic_backbone_ops *b = r->backbone.slot->component->backbone;
+        m = b->parameters(r->backbone.state, blist, MAX_PARAMS);
+        if (n + m > MAX_PARAMS)
+            return unic_errf(err, errlen, "more than %d trainable tensors", MAX_PARAMS);
+        plan_params(&p, blist, m, 1);
+    }
+    plan_step(&p, r);
+    if (check_plan(&p, r, err, errlen) != 0) return -1;
     add_params(r, list, n, "head");
-    if (!r->train_backbone) return 0;
-    const unic_backbone_ops *b = r->backbone.slot->component->backbone;
-    int m = b->parameters(r->backbone.state, list, MAX_PARAMS);
-    if (n + m > MAX_PARAMS)
-        return unic_errf(err, errlen, "more than %d trainable tensors", MAX_PARAMS);
-    add_params(r, list, m, "backbone");
+    add_params(r, blist, m, "backbone");
     return 0;
 }
 
