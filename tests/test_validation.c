@@ -346,3 +346,22 @@ Test(validation, training_memory_plan_is_logged_and_refused_over_the_limit, .tim
     remove_tree(dir);
     free(dir);
 }
+
+/* A plugin's malformed bounds (or a default outside them) are its bug:
+ * the registry refuses it at load, naming the key. */
+Test(validation, malformed_bounds_are_refused_at_registration)
+{
+    char err[512];
+    unic_param_spec ok = {"n", UNIC_INT, "4", "", "1..8"};
+    unic_param_spec swapped = {"n", UNIC_INT, "4", "", "8..1"};
+    unic_param_spec words = {"n", UNIC_INT, "4", "", "one..eight"};
+    unic_param_spec outside = {"n", UNIC_INT, "0", "", "1.."};
+    unic_param_spec choice = {"c", UNIC_CHOICE, "a", "", "a|b"};
+    cr_expect_eq(unic_param_spec_valid(&ok, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(unic_param_spec_valid(&choice, err, sizeof err), 0, "%s", err);
+    cr_expect_neq(unic_param_spec_valid(&swapped, err, sizeof err), 0);
+    cr_expect(strstr(err, "'n'") && strstr(err, "8..1"), "%s", err);
+    cr_expect_neq(unic_param_spec_valid(&words, err, sizeof err), 0);
+    cr_expect_neq(unic_param_spec_valid(&outside, err, sizeof err), 0);
+    cr_expect(strstr(err, "default must be at least 1, got 0"), "%s", err);
+}

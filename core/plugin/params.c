@@ -90,8 +90,9 @@ static int split_range(const char *range, char *lo, char *hi, size_t len)
     return 0;
 }
 
-/* 0 when value lies within the spec's bounds (or it has none). The bounds
- * come from a plugin's table: a malformed one is the plugin's bug. */
+/* 0 when value lies within the spec's bounds (or it has none). The
+ * registry refuses a plugin whose bounds are malformed
+ * (unic_param_spec_valid), so one here is a bug in the core's tables. */
 static int check_range(const unic_param_spec *s, double value, const char *v, char *err,
                        size_t errlen)
 {
@@ -105,6 +106,28 @@ static int check_range(const unic_param_spec *s, double value, const char *v, ch
     if (*lo && *hi) return unic_errf(err, errlen, "must be between %s and %s, got %s", lo, hi, v);
     if (*lo) return unic_errf(err, errlen, "must be at least %s, got %s", lo, v);
     return unic_errf(err, errlen, "must be at most %s, got %s", hi, v);
+}
+
+/* A number that fills the whole text (an empty bound is open, not this). */
+static int is_number(const char *t)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(t, &end);
+    return *t && !*end && !errno && isfinite(d);
+}
+
+int unic_param_spec_valid(const unic_param_spec *s, char *err, size_t errlen)
+{
+    if ((s->type != UNIC_INT && s->type != UNIC_FLOAT) || !s->choices || !*s->choices) return 0;
+    char lo[64], hi[64], msg[256];
+    if (split_range(s->choices, lo, hi, sizeof lo) != 0 || (*lo && !is_number(lo)) ||
+        (*hi && !is_number(hi)) || (*lo && *hi && strtod(lo, NULL) > strtod(hi, NULL)))
+        return unic_errf(err, errlen, "parameter '%s' has bounds '%s'; expected min..max, min.. "
+                         "or ..max with min <= max", s->name, s->choices);
+    if (unic_param_check(s, s->def ? s->def : "", msg, sizeof msg) != 0)
+        return unic_errf(err, errlen, "parameter '%s': its default %s", s->name, msg);
+    return 0;
 }
 
 int unic_param_check(const unic_param_spec *s, const char *v, char *err, size_t errlen)

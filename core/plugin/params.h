@@ -20,6 +20,9 @@ void unic_params_add_table(unic_params *p, const unic_param_spec *table);
 const unic_param_spec *unic_params_spec(const unic_params *p, const char *key);
 /* Checks the value against the key's type; the message says what was expected. */
 int unic_param_check(const unic_param_spec *s, const char *value, char *err, size_t errlen);
+/* 0 when a table entry's bounds are well formed and its default lies
+ * within them; the registry refuses a plugin otherwise. */
+int unic_param_spec_valid(const unic_param_spec *s, char *err, size_t errlen);
 int unic_params_set(unic_params *p, const char *key, const char *value, char *err, size_t errlen);
 const char *unic_params_get(const unic_params *p, const char *key);
 /* The key names, for "did you mean" suggestions. */

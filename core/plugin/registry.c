@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "plugin/params.h"
 #include "plugin/api.h"
 
 /* Where an installed unic finds its plugins, relative to its executable
@@ -158,6 +159,20 @@ static int check_loss(unic_registrar *g, const unic_component *c)
     return 0;
 }
 
+/* Bounds that do not parse, or a default outside them, would stop every
+ * run that sets the key; the plugin is refused at load instead. */
+static int check_params(unic_registrar *g, const unic_component *c)
+{
+    char msg[512];
+    for (const unic_param_spec *s = c->params; s && s->name; s++)
+        if (unic_param_spec_valid(s, msg, sizeof msg) != 0) {
+            refuse(g);
+            return unic_errf(g->err, g->errlen, "%s: %s '%s': %s", g->file,
+                             unic_kind_name(c->kind), c->name, msg);
+        }
+    return 0;
+}
+
 /* api->register_component: the only way components enter the registry. */
 int unic_registrar_add(unic_registrar *g, const unic_component *c)
 {
@@ -178,6 +193,7 @@ int unic_registrar_add(unic_registrar *g, const unic_component *c)
                          g->file, c->name ? c->name : "?");
     }
     if (c->kind == UNIC_KIND_LOSS && check_loss(g, c) != 0) return -1;
+    if (check_params(g, c) != 0) return -1;
     for (int i = 0; i < r->count; i++) {
         const unic_component *o = r->entries[i].component;
         if (o->kind == c->kind && strcmp(o->name, c->name) == 0) {
