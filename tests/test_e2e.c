@@ -291,6 +291,11 @@ Test(e2e, eval_command_reports_bad_rows)
     out = run_unic(args, 0);
     cr_expect(strstr(out, "acc 0.8000"), "%s", out);
     free(out);
+    /* a label used as a size once asked for gigabytes: ids stop at the class limit */
+    test_write_text(csv, "index,prediction,label\n0,1,0\n1,1,2147483647\n");
+    out = run_unic(args, 2);
+    cr_expect(strstr(out, "p.csv:3: column 'label'") && strstr(out, "[0, 4096)"), "%s", out);
+    free(out);
 }
 
 Test(e2e, every_shipped_experiment_validates)

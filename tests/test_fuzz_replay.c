@@ -21,6 +21,7 @@ HARNESS(class_list)
 HARNESS(transform_spec)
 HARNESS(jpeg)
 HARNESS(ini)
+HARNESS(predictions)
 
 /* Runs every corpus file through fn; returns how many there were. */
 static int replay(const char *name, harness_fn fn)
@@ -56,3 +57,4 @@ REPLAY(class_list)
 REPLAY(transform_spec)
 REPLAY(jpeg)
 REPLAY(ini)
+REPLAY(predictions)

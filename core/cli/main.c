@@ -12,6 +12,7 @@
 #include "data/io.h"
 #include "base/log.h"
 #include "eval/metrics.h"
+#include "eval/predictions.h"
 #include "mining/neighbors.h"
 #include "plugin/params.h"
 #include "plugin/registry.h"
@@ -211,104 +212,26 @@ fail:
 
 /* ---- unic eval ----------------------------------------------------------- */
 
-static int column(char **cols, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(cols[i], name) == 0) return i;
-    return -1;
-}
-
-static int split_csv(char *line, char **cols, int max)
-{
-    int n = 0;
-    line[strcspn(line, "\r\n")] = '\0';
-    for (char *s = line; n < max;) {
-        cols[n++] = s;
-        char *comma = strchr(s, ',');
-        if (!comma) break;
-        *comma = '\0';
-        s = comma + 1;
-    }
-    return n;
-}
-
-static int parse_int_field(const char *path, int line, const char *name, const char *text,
-                           int32_t *out)
-{
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (!*text || *end || v < 0 || v > INT32_MAX) {
-        fprintf(stderr, "unic eval: %s:%d: column '%s' should be a non-negative integer, got '%s'\n",
-                path, line, name, text);
-        return -1;
-    }
-    *out = (int32_t)v;
-    return 0;
-}
-
 static int cmd_eval(const cli *c)
 {
-    char why[1024];
-    if (unic_check_input_file(c->ini, "predictions file", UNIC_MAX_TEXT_FILE_BYTES, why,
-                              sizeof why) != 0) {
-        fprintf(stderr, "unic eval: %s\n", why);
+    char err[2048];
+    unic_predictions p;
+    if (unic_predictions_read(c->ini, &p, err, sizeof err) != 0) {
+        fprintf(stderr, "unic eval: %s\n", err);
         return 2;
     }
-    FILE *f = fopen(c->ini, "r");
-    if (!f) {
-        fprintf(stderr, "unic eval: %s: %s\n", c->ini, strerror(errno));
-        return 2;
-    }
-    char line[8192], *cols[64];
-    if (!fgets(line, sizeof line, f)) {
-        fprintf(stderr, "unic eval: %s: empty file, expected a header line\n", c->ini);
-        fclose(f);
-        return 2;
-    }
-    int ncols = split_csv(line, cols, 64);
-    int pc = column(cols, ncols, "prediction"), lc = column(cols, ncols, "label");
-    int mc = column(cols, ncols, "labeled");
-    if (pc < 0) {
-        fprintf(stderr, "unic eval: %s:1: no 'prediction' column in the header\n", c->ini);
-        fclose(f);
-        return 2;
-    }
-    if (lc < 0 && !c->labels) {
+    if (!p.label && !c->labels) {
         fprintf(stderr, "unic eval: %s: no 'label' column; give the labels with --labels FILE\n",
                 c->ini);
-        fclose(f);
+        unic_predictions_free(&p);
         return 2;
     }
-    int64_t cap = 1024, n = 0;
-    int32_t *pred = malloc(sizeof(int32_t) * (size_t)cap), *lab = malloc(sizeof(int32_t) * (size_t)cap);
-    unsigned char *labeled = calloc((size_t)cap, 1);
-    int lineno = 1, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        if (line[0] == '\n' || line[0] == '\0') continue;
-        int m = split_csv(line, cols, 64);
-        if (m != ncols) {
-            fprintf(stderr, "unic eval: %s:%d: %d columns, the header has %d\n", c->ini, lineno, m,
-                    ncols);
-            rc = -1;
-            break;
-        }
-        if (n == cap) {
-            cap *= 2;
-            pred = realloc(pred, sizeof(int32_t) * (size_t)cap);
-            lab = realloc(lab, sizeof(int32_t) * (size_t)cap);
-            labeled = realloc(labeled, (size_t)cap);
-        }
-        int32_t flag = 0;
-        rc = parse_int_field(c->ini, lineno, "prediction", cols[pc], &pred[n]);
-        if (rc == 0 && lc >= 0 && !c->labels)
-            rc = parse_int_field(c->ini, lineno, "label", cols[lc], &lab[n]);
-        if (rc == 0 && mc >= 0) rc = parse_int_field(c->ini, lineno, "labeled", cols[mc], &flag);
-        labeled[n] = flag != 0;
-        n++;
-    }
-    fclose(f);
-    char err[2048];
+    int64_t n = p.n;
+    int32_t *pred = p.prediction;
+    unsigned char *labeled = p.labeled;
+    int32_t *lab = malloc(sizeof(int32_t) * (size_t)n);
+    if (p.label) memcpy(lab, p.label, sizeof(int32_t) * (size_t)n);
+    int rc = 0;
     if (rc == 0 && c->labels) {
         int32_t *ext;
         int64_t m;
@@ -361,9 +284,8 @@ static int cmd_eval(const cli *c)
         else
             printf("samples %lld\nacc %.4f\nnmi %.4f\nari %.4f\n", (long long)n, s.acc, s.nmi, s.ari);
     }
-    free(pred);
+    unic_predictions_free(&p);
     free(lab);
-    free(labeled);
     return rc == 0 ? 0 : 2;
 }
 
