@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
 
 /* Every temporary folder of a test run lives under one root, made before
@@ -237,4 +238,18 @@ float *test_clustered_points(int n, int d, uint64_t seed)
             x[i * d + c] = 50.0f + 10.0f * (float)(i % 7 == c % 7) + 0.01f * unic_rng_uniform(&g);
     for (int i = 0; i < n; i += 13) memcpy(x + (i + 1) % n * d, x + i * d, sizeof(float) * d);
     return x;
+}
+
+int test_files_ending(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    size_t k = strlen(suffix);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        n += len >= k && strcmp(e->d_name + len - k, suffix) == 0;
+    }
+    if (d) closedir(d);
+    return n;
 }

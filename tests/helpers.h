@@ -15,6 +15,9 @@ void test_write_file(const char *path, const void *data, size_t size);
 void test_write_text(const char *path, const char *text);
 /* Reads a whole file (malloc'ed, NUL-terminated); NULL if missing. */
 char *test_read_file(const char *path, size_t *size);
+/* How many entries of dir end with suffix (e.g. ".tmp": the temporaries of
+ * atomic writes are named NAME.PID.tmp). */
+int test_files_ending(const char *dir, const char *suffix);
 /* Path of tests/fixtures/<name> in the source tree (malloc'ed). */
 char *test_fixture(const char *name);
 /* Relative error ||a - b|| / max(||b||, tiny). */

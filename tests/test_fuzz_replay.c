@@ -22,6 +22,7 @@ HARNESS(transform_spec)
 HARNESS(jpeg)
 HARNESS(ini)
 HARNESS(predictions)
+HARNESS(mining_cache)
 
 /* Runs every corpus file through fn; returns how many there were. */
 static int replay(const char *name, harness_fn fn)
@@ -58,3 +59,4 @@ REPLAY(transform_spec)
 REPLAY(jpeg)
 REPLAY(ini)
 REPLAY(predictions)
+REPLAY(mining_cache)
