@@ -12,7 +12,8 @@ names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   for f in tests/fuzz/fuzz_*.c; do n=${f##*/fuzz_}; names+=("${n%.c}"); done
 fi
-command -v clang >/dev/null || { echo "tools/fuzz.sh: clang is needed (apt-get install clang)" >&2; exit 2; }
+# clang with its libFuzzer runtime, and LLVM's OpenMP for clang's -fopenmp
+tools/need-debs clang libclang-rt-14-dev libomp-dev
 CC=clang cmake -S . -B build-fuzz -DUNIC_FUZZ=ON -DUNIC_CUDA=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 # unic brings the plugins that fuzz_ini validates experiments against.
