@@ -132,18 +132,13 @@ static int parse_train(const unic_experiment *x, unic_train_config *t, char *err
 static int parse_eval(const unic_experiment *x, unic_eval_config *e, char *err, size_t errlen)
 {
     const unic_params *p = x->eval;
-    long every = unic_param_int(p, "every"), restarts = unic_param_int(p, "kmeans_restarts");
-    long iters = unic_param_int(p, "kmeans_max_iter");
+    long every = unic_param_int(p, "every");
     e->kmeans = unic_param_bool(p, "kmeans");
     if (check_int(x, "eval", "every", every, 0, INT_MAX, err, errlen) != 0) return -1;
-    if (e->kmeans &&
-        (check_int(x, "eval", "kmeans_restarts", restarts, 1, UNIC_MAX_KMEANS_RESTARTS, err,
-                   errlen) != 0 ||
-         check_int(x, "eval", "kmeans_max_iter", iters, 1, UNIC_MAX_KMEANS_ITER, err, errlen) != 0))
-        return -1;
     e->every = (int)every;
-    e->kmeans_restarts = (int)restarts;
-    e->kmeans_max_iter = (int)iters;
+    /* bounded by unic_eval_spec (1..UNIC_MAX_KMEANS_*), checked with the experiment */
+    e->kmeans_restarts = (int)unic_param_int(p, "kmeans_restarts");
+    e->kmeans_max_iter = (int)unic_param_int(p, "kmeans_max_iter");
     e->kmeans_seed = (uint64_t)unic_param_int(p, "kmeans_seed");
     e->save_embeddings = unic_param_bool(p, "save_embeddings");
     return 0;
