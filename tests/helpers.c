@@ -5,6 +5,7 @@
 
 #include "data/io.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "plugin/params.h"
 #include "plugin/registry.h"
 #include "unic/rng.h"
@@ -37,10 +38,14 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
     (void)stats;
-    if (!test_root[0]) return;
+    if (test_root[0]) test_remove_tree(test_root);
+}
+
+void test_remove_tree(const char *dir)
+{
     char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_root);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", test_root);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
 char *test_tmpdir(const char *tag)
@@ -243,13 +248,9 @@ float *test_clustered_points(int n, int d, uint64_t seed)
 int test_files_ending(const char *dir, const char *suffix)
 {
     DIR *d = opendir(dir);
-    size_t k = strlen(suffix);
     int n = 0;
     struct dirent *e;
-    while (d && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        n += len >= k && strcmp(e->d_name + len - k, suffix) == 0;
-    }
+    while (d && (e = readdir(d))) n += unic_ends_with(e->d_name, suffix);
     if (d) closedir(d);
     return n;
 }

@@ -15,6 +15,8 @@ void test_write_file(const char *path, const void *data, size_t size);
 void test_write_text(const char *path, const char *text);
 /* Reads a whole file (malloc'ed, NUL-terminated); NULL if missing. */
 char *test_read_file(const char *path, size_t *size);
+/* Removes dir and everything below it. */
+void test_remove_tree(const char *dir);
 /* How many entries of dir end with suffix (e.g. ".tmp": the temporaries of
  * atomic writes are named NAME.PID.tmp). */
 int test_files_ending(const char *dir, const char *suffix);

@@ -430,6 +430,5 @@ Test(e2e_images, image_above_max_pixels_is_skipped_and_listed, .timeout = 600)
     free(out);
     free(skipped);
     free(big);
-    snprintf(args, sizeof args, "rm -rf '%s'", dir);
-    free(test_run(args, &status));
+    test_remove_tree(dir);
 }

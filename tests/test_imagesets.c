@@ -12,6 +12,7 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "helpers.h"
 #include "data/imagesets.h"
 
@@ -87,12 +88,6 @@ static void expect_colour(const unic_image *im, int cls)
     }
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 Test(imagesets, imagefolder_sorted_like_torchvision)
 {
     char *root = make_folder(NULL);
@@ -107,7 +102,7 @@ Test(imagesets, imagefolder_sorted_like_torchvision)
     char buf[512];
     for (int i = 0; i < 6; i++) {
         const char *name = unic_imageset_item_name(s, i, buf, sizeof buf);
-        cr_assert(ends_with(name, want[i]), "item %d is %s, expected %s", i, name, want[i]);
+        cr_assert(unic_ends_with(name, want[i]), "item %d is %s, expected %s", i, name, want[i]);
         cr_assert_eq(unic_imageset_label(s, i), label[i]);
         unic_image im = {0};
         cr_assert_eq(unic_imageset_get(s, i, 0, &im, err, sizeof err), 0, "%s", err);
@@ -152,7 +147,7 @@ Test(imagesets, imagefolder_class_list_order)
     cr_assert_eq(unic_imageset_num_classes(s), 2);
     cr_assert_eq(unic_imageset_size(s), 4);
     char buf[512];
-    cr_assert(ends_with(unic_imageset_item_name(s, 0, buf, sizeof buf), "zeta/x.jpg"));
+    cr_assert(unic_ends_with(unic_imageset_item_name(s, 0, buf, sizeof buf), "zeta/x.jpg"));
     cr_assert_eq(unic_imageset_label(s, 0), 0);
     for (int i = 1; i < 4; i++) cr_assert_eq(unic_imageset_label(s, i), 1);
     unic_image im = {0};
@@ -231,7 +226,7 @@ Test(imagesets, stl10_pixels_and_labels)
     cr_assert_eq(unic_imageset_label(s, 0), 2);
     cr_assert_eq(unic_imageset_label(s, 1), 9);
     char buf[512];
-    cr_assert(ends_with(unic_imageset_item_name(s, 1, buf, sizeof buf), "train_X.bin#1"), "%s",
+    cr_assert(unic_ends_with(unic_imageset_item_name(s, 1, buf, sizeof buf), "train_X.bin#1"), "%s",
               buf);
     unic_image im = {0};
     cr_assert_eq(unic_imageset_get(s, 1, 0, &im, err, sizeof err), 0, "%s", err);
@@ -331,7 +326,7 @@ Test(imagesets, cifar10_batches_folder)
     for (int i = 0; i < 15; i++) cr_assert_eq(unic_imageset_label(s, i), i % 10);
     char buf[512];
     /* item 4 is record 1 of data_batch_3 (batches hold 1, 2, 3, ... records) */
-    cr_assert(ends_with(unic_imageset_item_name(s, 4, buf, sizeof buf), "data_batch_3.bin#1"),
+    cr_assert(unic_ends_with(unic_imageset_item_name(s, 4, buf, sizeof buf), "data_batch_3.bin#1"),
               "%s", buf);
     unic_image im = {0};
     cr_assert_eq(unic_imageset_get(s, 4, 0, &im, err, sizeof err), 0, "%s", err);
@@ -399,8 +394,8 @@ Test(imagesets, cub200_splits)
     cr_assert_eq(unic_imageset_size(s), 2);
     cr_assert_eq(unic_imageset_num_classes(s), 2);
     char buf[512];
-    cr_assert(ends_with(unic_imageset_item_name(s, 0, buf, sizeof buf), "001.Albatross/a1.jpg"));
-    cr_assert(ends_with(unic_imageset_item_name(s, 1, buf, sizeof buf), "002.Auklet/b2.jpg"));
+    cr_assert(unic_ends_with(unic_imageset_item_name(s, 0, buf, sizeof buf), "001.Albatross/a1.jpg"));
+    cr_assert(unic_ends_with(unic_imageset_item_name(s, 1, buf, sizeof buf), "002.Auklet/b2.jpg"));
     cr_assert_eq(unic_imageset_label(s, 0), 0);
     cr_assert_eq(unic_imageset_label(s, 1), 1);
     unic_image im = {0};
@@ -411,7 +406,7 @@ Test(imagesets, cub200_splits)
     cr_assert_eq(unic_imageset_open("cub200", root, "test", "", "", &s, err, sizeof err), 0, "%s",
                  err);
     cr_assert_eq(unic_imageset_size(s), 2);
-    cr_assert(ends_with(unic_imageset_item_name(s, 0, buf, sizeof buf), "a2.jpg"));
+    cr_assert(unic_ends_with(unic_imageset_item_name(s, 0, buf, sizeof buf), "a2.jpg"));
     unic_imageset_free(s);
     free(root);
 }
@@ -467,7 +462,7 @@ Test(imagesets, idx_fashion_mnist)
     cr_assert(nonzero > 100, "item 0 has only %d lit pixels", nonzero);
     unic_image_free(&im);
     char buf[512];
-    cr_assert(ends_with(unic_imageset_item_name(s, 7, buf, sizeof buf), "#7"), "%s", buf);
+    cr_assert(unic_ends_with(unic_imageset_item_name(s, 7, buf, sizeof buf), "#7"), "%s", buf);
     unic_imageset_free(s);
 
     /* labels of another length */

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "helpers.h"
 #include "data/io.h"
 #include "mining/knn.h"
@@ -81,29 +82,15 @@ Test(knn, refuses_a_plan_that_does_not_fit)
 }
 
 /* Cache files (not their locks or temporaries) in dir. */
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        n += len > 12 && strcmp(e->d_name + len - 12, ".safetensors") == 0;
-    }
-    if (d) closedir(d);
-    return n;
-}
+static int count_files(const char *dir) { return test_files_ending(dir, ".safetensors"); }
 
 static void cache_file(const char *dir, char *path, size_t cap)
 {
     DIR *dd = opendir(dir);
     struct dirent *e;
     path[0] = '\0';
-    while ((e = readdir(dd))) {
-        size_t len = strlen(e->d_name);
-        if (len > 12 && strcmp(e->d_name + len - 12, ".safetensors") == 0)
-            snprintf(path, cap, "%s/%s", dir, e->d_name);
-    }
+    while ((e = readdir(dd)))
+        if (unic_ends_with(e->d_name, ".safetensors")) snprintf(path, cap, "%s/%s", dir, e->d_name);
     closedir(dd);
 }
 

@@ -80,8 +80,7 @@ Test(lock, second_run_into_a_folder_in_use_is_refused, .timeout = 300)
     cr_expect_eq(status, 0, "the folder is free again: %s", out);
     free(out);
     free(log);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    free(test_run(cmd, &status));
+    test_remove_tree(dir);
     free(path);
     free(dir);
 }

@@ -152,15 +152,6 @@ static char *blob_experiment(const char *dir, int n_per, int bad_item, int bad_c
     return ini;
 }
 
-/* Removes what blob_experiment and a run in dir/run left. */
-static void remove_tree(const char *dir)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    int status;
-    free(test_run(cmd, &status));
-}
-
 /* One NaN used to train for the whole run, then fail in k-means with a
  * message naming neither the file nor the value. */
 Test(validation, non_finite_features_stop_before_mining, .timeout = 120)
@@ -183,7 +174,7 @@ Test(validation, non_finite_features_stop_before_mining, .timeout = 120)
     cr_expect(strstr(out, "1 non-finite value (-Inf at item 4, column 0)"), "%s", out);
     free(out);
     free(ini);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 
@@ -234,7 +225,7 @@ Test(validation, batch_larger_than_n_is_clamped_to_n, .timeout = 300)
     free(big);
     free(n);
     free(ini);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 
@@ -263,7 +254,7 @@ Test(validation, fractional_labels_are_refused_not_truncated)
     cr_expect_eq(unic_load_labels(npy, NULL, &l, &n, err, sizeof err), 0, "%s", err);
     cr_expect(n == 3 && l[2] == 2);
     free(l);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(txt);
     free(npy);
     free(dir);
@@ -310,7 +301,7 @@ Test(validation, neighbors_refuses_a_huge_label, .timeout = 60)
     out = unic(args, &status);
     cr_expect_eq(status, 0, "%s", out);
     free(out);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(st);
     free(txt);
     free(dir);
@@ -343,7 +334,7 @@ Test(validation, training_memory_plan_is_logged_and_refused_over_the_limit, .tim
     cr_expect(!strstr(out, "epoch 1/"), "no epoch may start: %s", out);
     free(out);
     free(ini);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 

@@ -64,6 +64,12 @@ char *unic_xstrdup(const char *s)
     return d;
 }
 
+int unic_ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
 double unic_now(void)
 {
     struct timespec ts;

@@ -14,6 +14,8 @@ void *unic_xmalloc(size_t bytes);  /* 64-byte aligned; aborts with a message whe
 void *unic_xcalloc(size_t count, size_t size);
 void unic_xfree(void *p);
 char *unic_xstrdup(const char *s);
+/* 1 when s ends with suffix (file-name dispatch: ".npy", "-ubyte", ...). */
+int unic_ends_with(const char *s, const char *suffix);
 _Noreturn void unic_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 double unic_now(void); /* monotonic seconds */

@@ -7,12 +7,6 @@
 #include "base/util.h"
 #include "data/io.h"
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 static int is_idx(const char *path)
 {
     return strstr(path, "-ubyte") || strstr(path, ".idx");
@@ -46,7 +40,7 @@ int unic_dataset_load(const char *path, const char *tensor, const char *labels_p
     out->info.source = out->path;
     int rc = 0;
     int64_t nlabels = 0;
-    if (ends_with(path, ".safetensors")) {
+    if (unic_ends_with(path, ".safetensors")) {
         unic_safetensors *st;
         if (unic_safetensors_open(path, &st, err, errlen) != 0) goto fail;
         const char *name = tensor && *tensor ? tensor : "embeddings";
@@ -72,7 +66,7 @@ int unic_dataset_load(const char *path, const char *tensor, const char *labels_p
         unic_safetensors_close(st);
     } else {
         unic_array a;
-        if (ends_with(path, ".npy"))
+        if (unic_ends_with(path, ".npy"))
             rc = unic_npy_load(path, &a, err, errlen);
         else if (is_idx(path))
             rc = unic_idx_load(path, &a, err, errlen);

@@ -14,23 +14,17 @@
 #include "data/formats/npy.h"
 #include "data/formats/safetensors.h"
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* "-ubyte" or ".idx..." in the file name, with or without a trailing ".gz". */
 static int is_idx_name(const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t n = strlen(base);
-    if (ends_with(base, ".gz")) n -= 3;
+    if (unic_ends_with(base, ".gz")) n -= 3;
     char *name = unic_xmalloc(n + 1);
     memcpy(name, base, n);
     name[n] = '\0';
-    int yes = ends_with(name, "-ubyte") || strstr(name, ".idx") != NULL;
+    int yes = unic_ends_with(name, "-ubyte") || strstr(name, ".idx") != NULL;
     unic_xfree(name);
     return yes;
 }
@@ -123,7 +117,7 @@ int unic_load_labels(const char *path, const char *name, int32_t **labels, int64
 {
     *labels = NULL;
     *n = 0;
-    if (ends_with(path, ".safetensors")) {
+    if (unic_ends_with(path, ".safetensors")) {
         unic_safetensors *st;
         if (unic_safetensors_open(path, &st, err, errlen) != 0) return -1;
         const char *want = name && *name ? name : "labels";
@@ -143,9 +137,9 @@ int unic_load_labels(const char *path, const char *name, int32_t **labels, int64
         unic_safetensors_close(st);
         return rc;
     }
-    if (ends_with(path, ".npy") || is_idx_name(path)) {
+    if (unic_ends_with(path, ".npy") || is_idx_name(path)) {
         unic_array a;
-        int rc = ends_with(path, ".npy") ? unic_npy_load(path, &a, err, errlen)
+        int rc = unic_ends_with(path, ".npy") ? unic_npy_load(path, &a, err, errlen)
                                          : unic_idx_load(path, &a, err, errlen);
         if (rc != 0) return -1;
         rc = labels_from_array(path, &a, labels, n, err, errlen);
