@@ -25,9 +25,9 @@ static inline void fuzz_cleanup(void)
     if (system(cmd) != 0) fprintf(stderr, "fuzz: could not remove %s\n", fuzz_dir);
 }
 
-/* A path (valid until the next call) whose file holds data[0..n) and whose
- * name ends with suffix. */
-static inline const char *fuzz_as_file(const uint8_t *data, size_t n, const char *suffix)
+/* This process's scratch folder (under TMPDIR), removed at exit; a harness
+ * may keep files of its own there. */
+static inline const char *fuzz_scratch_dir(void)
 {
     if (fuzz_fd < 0) {
         fuzz_fd = memfd_create("unic-fuzz", 0);
@@ -36,6 +36,14 @@ static inline const char *fuzz_as_file(const uint8_t *data, size_t n, const char
         if (fuzz_fd < 0 || !mkdtemp(fuzz_dir)) abort();
         atexit(fuzz_cleanup);
     }
+    return fuzz_dir;
+}
+
+/* A path (valid until the next call) whose file holds data[0..n) and whose
+ * name ends with suffix. */
+static inline const char *fuzz_as_file(const uint8_t *data, size_t n, const char *suffix)
+{
+    fuzz_scratch_dir();
     if (ftruncate(fuzz_fd, 0) != 0 || pwrite(fuzz_fd, data, n, 0) != (ssize_t)n) abort();
     snprintf(fuzz_link, sizeof fuzz_link, "%s/input%s", fuzz_dir, suffix);
     if (access(fuzz_link, F_OK) != 0) {

@@ -16,7 +16,7 @@ enum { N = 64, D = 4, K = 5 };
 typedef struct cache_fixture {
     float x[N * D];
     int32_t exact[N * K];
-    char dir[4096], file[4400];
+    char dir[4200], file[4500];
     uint8_t *genuine;
     size_t size;
 } cache_fixture;
@@ -40,11 +40,10 @@ static cache_fixture *fixture(void)
     f = calloc(1, sizeof *f);
     unic_log_set_quiet(1); /* each damaged input logs a warning */
     for (int i = 0; i < N * D; i++) f->x[i] = (float)((i * 7919) % 97) / 9.0f;
-    const char *base = getenv("TMPDIR");
-    snprintf(f->dir, sizeof f->dir, "%s/unic-fuzz-cache-XXXXXX", base && *base ? base : "/tmp");
+    snprintf(f->dir, sizeof f->dir, "%s/cache", fuzz_scratch_dir()); /* removed at exit */
     char err[512];
     unic_mine_input in = {N, D, f->x, NULL, NULL, UNIC_CPU};
-    if (!mkdtemp(f->dir) || unic_knn(&in, K, f->exact, NULL, err, sizeof err) != 0) abort();
+    if (unic_knn(&in, K, f->exact, NULL, err, sizeof err) != 0) abort();
     in.cache_dir = f->dir;
     int32_t again[N * K];
     if (unic_knn(&in, K, again, NULL, err, sizeof err) != 0) abort();
