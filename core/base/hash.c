@@ -1,5 +1,7 @@
 #include "base/hash.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "unic/rng.h"
@@ -16,4 +18,9 @@ uint64_t unic_hash_bytes(uint64_t h, const void *data, size_t size)
     }
     for (size_t b = words * 8; b < size; b++) h = unic_mix64(h ^ p[b] ^ ((uint64_t)b << 8));
     return unic_mix64(h);
+}
+
+void unic_checksum_hex(const void *data, size_t size, char hex[17])
+{
+    snprintf(hex, 17, "%016" PRIx64, unic_hash_bytes(0x6a09e667f3bcc909ULL, data, size));
 }

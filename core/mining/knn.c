@@ -185,12 +185,11 @@ static int cache_parts(const unic_mine_input *in, int k_top, int32_t *top_idx, f
     return count;
 }
 
-/* A part's checksum as 16 hex digits; each part has its own, so a request
- * that reads some of a file's parts checks just those. */
+/* Each part has its own checksum, so a request that reads some of a file's
+ * parts checks just those. */
 static void cache_checksum(const cache_part *part, char hex[17])
 {
-    uint64_t h = unic_hash_bytes(0x9e3779b97f4a7c15ULL, part->data, (size_t)part->count * 4);
-    snprintf(hex, 17, "%016llx", (unsigned long long)h);
+    unic_checksum_hex(part->data, (size_t)part->count * 4, hex);
 }
 
 /* Index arrays must name points of this input: a flipped bit must not

@@ -1,7 +1,6 @@
 #include "train/checkpoint.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +25,6 @@ static float *host_copy(const unic_tensor *t)
 
 /* 2: a checksum per tensor in the metadata ("checksum.NAME"). */
 #define CKPT_FORMAT "unic-checkpoint-2"
-#define CKPT_SEED 0x6a09e667f3bcc909ULL
-
-static void checksum_hex(const void *data, size_t size, char hex[17])
-{
-    snprintf(hex, 17, "%016" PRIx64, unic_hash_bytes(CKPT_SEED, data, size));
-}
 
 int unic_checkpoint_save(const char *path, const unic_ckpt_tensor *t, int count,
                          const unic_ckpt_meta *meta, char *err, size_t errlen)
@@ -66,7 +59,7 @@ int unic_checkpoint_save(const char *path, const unic_ckpt_tensor *t, int count,
     for (; m < 10; m++) md[m] = fixed[m];
     for (int i = 0; i < n; i++) {
         snprintf(keys[i], sizeof keys[i], "checksum.%s", arrays[i].name);
-        checksum_hex(arrays[i].data, arrays[i].nbytes, sums[i]);
+        unic_checksum_hex(arrays[i].data, arrays[i].nbytes, sums[i]);
         md[m++] = keys[i];
         md[m++] = sums[i];
     }
@@ -95,7 +88,7 @@ static int load_into(const unic_safetensors *st, const char *name, unic_tensor *
     char key[320], hex[17];
     snprintf(key, sizeof key, "checksum.%s", name);
     const char *sum = unic_safetensors_meta(st, key);
-    checksum_hex(a->data, a->nbytes, hex);
+    unic_checksum_hex(a->data, a->nbytes, hex);
     if (!sum || strcmp(sum, hex) != 0)
         return unic_errf(err, errlen, "%s: tensor '%s' fails its checksum (stored %s, its data's "
                          "%s): the file is damaged; it is kept, and --resume cannot use it",
