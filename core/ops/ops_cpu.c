@@ -12,14 +12,34 @@
 
 #define PAR_MIN 16384 /* below this many elements threads cost more than they save */
 
+/* C tiles of a fixed size, each one single-threaded sgemm call on its own
+ * thread. OpenBLAS's threaded driver blocks the inner dimension differently
+ * with one thread than with two, so its sums (and a run's numbers) moved
+ * with the thread count; a fixed tiling never splits the inner dimension
+ * and gives every element the same sum at any thread count. Inside the
+ * parallel loop OpenBLAS runs single-threaded, even for a lone tile. */
+#define GEMM_TILE_ROWS 256
+#define GEMM_TILE_COLS 1024
+
 void unic_cpu_gemm(int trans_a, int trans_b, float alpha, const unic_tensor *a,
                    const unic_tensor *b, float beta, unic_tensor *c)
 {
-    int m = (int)c->shape[0], n = (int)c->shape[1];
-    int k = (int)(trans_a ? a->shape[0] : a->shape[1]);
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a->data, (int)a->shape[1],
-                b->data, (int)b->shape[1], beta, c->data, (int)c->shape[1]);
+    int64_t m = c->shape[0], n = c->shape[1];
+    int64_t k = trans_a ? a->shape[0] : a->shape[1];
+    int64_t lda = a->shape[1], ldb = b->shape[1], ldc = c->shape[1];
+    int64_t row_tiles = (m + GEMM_TILE_ROWS - 1) / GEMM_TILE_ROWS;
+    int64_t col_tiles = (n + GEMM_TILE_COLS - 1) / GEMM_TILE_COLS;
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t t = 0; t < row_tiles * col_tiles; t++) {
+        int64_t i0 = (t / col_tiles) * GEMM_TILE_ROWS, j0 = (t % col_tiles) * GEMM_TILE_COLS;
+        int64_t mt = m - i0 < GEMM_TILE_ROWS ? m - i0 : GEMM_TILE_ROWS;
+        int64_t nt = n - j0 < GEMM_TILE_COLS ? n - j0 : GEMM_TILE_COLS;
+        const float *at = a->data + (trans_a ? i0 : i0 * lda);
+        const float *bt = b->data + (trans_b ? j0 * ldb : j0);
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, (int)mt, (int)nt, (int)k, alpha, at,
+                    (int)lda, bt, (int)ldb, beta, c->data + i0 * ldc + j0, (int)ldc);
+    }
 }
 
 void unic_cpu_linear_forward(unic_tensor *out, const unic_tensor *in, const unic_tensor *w,
