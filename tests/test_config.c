@@ -46,7 +46,12 @@ static char *check(const char *text, const char **sets, int nsets, char **path_o
     static char err[4096];
     err[0] = '\0';
     unic_grid g;
-    if (unic_grid_prepare(path, sets, nsets, reg, &g, err, sizeof err) == 0) unic_grid_free(&g);
+    if (unic_grid_prepare(path, sets, nsets, reg, &g, err, sizeof err) == 0) {
+        for (int i = 0; i < g.count && !err[0]; i++) /* as `unic check` reports them */
+            if (g.points[i].error)
+                snprintf(err, sizeof err, "%s (grid point %s)", g.points[i].error, g.points[i].label);
+        unic_grid_free(&g);
+    }
     if (path_out) *path_out = path;
     return err;
 }
@@ -148,13 +153,13 @@ Test(config, grid_validates_every_combination_first)
     char *t = replace(good, "[train]\n", "[grid]\nloss.entropy.weight = 0, 3\nhead.hidden = 32, big\n[train]\n");
     char *err = check(t, NULL, 0, NULL);
     cr_expect(strstr(err, "expected an integer, got 'big'"), "%s", err);
-    cr_expect(strstr(err, "grid run"), "%s", err);
+    cr_expect(strstr(err, "(grid point loss.entropy.weight=0,head.hidden=big)"), "%s", err);
     char *dir = test_tmpdir("grid"), *path = test_path(dir, "exp.ini"), msg[2048];
     test_write_text(path, replace(good, "[train]\n", "[grid]\nloss.entropy.weight = 0, 3\nhead.hidden = 32, 64, 128\n[train]\n"));
     unic_grid g;
     cr_assert_eq(unic_grid_prepare(path, NULL, 0, reg, &g, msg, sizeof msg), 0, "%s", msg);
     cr_expect_eq(g.count, 6);
-    cr_expect_str_eq(g.names[5], "loss.entropy.weight=3,head.hidden=128");
+    cr_expect_str_eq(g.points[5].label, "loss.entropy.weight=3,head.hidden=128");
     unic_grid_free(&g);
 }
 

@@ -226,18 +226,33 @@ Test(e2e, grid_runs_every_combination, .timeout = 300)
     free(run_unic(args, 0));
     char *csv = test_read_file(test_path(dir, "g/grid.csv"), NULL);
     cr_assert_not_null(csv);
-    cr_expect(strstr(csv, "run,kmeans_acc,kmeans_nmi,kmeans_ari,unic_acc,unic_nmi,unic_ari\n"), "%s", csv);
-    cr_expect(strstr(csv, "\"head.hidden=16,loss.entropy.weight=3\","), "%s", csv);
+    cr_expect(strstr(csv, "id,state,head.hidden,loss.entropy.weight,seed,epochs,kmeans_acc,"
+                          "kmeans_nmi,kmeans_ari,unic_acc,unic_nmi,unic_ari,seconds,error\n"), "%s", csv);
+    cr_expect(strstr(csv, ",done,16,3,,2/2,"), "%s", csv);
     int rows = 0;
     for (char *p = csv; (p = strchr(p, '\n')); p++) rows++;
     cr_expect_eq(rows, 5, "a header and four runs:\n%s", csv);
-    char *resolved = test_read_file(test_path(dir, "g/head.hidden=8,loss.entropy.weight=0/config.resolved.ini"), NULL);
+    /* each point has its own folder, named by its id (grid.csv's first column) */
+    char id[17];
+    memcpy(id, strstr(csv, ",done,16,3,") - 16, 16);
+    id[16] = '\0';
+    char point[256];
+    snprintf(point, sizeof point, "g/points/%s", id);
+    char *pd = test_path(dir, point);
+    char *resolved = test_read_file(test_path(pd, "config.resolved.ini"), NULL);
     cr_assert_not_null(resolved, "each run has its own folder");
-    cr_expect(strstr(resolved, "hidden = 8") && strstr(resolved, "weight = 0"), "%s", resolved);
-    /* four runs over the same embeddings mine once: the second run on hits the cache */
-    char *log = test_read_file(test_path(dir, "g/head.hidden=16,loss.entropy.weight=3/log.txt"), NULL);
-    cr_assert_not_null(log);
-    cr_expect(strstr(log, "the 5 nearest of N=90: cached in"), "%s", log);
+    cr_expect(strstr(resolved, "hidden = 16") && strstr(resolved, "weight = 3"), "%s", resolved);
+    /* four runs over the same embeddings mine once: the later ones hit the cache */
+    int cached = 0;
+    char dirs[4][64];
+    for (char *line = strchr(csv, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+        snprintf(dirs[0], sizeof dirs[0], "g/points/%.16s/log.txt", line);
+        char *log = test_read_file(test_path(dir, dirs[0]), NULL);
+        cr_assert_not_null(log);
+        cached += strstr(log, "the 5 nearest of N=90: cached in") != NULL;
+        free(log);
+    }
+    cr_expect_eq(cached, 3, "one point mines, three read the cache");
 }
 
 Test(e2e, out_of_tree_plugin_through_plugin_path, .timeout = 300)

@@ -37,7 +37,9 @@ int unic_lock_take(const char *path, const char *what, int wait, char *err, size
                       what, pid);
         else
             unic_errf(err, errlen, "%s: cannot lock the %s: %s", path, what, strerror(errno));
+        int e = errno;
         close(fd);
+        errno = busy ? EWOULDBLOCK : e; /* callers tell "in use" from a failure */
         return -1;
     }
     char pid[32];

@@ -1,6 +1,7 @@
 /* The `unic` command: run (an experiment or a grid of them), check, plugins,
  * eval, neighbors, gradcheck. */
 #include <errno.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,9 @@
 #include "experiment/config.h"
 #include "experiment/experiment.h"
 #include "experiment/grid.h"
+#include "grid/folder.h"
+#include "grid/point.h"
+#include "grid/runner.h"
 #include "data/io.h"
 #include "base/log.h"
 #include "eval/metrics.h"
@@ -19,13 +23,34 @@
 #include "train/run.h"
 #include "base/util.h"
 #include "cli/gradcheck.h"
+#include "cli/grid_commands.h"
+#include "grid/summary.h"
+#include "grid/table.h"
+#include "grid/view.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage:\n"
             "  unic run EXPERIMENT.ini [--set section.key=value]... [--out DIR] [--resume] [--quiet]\n"
-            "      train and evaluate; an experiment with a [grid] section runs every combination\n"
+            "           [--threads N] [--jobs N] [--retry-failed] [--allow-changed] [--grid-point ID]\n"
+            "      train and evaluate. An experiment with a [grid] section runs every point, each\n"
+            "      in its own process and run folder (DIR/points/ID), --jobs at a time; run it\n"
+            "      again to skip finished points and resume interrupted ones (failed ones with\n"
+            "      --retry-failed); --grid-point runs one point (what a Slurm array task does)\n"
+            "  unic grid status DIR\n"
+            "      each point of a grid folder: state, epoch, elapsed time, latest scores\n"
+            "  unic grid submit EXPERIMENT.ini --slurm [--out DIR] [--partition P] [--time T]\n"
+            "                   [--cpus-per-task N] [--gpus-per-task N] [--sbatch LINE]...\n"
+            "                   [--retry-failed] [--dry-run]\n"
+            "      the points not done as one Slurm job array (sbatch), into the same folder\n"
+            "  unic table DIR [--rows a,b] [--cols c] [--metrics acc,nmi] [--checkmarks a]\n"
+            "                 [--names A,B] [--where k=v] [--format md|csv|latex|json]\n"
+            "      the grid as a paper table: mean +- std over seeds (their count), best per\n"
+            "      column marked; the experiment's [table] section sets the defaults\n"
+            "  unic plot DIR [--metric NAME]... [--out FOLDER]\n"
+            "      per-epoch curves (losses, objective, scores) as SVG, one line per setting,\n"
+            "      mean over seeds with a min-max band (default DIR/plots/)\n"
             "  unic check EXPERIMENT.ini [--set section.key=value]...\n"
             "      validate the experiment against the plugins' parameter tables, do nothing else\n"
             "  unic extract EXPERIMENT.ini [--set section.key=value]... [--out FILE]\n"
@@ -116,7 +141,20 @@ typedef struct cli {
     const char **sets;
     int nsets, resume, quiet, json;
     const char *labels, *old_classes;
+    const char *grid_point;
+    int jobs, threads, retry_failed, allow_changed;
 } cli;
+
+/* A count option's value in [1, max], or -1 after saying what was expected. */
+static int count_arg(const char *cmd, const char *opt, const char *text, int max)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*text && !*end && v >= 1 && v <= max) return (int)v;
+    fprintf(stderr, "unic %s: %s expects a whole number from 1 to %d, got '%s'\n", cmd, opt, max,
+            text);
+    return -1;
+}
 
 static int parse_args(int argc, char **argv, cli *c)
 {
@@ -141,6 +179,17 @@ static int parse_args(int argc, char **argv, cli *c)
             c->quiet = 1;
         else if (strcmp(a, "--json") == 0)
             c->json = 1;
+        else if (strcmp(a, "--grid-point") == 0 && more)
+            c->grid_point = argv[++i];
+        else if (strcmp(a, "--retry-failed") == 0)
+            c->retry_failed = 1;
+        else if (strcmp(a, "--allow-changed") == 0)
+            c->allow_changed = 1;
+        else if (strcmp(a, "--jobs") == 0 && more) {
+            if ((c->jobs = count_arg(argv[1], a, argv[++i], 256)) < 0) return -1;
+        } else if (strcmp(a, "--threads") == 0 && more) {
+            if ((c->threads = count_arg(argv[1], a, argv[++i], UNIC_MAX_THREADS)) < 0) return -1;
+        }
         else if (a[0] == '-' || c->ini) {
             fprintf(stderr, "unic %s: unexpected argument '%s'\n", argv[1], a);
             return -1;
@@ -155,29 +204,103 @@ static int parse_args(int argc, char **argv, cli *c)
     return 0;
 }
 
+/* `unic check`: every point validated; an invalid grid value is named. */
+static int report_check(const cli *c, const unic_grid *grid)
+{
+    for (int i = 0; i < grid->count; i++)
+        if (grid->points[i].error)
+            fprintf(stderr, "unic: %s (grid point %s)\n", grid->points[i].error,
+                    grid->points[i].label);
+    if (grid->invalid) return 2;
+    printf("%s: valid (%d run%s)\n", c->ini, grid->count, grid->count == 1 ? "" : "s");
+    return 0;
+}
+
+/* One point of a grid in this process (what a grid's --jobs and a Slurm
+ * array task run). */
+static int run_grid_point(const cli *c, unic_grid *grid, char *err, size_t errlen)
+{
+    unic_grid_point *p = unic_grid_find(grid, c->grid_point);
+    if (!p) {
+        unic_errf(err, errlen, "%s has no grid point '%s' (or it names several): the points and "
+                  "their ids are in the grid folder's grid.json and `unic grid status`", c->ini,
+                  c->grid_point);
+        return 2;
+    }
+    char dir[2048];
+    unic_grid_dir(grid, c->out, dir, sizeof dir);
+    int rc = unic_grid_run_point(p, dir, c->retry_failed, err, errlen);
+    if (rc == UNIC_POINT_EXIT_DONE) err[0] = '\0';
+    unic_grid_view v; /* a Slurm array has no driver: each task refreshes the summary */
+    char msg[2048];
+    if (rc != UNIC_POINT_EXIT_BUSY && unic_grid_view_load(dir, &v, msg, sizeof msg) == 0) {
+        unic_grid_write_summary(&v, msg, sizeof msg);
+        unic_grid_view_free(&v);
+    }
+    return rc;
+}
+
+static int run_grid(const cli *c, unic_grid *grid, char *err, size_t errlen)
+{
+    if (c->grid_point) return run_grid_point(c, grid, err, errlen);
+    if (!grid->is_grid) {
+        if (c->jobs > 1) fprintf(stderr, "unic: --jobs applies to grids; this is one run\n");
+        int rc = unic_run(&grid->points[0].run, c->out, NULL, c->resume, NULL, err, errlen);
+        return rc == 0 ? 0 : 1;
+    }
+    unic_grid_options o = {c->ini, c->sets, c->nsets, c->out, c->jobs > 0 ? c->jobs : 1,
+                           c->threads, c->retry_failed, c->allow_changed};
+    int rc = unic_grid_run_all(grid, &o, err, errlen);
+    if (rc > 0) err[0] = '\0'; /* the count line has said it */
+    return rc < 0 ? 2 : rc;
+}
+
+/* The experiment's [table] section: its keys, and its axes against the
+ * grid's, checked before any point runs. */
+static int check_table_section(const cli *c, const unic_grid *grid, char *err, size_t errlen)
+{
+    unic_config *cfg;
+    if (unic_config_load_with(c->ini, c->sets, c->nsets, &cfg, err, errlen) != 0) return -1;
+    unic_table_layout t;
+    unic_table_layout_init(&t);
+    char source[2300];
+    snprintf(source, sizeof source, "%s: [table]", c->ini);
+    int rc = unic_table_layout_read(cfg, &t, err, errlen);
+    if (rc == 0 && unic_config_has_section(cfg, "table"))
+        rc = unic_table_layout_check(&t, grid->axes, grid->naxes, source, err, errlen);
+    unic_table_layout_free(&t);
+    unic_config_free(cfg);
+    return rc;
+}
+
 static int cmd_run(const cli *c, int check_only)
 {
-    char err[4096];
+    char err[4096] = "";
     unic_registry *reg = load_registry();
     unic_grid grid;
-    /* every run of a grid is validated before the first one starts */
-    if (unic_grid_prepare(c->ini, c->sets, c->nsets, reg, &grid, err, sizeof err) != 0) {
+    /* every point of a grid is validated before the first one starts */
+    int bad = unic_grid_prepare(c->ini, c->sets, c->nsets, reg, &grid, err, sizeof err) != 0;
+    if (!bad && check_table_section(c, &grid, err, sizeof err) != 0) {
+        unic_grid_free(&grid);
+        bad = 1;
+    }
+    if (bad) {
         fprintf(stderr, "unic: %s\n", err);
         unic_registry_free(reg);
         return 2;
     }
-    if (check_only) {
-        printf("%s: valid (%d run%s)\n", c->ini, grid.count, grid.count == 1 ? "" : "s");
-        unic_grid_free(&grid);
-        unic_registry_free(reg);
-        return 0;
+    int rc;
+    if (check_only)
+        rc = report_check(c, &grid);
+    else {
+        unic_log_set_quiet(c->quiet);
+        if (c->threads > 0) omp_set_num_threads(c->threads);
+        rc = run_grid(c, &grid, err, sizeof err);
+        if (rc != 0 && *err) fprintf(stderr, "unic: %s\n", err);
     }
-    unic_log_set_quiet(c->quiet);
-    int rc = unic_grid_run(&grid, c->out, c->resume, err, sizeof err);
-    if (rc != 0) fprintf(stderr, "unic: %s\n", err);
     unic_grid_free(&grid);
     unic_registry_free(reg);
-    return rc == 0 ? 0 : 1;
+    return rc;
 }
 
 static int cmd_extract(const cli *c)
@@ -303,6 +426,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "plugins") == 0) return cmd_plugins();
     if (strcmp(argv[1], "neighbors") == 0) return unic_neighbors_command(argc - 2, argv + 2);
     if (strcmp(argv[1], "gradcheck") == 0) return unic_gradcheck_command(argc - 2, argv + 2);
+    if (strcmp(argv[1], "grid") == 0) return unic_grid_command(argc - 2, argv + 2);
+    if (strcmp(argv[1], "table") == 0) return unic_table_command(argc - 2, argv + 2);
+    if (strcmp(argv[1], "plot") == 0) return unic_plot_command(argc - 2, argv + 2);
     cli c;
     int known = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "check") == 0 ||
                 strcmp(argv[1], "eval") == 0 || strcmp(argv[1], "extract") == 0;

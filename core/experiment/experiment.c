@@ -89,7 +89,7 @@ static const unic_param_spec miner_keys[] = {
     {NULL},
 };
 
-static const char *fixed_sections[] = {"data", "backbone", "head", "train", "eval", "grid"};
+static const char *fixed_sections[] = {"data", "backbone", "head", "train", "eval", "grid", "table"};
 
 static void slot_free(unic_slot *s)
 {
@@ -287,10 +287,10 @@ static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *
         for (size_t k = 0; k < sizeof fixed_sections / sizeof *fixed_sections; k++)
             known |= strcmp(s, fixed_sections[k]) == 0;
         if (!known) {
-            const char *all[] = {"data", "backbone", "head", "train", "eval", "grid", "miner.NAME",
-                                 "loss.NAME"};
+            const char *all[] = {"data", "backbone", "head",  "train",     "eval",
+                                 "grid", "table",    "miner.NAME", "loss.NAME"};
             char close[256];
-            unic_suggest(s, all, 8, close, sizeof close);
+            unic_suggest(s, all, 9, close, sizeof close);
             unic_errf(err, errlen, "%s: unknown section [%s]; closest valid: %s",
                       unic_config_where(cfg, s, NULL, where, sizeof where), s, close);
             goto fail;

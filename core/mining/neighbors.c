@@ -158,8 +158,8 @@ static int write_fig4(const char *dir, const union_stats *s, int64_t n, int max_
     char title[128];
     snprintf(title, sizeof title, "True positives by second-order union size (tau1 = %d)",
              s->tau1);
-    unic_svg_series series[2] = {{"true-positive rate of kept neighbours", x, tpr, m},
-                                 {"fraction of the dataset kept", x, frac, m}};
+    unic_svg_series series[2] = {{"true-positive rate of kept neighbours", x, tpr, m, NULL, NULL},
+                                 {"fraction of the dataset kept", x, frac, m, NULL, NULL}};
     unic_svg_plot plot = {title, "union size threshold eta", "fraction", series, 2,
                           x[0], x[m - 1], 0, 1.02, 0, 0, NULL};
     if (rc == 0) rc = write_svg(dir, stem, &plot, 1, err, errlen);
@@ -192,7 +192,7 @@ static int write_fig9(const char *dir, const union_stats *st, int ns, int64_t n,
         xmin = t == 0 || xs[t][0] < xmin ? xs[t][0] : xmin;
         xmax = t == 0 || xs[t][m - 1] > xmax ? xs[t][m - 1] : xmax;
         snprintf(names[t], sizeof names[t], "tau1 = %d", s->tau1);
-        series[t] = (unic_svg_series){names[t], xs[t], y, m};
+        series[t] = (unic_svg_series){names[t], xs[t], y, m, NULL, NULL};
         free(eta);
     }
     int rc = out_close(&o, err, errlen);
@@ -231,7 +231,7 @@ static int write_fig10(const char *dir, const union_stats *st, int ns, int64_t n
             m++;
         }
         snprintf(names[t], sizeof names[t], "tau1 = %d", s->tau1);
-        series[t] = (unic_svg_series){names[t], xs[t], y, m};
+        series[t] = (unic_svg_series){names[t], xs[t], y, m, NULL, NULL};
     }
     int rc = out_close(&o, err, errlen);
     unic_svg_plot plot = {"Neighbour purity by samples removed", "fraction of samples removed",
@@ -394,9 +394,9 @@ static int write_fig8(const char *dir, const int64_t *same, int64_t n, double rn
     char rnd_name[64], top_title[64];
     snprintf(rnd_name, sizeof rnd_name, "random other point (%.4f)", rnd);
     snprintf(top_title, sizeof top_title, "Positive range (first %d ranks)", top);
-    unic_svg_series all = {"same-class rate", x, y, bins};
-    unic_svg_series negative = {"same-class rate", x + neg, y + neg, bins - neg};
-    unic_svg_series positive = {"same-class rate", tx, ty, top};
+    unic_svg_series all = {"same-class rate", x, y, bins, NULL, NULL};
+    unic_svg_series negative = {"same-class rate", x + neg, y + neg, bins - neg, NULL, NULL};
+    unic_svg_series positive = {"same-class rate", tx, ty, top, NULL, NULL};
     unic_svg_plot plots[3] = {
         {"Neighbour accuracy by rank", "normalised rank among all other points",
          "same-class rate", &all, 1, 0, 1, 0, 1.02, 0, 0, NULL},

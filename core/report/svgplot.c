@@ -82,6 +82,10 @@ static void fit_axis(const unic_svg_plot *p, int axis_y, double *lo, double *hi)
             if (!isfinite(se->y[i]) || !isfinite(v)) continue;
             a = v < a ? v : a;
             b = v > b ? v : b;
+            if (axis_y && se->lo && se->hi && isfinite(se->lo[i]) && isfinite(se->hi[i])) {
+                a = se->lo[i] < a ? se->lo[i] : a;
+                b = se->hi[i] > b ? se->hi[i] : b;
+            }
         }
     }
     if (axis_y && p->hline && isfinite(p->hline_y)) {
@@ -185,6 +189,19 @@ static void render_panel(sbuf *b, const unic_svg_plot *p, int index, double ox)
     if (p->hline && isfinite(p->hline_y))
         sb_printf(b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#444444\" "
                   "stroke-dasharray=\"6,4\"/>\n", left, PY(p->hline_y), left + w, PY(p->hline_y));
+    for (int s = 0; s < p->nseries; s++) { /* bands first, under every line */
+        const unic_svg_series *se = &p->series[s];
+        if (!se->lo || !se->hi) continue;
+        const char *colour = palette[s % (int)(sizeof palette / sizeof *palette)];
+        sb_printf(b, "<polygon stroke=\"none\" fill=\"%s\" fill-opacity=\"0.18\" points=\"", colour);
+        for (int j = 0; j < se->n; j++)
+            if (isfinite(se->x[j]) && isfinite(se->hi[j]))
+                sb_printf(b, "%.2f,%.2f ", PX(se->x[j]), PY(se->hi[j]));
+        for (int j = se->n - 1; j >= 0; j--)
+            if (isfinite(se->x[j]) && isfinite(se->lo[j]))
+                sb_printf(b, "%.2f,%.2f ", PX(se->x[j]), PY(se->lo[j]));
+        sb_printf(b, "\"/>\n");
+    }
     for (int s = 0; s < p->nseries; s++) {
         const unic_svg_series *se = &p->series[s];
         const char *colour = palette[s % (int)(sizeof palette / sizeof *palette)];

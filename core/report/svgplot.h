@@ -11,6 +11,7 @@ typedef struct unic_svg_series {
     const char *name;     /* legend text */
     const double *x, *y;  /* n points; a non-finite y breaks the line */
     int n;
+    const double *lo, *hi; /* optional: a shaded band (e.g. the spread over seeds) */
 } unic_svg_series;
 
 typedef struct unic_svg_plot {

@@ -137,6 +137,7 @@ int write_embeddings(run *r, const char *path, char *err, size_t errlen);
 int run_save_embeddings(run *r, char *err, size_t errlen);
 int run_write_predictions(run *r, char *err, size_t errlen);
 int run_write_metrics(run *r, char *err, size_t errlen);
+int run_write_history(const run *r, char *err, size_t errlen);
 int run_save_checkpoint(run *r, int epoch, char *err, size_t errlen);
 int run_resume(run *r, char *err, size_t errlen);
 void run_print_summary(const run *r);

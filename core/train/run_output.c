@@ -1,6 +1,7 @@
 /* What a run leaves in its folder: embeddings.safetensors, predictions.csv,
  * metrics.json and checkpoint.safetensors (and reading the checkpoint back
  * for --resume), and the summary table of the log. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,64 @@ int run_write_metrics(run *r, char *err, size_t errlen)
     return rc;
 }
 
+/* history.csv, rewritten after every epoch so a grid's status and plots
+ * read a run's curves while it trains: one row per epoch with the
+ * learning rate, the objective, each loss term, the scores where the epoch
+ * was evaluated (empty where not) and its seconds. */
+int run_write_history(const run *r, char *err, size_t errlen)
+{
+    size_t cap = 256 + (size_t)cJSON_GetArraySize(r->history) * (160 + 24 * (size_t)r->x->nlosses);
+    char *csv = unic_xmalloc(cap);
+    size_t used = (size_t)snprintf(csv, cap, "epoch,lr,objective");
+    for (int l = 0; l < r->x->nlosses; l++)
+        used += (size_t)snprintf(csv + used, cap - used, ",%s", strchr(r->x->losses[l].section, '.') + 1);
+    used += (size_t)snprintf(csv + used, cap - used, ",%s,%s,%s,seconds\n", metric_name(r, 0),
+                             metric_name(r, 1), metric_name(r, 2));
+    const cJSON *h;
+    cJSON_ArrayForEach(h, r->history)
+    {
+        const char *fixed[] = {"epoch", "lr", "objective"};
+        for (int i = 0; i < 3; i++) {
+            const cJSON *v = cJSON_GetObjectItem(h, fixed[i]);
+            used += (size_t)snprintf(csv + used, cap - used, i ? ",%.9g" : "%.9g",
+                                     cJSON_IsNumber(v) ? v->valuedouble : NAN);
+        }
+        for (int l = 0; l < r->x->nlosses; l++) {
+            const cJSON *v = cJSON_GetObjectItem(h, strchr(r->x->losses[l].section, '.') + 1);
+            used += (size_t)snprintf(csv + used, cap - used, ",%.9g", cJSON_IsNumber(v) ? v->valuedouble : NAN);
+        }
+        for (int i = 0; i < 3; i++) {
+            const cJSON *v = cJSON_GetObjectItem(h, metric_name(r, i));
+            if (cJSON_IsNumber(v))
+                used += (size_t)snprintf(csv + used, cap - used, ",%.6f", v->valuedouble);
+            else
+                used += (size_t)snprintf(csv + used, cap - used, ",");
+        }
+        const cJSON *v = cJSON_GetObjectItem(h, "seconds");
+        used += (size_t)snprintf(csv + used, cap - used, ",%.3f\n", cJSON_IsNumber(v) ? v->valuedouble : 0.0);
+    }
+    int rc = write_text(r->out, "history.csv", csv, err, errlen);
+    unic_xfree(csv);
+    return rc;
+}
+
+/* The settings of two resolved INIs, compared without their comment lines
+ * (which name the experiment file's path and unic's version: a grid point
+ * resumed on a cluster node through another path is the same run). */
+static int same_settings(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == ';') a = strchr(a, '\n') ? strchr(a, '\n') + 1 : a + strlen(a);
+        while (*b == ';') b = strchr(b, '\n') ? strchr(b, '\n') + 1 : b + strlen(b);
+        if (!*a || !*b) return *a == *b;
+        const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+        size_t la = ea ? (size_t)(ea - a) + 1 : strlen(a), lb = eb ? (size_t)(eb - b) + 1 : strlen(b);
+        if (la != lb || memcmp(a, b, la) != 0) return 0;
+        a += la;
+        b += lb;
+    }
+}
+
 int run_save_checkpoint(run *r, int epoch, char *err, size_t errlen)
 {
     char path[2300];
@@ -130,7 +189,7 @@ int run_resume(run *r, char *err, size_t errlen)
     if (unic_checkpoint_load(path, r->ckpt, r->nparams, &r->start_epoch, &r->steps, &saved_config,
                              &hist, err, errlen) != 0)
         return -1;
-    int same = strcmp(saved_config, r->config) == 0;
+    int same = same_settings(saved_config, r->config);
     free(saved_config);
     if (!same) {
         free(hist);
@@ -175,6 +234,6 @@ void run_print_summary(const run *r)
         unic_log(UNIC_LOG_INFO, "%-12s %8.4f %8.4f %8.4f", "UNIC", r->final[0], r->final[1],
                  r->final[2]);
     }
-    unic_log(UNIC_LOG_INFO, "run folder: %s (config.resolved.ini, log.txt, metrics.json, "
+    unic_log(UNIC_LOG_INFO, "run folder: %s (config.resolved.ini, log.txt, history.csv, metrics.json, "
              "predictions.csv, checkpoint.safetensors, embeddings.safetensors, cache/)", r->out);
 }

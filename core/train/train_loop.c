@@ -69,7 +69,15 @@ static int take_steps(run *r, epoch *ep, int64_t *order, char *err, size_t errle
             r->steps++;
             continue;
         }
-        ep->total += train_step(r, order + first, b, r->steps, ep->lr, ep->sums);
+        double objective = train_step(r, order + first, b, r->steps, ep->lr, ep->sums);
+        if (!isfinite(objective)) { /* stop before a NaN reaches a checkpoint */
+            batch_source_close(&src);
+            if (p.tty) unic_progress_end(&p);
+            return unic_errf(err, errlen, "epoch %d, step %lld: the objective is %g; the last "
+                             "checkpoint is kept. A lower [train] lr, or smaller loss weights, "
+                             "usually helps", ep->e + 1, (long long)r->steps, objective);
+        }
+        ep->total += objective;
         r->steps++;
         unic_progress_update(&p, first + b);
     }
@@ -131,6 +139,7 @@ static int run_epoch(run *r, int e, int64_t *order, int32_t *pred, char *err, si
     }
     cJSON_AddNumberToObject(h, "seconds", unic_now() - ep.started);
     cJSON_AddItemToArray(r->history, h);
+    if (run_write_history(r, err, errlen) != 0) return -1;
     unic_log(UNIC_LOG_INFO, "epoch %d/%d: objective %.4f (%s) lr %.3g%s | %.1f s", e + 1,
              r->cfg.train.epochs, ep.total / (double)ep.nsteps, losses, ep.lr, scores,
              unic_now() - ep.started);
