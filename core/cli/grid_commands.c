@@ -66,12 +66,16 @@ static int parse_submit(int argc, char **argv, submit_args *a)
     for (int i = 0; i < argc; i++) {
         const char *x = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0;
-        if (strcmp(x, "--slurm") == 0) a->slurm = 1;
-        else if (strcmp(x, "--dry-run") == 0) a->s.dry_run = 1;
-        else if (strcmp(x, "--retry-failed") == 0) a->o.retry_failed = 1;
-        else if (strcmp(x, "--allow-changed") == 0) a->o.allow_changed = 1;
-        else if (!next || x[0] != '-') {
+        int rc = 0, *flag = strcmp(x, "--slurm") == 0           ? &a->slurm
+                            : strcmp(x, "--dry-run") == 0       ? &a->s.dry_run
+                            : strcmp(x, "--retry-failed") == 0  ? &a->o.retry_failed
+                            : strcmp(x, "--allow-changed") == 0 ? &a->o.allow_changed
+                                                                : NULL;
+        if (flag) {
+            *flag = 1;
+            continue;
+        }
+        if (!next || x[0] != '-') {
             if (x[0] == '-' || a->o.ini) {
                 fprintf(stderr, "unic grid submit: unexpected argument '%s'\n", x);
                 return -1;
