@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fpenv.h"
 #include "base/limits.h"
 #include "experiment/config.h"
 #include "experiment/experiment.h"
@@ -414,6 +415,7 @@ static int cmd_eval(const cli *c)
 
 int main(int argc, char **argv)
 {
+    unic_flush_denormals(); /* before any thread exists, so every thread inherits it */
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/fault.h"
+#include "base/fpenv.h"
 #include "base/lock.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -62,6 +63,7 @@ static int open_run(run *r, const char *out_dir, const char *cache_dir, char *er
     unic_remove_stale_temps(r->cache);
     r->gcd = *r->cfg.data.old_classes != '\0';
     if (r->cfg.train.threads > 0) omp_set_num_threads(r->cfg.train.threads);
+    unic_flush_denormals(); /* on the threads this run will use */
     r->history = cJSON_CreateArray();
     return run_create_components(r, err, errlen);
 }
