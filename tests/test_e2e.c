@@ -322,7 +322,7 @@ Test(e2e, every_shipped_experiment_validates)
     int status;
     out = test_run(cmd, &status);
     cr_expect_eq(status, 0, "%s", out);
-    cr_expect(strstr(out, "table3_losses_fmnist.ini: valid (4 runs)"), "%s", out);
+    cr_expect(strstr(out, "table3_losses_fmnist.ini: valid (12 runs)"), "%s", out);
     free(out);
 }
 
