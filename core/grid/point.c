@@ -69,8 +69,15 @@ int unic_grid_run_point(const unic_grid_point *p, const char *grid_dir, int retr
     char pd[2300];
     unic_point_dir(grid_dir, p->id, pd, sizeof pd);
     if (unic_mkdirs(pd, err, errlen) != 0) return UNIC_POINT_EXIT_FAILED;
-    int lock = unic_point_lock(pd, 0, err, errlen);
-    if (lock < 0) return errno == EWOULDBLOCK ? UNIC_POINT_EXIT_BUSY : UNIC_POINT_EXIT_FAILED;
+    /* `unic grid status` and other grid commands probe the lock for a
+     * moment (unic_point_busy); only a holder that stays is another run */
+    int lock = -1;
+    for (int tries = 0; lock < 0 && tries < 20; tries++) {
+        lock = unic_point_lock(pd, 0, err, errlen);
+        if (lock < 0 && errno != EWOULDBLOCK) return UNIC_POINT_EXIT_FAILED;
+        if (lock < 0) usleep(50 * 1000);
+    }
+    if (lock < 0) return UNIC_POINT_EXIT_BUSY;
     int rc = run_locked(p, grid_dir, pd, retry_failed, err, errlen);
     unic_lock_release(lock);
     return rc;
