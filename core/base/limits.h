@@ -35,7 +35,8 @@
 /* Pixels of one image, checked from its header before anything is
  * allocated (PIL's DecompressionBombError threshold): a 2 MB progressive
  * JPEG of 65000 x 65000 would otherwise need gigabytes per loader thread.
- * [data] max_pixels changes it. */
+ * The loader holds every image a transform step makes to it too
+ * (unic_pipeline_check_size). [data] max_pixels changes it. */
 #define UNIC_DEFAULT_MAX_PIXELS 178956970LL
 
 /* Settings and lists a person writes (experiment INIs, class lists, split

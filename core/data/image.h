@@ -84,6 +84,13 @@ void unic_pipeline_free(unic_pipeline *p);
 /* The output shape for an input of w x h x c (fixed when the pipeline crops). */
 void unic_pipeline_out_shape(const unic_pipeline *p, int in_w, int in_h, int in_c, int *c, int *h,
                              int *w);
+/* 0 when every image the steps make for a w x h input (each step's output;
+ * a resize's intermediate is never larger than the larger of its input and
+ * 4/3 of its output) has at most max_pixels pixels (<= 0: no bound) and
+ * sides that fit an int; otherwise a message naming the step, both sizes
+ * and the bound. The loader checks it before applying the pipeline. */
+int unic_pipeline_check_size(const unic_pipeline *p, int w, int h, int64_t max_pixels, char *err,
+                             size_t errlen);
 /* Smallest decode size worth asking the JPEG decoder for (0 = full size). */
 int unic_pipeline_min_side(const unic_pipeline *p);
 /* Applies the steps; random ones draw from rng. out holds C*H*W floats. */
