@@ -9,6 +9,7 @@
 #include "experiment/config.h"
 #include "experiment/experiment.h"
 #include "experiment/grid.h"
+#include "data/image.h"
 #include "data/io.h"
 #include "base/log.h"
 #include "eval/metrics.h"
@@ -291,6 +292,13 @@ static int cmd_eval(const cli *c)
 
 int main(int argc, char **argv)
 {
+    /* Before anything else: setenv is unsafe once threads run, and libjpeg
+     * reads JPEGMEM when each decompressor is created. */
+    char jerr[512];
+    if (unic_jpeg_memory_limit_init(jerr, sizeof jerr) != 0) {
+        fprintf(stderr, "unic: %s\n", jerr);
+        return 2;
+    }
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);

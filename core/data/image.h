@@ -35,6 +35,22 @@ int unic_jpeg_load(const char *path, int min_w, int min_h, unic_image *out, char
 int unic_jpeg_load_bounded(const char *path, int min_w, int min_h, int64_t max_pixels,
                            unic_image *out, char *err, size_t errlen);
 
+/* libjpeg's memory limit for one decompressor (UNIC_DEFAULT_JPEGMEM in
+ * base/limits.h explains the default). Sets JPEGMEM to the default when the
+ * environment has none; a value of the user's must read as libjpeg would
+ * take it (digits, for thousands of bytes, or digits and M for millions; 0
+ * for no limit), else it is refused naming it. libjpeg reads JPEGMEM when a
+ * decompressor is created, and setenv is not thread-safe: call this before
+ * any thread starts and before the first decode (`unic` does, first thing
+ * in main()). A progressive or multi-scan file over the limit is refused by
+ * the decoders above with a message naming the limit. */
+int unic_jpeg_memory_limit_init(char *err, size_t errlen);
+/* The limit libjpeg applies to decompressors created now, in bytes (0:
+ * none), with JPEGMEM's text in *text (NULL when unset) and whether it is
+ * unic's default in *is_default (either may be NULL); -1 when JPEGMEM does
+ * not read as a limit. */
+int64_t unic_jpeg_memory_limit(const char **text, int *is_default);
+
 /* ---- transforms (each writes a new image into out) ---------------------- */
 typedef enum { UNIC_BILINEAR, UNIC_BICUBIC } unic_interp;
 
