@@ -23,6 +23,7 @@ HARNESS(jpeg)
 HARNESS(ini)
 HARNESS(predictions)
 HARNESS(mining_cache)
+HARNESS(checkpoint)
 
 /* Runs every corpus file through fn; returns how many there were. */
 static int replay(const char *name, harness_fn fn)
@@ -60,3 +61,4 @@ REPLAY(jpeg)
 REPLAY(ini)
 REPLAY(predictions)
 REPLAY(mining_cache)
+REPLAY(checkpoint)
