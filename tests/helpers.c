@@ -245,6 +245,22 @@ float *test_clustered_points(int n, int d, uint64_t seed)
     return x;
 }
 
+uint8_t *test_jpeg_with_frame_size(const uint8_t *jpg, size_t n, int w, int h)
+{
+    uint8_t *copy = malloc(n);
+    memcpy(copy, jpg, n);
+    for (size_t i = 2; i + 9 < n; i++) {
+        if (copy[i] == 0xFF && copy[i + 1] >= 0xC0 && copy[i + 1] <= 0xC2) {
+            copy[i + 5] = (uint8_t)(h >> 8), copy[i + 6] = (uint8_t)h;
+            copy[i + 7] = (uint8_t)(w >> 8), copy[i + 8] = (uint8_t)w;
+            return copy;
+        }
+    }
+    free(copy);
+    cr_assert_fail("no SOF0/1/2 frame header in the JPEG");
+    return NULL;
+}
+
 int test_files_ending(const char *dir, const char *suffix)
 {
     DIR *d = opendir(dir);

@@ -20,6 +20,10 @@ void test_remove_tree(const char *dir);
 /* How many entries of dir end with suffix (e.g. ".tmp": the temporaries of
  * atomic writes are named NAME.PID.tmp). */
 int test_files_ending(const char *dir, const char *suffix);
+/* A malloc'ed copy of the n bytes of a JPEG with its frame header (SOF0,
+ * SOF1 or SOF2) claiming w x h pixels: a small file whose header asks the
+ * decoder for a large image. Fails the test when there is no such header. */
+uint8_t *test_jpeg_with_frame_size(const uint8_t *jpg, size_t n, int w, int h);
 /* Path of tests/fixtures/<name> in the source tree (malloc'ed). */
 char *test_fixture(const char *name);
 /* Relative error ||a - b|| / max(||b||, tiny). */

@@ -432,3 +432,133 @@ Test(e2e_images, image_above_max_pixels_is_skipped_and_listed, .timeout = 600)
     free(big);
     test_remove_tree(dir);
 }
+
+/* ---- libjpeg's memory limit (JPEGMEM) ------------------------------------ */
+
+/* A w x h progressive JPEG (RGB or, with cmyk, Adobe YCCK) of a pattern;
+ * the caller frees it with tjFree. */
+static unsigned char *progressive_jpeg(int w, int h, int cmyk, int subsamp, unsigned long *size)
+{
+    int nc = cmyk ? 4 : 3;
+    unsigned char *px = malloc((size_t)w * h * nc), *jpeg = NULL;
+    for (int i = 0; i < w * h * nc; i++) px[i] = (unsigned char)(i * 37 ^ i >> 5);
+    tjhandle tj = tjInitCompress();
+    *size = 0;
+    cr_assert_eq(tjCompress2(tj, px, w, 0, h, cmyk ? TJPF_CMYK : TJPF_RGB, &jpeg, size, subsamp,
+                             90, TJFLAG_PROGRESSIVE), 0, "%s", tjGetErrorStr2(tj));
+    tjDestroy(tj);
+    free(px);
+    return jpeg;
+}
+
+/* `unic run` on 150 Fashion-MNIST JPEGs plus the files placed by the test,
+ * with env (e.g. "JPEGMEM=1", "env -u JPEGMEM") before the command and
+ * extra settings after it; returns skipped.txt (malloc'ed, "" when none). */
+static char *run_with_env(const char *dir, const char *root, const char *env, const char *sets)
+{
+    char *list = test_path(dir, "classes.txt"), *ini = test_path(dir, "exp.ini");
+    test_write_text(list, "c0\nc1\nc2\nc3\nc4\nc5\nc6\nc7\nc8\nc9\n");
+    char text[4096], cmd[9000];
+    snprintf(text, sizeof text, image_ini, root, list);
+    test_write_text(ini, text);
+    snprintf(cmd, sizeof cmd,
+             "cd " UNIC_SOURCE_DIR " && %s " UNIC " run %s --quiet --out %s/run "
+             "--set train.epochs=1 --set miner.pos.tau1=5 --set miner.neg.tau2=50 %s",
+             env, ini, dir, sets);
+    int status;
+    char *out = test_run(cmd, &status);
+    cr_assert_eq(status, 0, "the run goes on past a refused image: %s", out);
+    free(out);
+    char *path = test_path(dir, "run/skipped.txt");
+    char *skipped = test_read_file(path, NULL);
+    char *metrics_path = test_path(dir, "run/metrics.json");
+    char *metrics = test_read_file(metrics_path, NULL);
+    cJSON *m = cJSON_Parse(metrics ? metrics : "");
+    cr_assert_not_null(m, "metrics.json: %s", metrics);
+    cr_expect_eq(cJSON_GetObjectItem(m, "samples")->valueint, 150,
+                 "every Fashion-MNIST image is kept: %s", skipped ? skipped : "");
+    cJSON_Delete(m);
+    free(metrics);
+    free(metrics_path);
+    free(path);
+    free(list);
+    free(ini);
+    return skipped ? skipped : strdup("");
+}
+
+/* The line of text that starts with name (malloc'ed; "" when none). */
+static char *line_of(const char *text, const char *name)
+{
+    const char *at = strstr(text, name);
+    if (!at) return strdup("");
+    return strndup(at, strcspn(at, "\n"));
+}
+
+/* A progressive file keeps every DCT coefficient of the image until its last
+ * scan; over libjpeg's memory limit it is refused, skipped and listed with
+ * the limit and where it comes from, and the run goes on. */
+Test(e2e_images, progressive_jpeg_over_the_decoder_memory_limit_is_skipped_and_listed,
+     .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("jpegmem"), *root = test_path(dir, "fmnist");
+    write_image_folder(root, 150);
+    unsigned long size;
+    unsigned char *jpeg = progressive_jpeg(64, 64, 0, TJSAMP_444, &size);
+    char *prog = test_path(root, "train/c1/progressive.jpg");
+    test_write_file(prog, jpeg, size);
+    tjFree(jpeg);
+    /* JPEGMEM=1: 1000 bytes, far below the 64 x 64 x 3 x 2 bytes of coefficients */
+    char *skipped = run_with_env(dir, root, "JPEGMEM=1", "");
+    cr_expect(strstr(skipped, "progressive.jpg: ") && strstr(skipped, "64 x 64") &&
+                  strstr(skipped, "memory limit of 1000 bytes (JPEGMEM=1)"),
+              "%s", skipped);
+    free(skipped);
+    free(prog);
+    free(root);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* Without JPEGMEM, unic sets libjpeg's limit to 1500M: above what any image
+ * within the default max_pixels needs (the worst case, a 4-channel 4:4:4
+ * progressive file 65500 pixels wide, needs 1,435,868,000 bytes), below what
+ * a larger progressive header asks for once max_pixels is lifted. Both
+ * files below are small copies whose headers claim the large size: the
+ * first gets past the limit and fails on its data, the second is refused by
+ * the limit before its buffers are allocated. */
+Test(e2e_images, default_decoder_memory_limit_covers_max_pixels_and_stops_larger_files,
+     .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("jpegmemdef"), *root = test_path(dir, "fmnist");
+    write_image_folder(root, 150);
+    unsigned long size;
+    unsigned char *jpeg = progressive_jpeg(64, 64, 1, TJSAMP_444, &size);
+    uint8_t *widest = test_jpeg_with_frame_size(jpeg, size, 65500, 2732); /* 178,946,000 px */
+    char *path = test_path(root, "train/c1/widest.jpg");
+    test_write_file(path, widest, size);
+    free(path);
+    free(widest);
+    tjFree(jpeg);
+    jpeg = progressive_jpeg(64, 64, 0, TJSAMP_444, &size);
+    uint8_t *bomb = test_jpeg_with_frame_size(jpeg, size, 16000, 16000); /* 1,536,000,000 bytes */
+    path = test_path(root, "train/c2/bomb.jpg");
+    test_write_file(path, bomb, size);
+    free(path);
+    free(bomb);
+    tjFree(jpeg);
+    char *skipped = run_with_env(dir, root, "env -u JPEGMEM", "--set data.max_pixels=0");
+    char *b = line_of(skipped, "bomb.jpg: "), *w = line_of(skipped, "widest.jpg: ");
+    cr_expect(strstr(b, "16000 x 16000") &&
+                  strstr(b, "memory limit of 1500000000 bytes (JPEGMEM=1500M, unic's default)"),
+              "%s", skipped);
+    cr_expect(strstr(w, "corrupt or truncated JPEG") && !strstr(w, "memory limit"),
+              "the widest image within max_pixels gets past the limit: %s", skipped);
+    free(b);
+    free(w);
+    free(skipped);
+    free(root);
+    test_remove_tree(dir);
+    free(dir);
+}

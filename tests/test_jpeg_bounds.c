@@ -9,29 +9,13 @@
 #include "data/image.h"
 #include "helpers.h"
 
-/* The file's bytes with the SOF frame's height and width replaced. */
-static uint8_t *with_frame_size(const uint8_t *jpg, size_t n, int w, int h)
-{
-    uint8_t *copy = malloc(n);
-    memcpy(copy, jpg, n);
-    for (size_t i = 2; i + 9 < n; i++) {
-        if (copy[i] == 0xFF && (copy[i + 1] == 0xC0 || copy[i + 1] == 0xC2)) {
-            copy[i + 5] = (uint8_t)(h >> 8), copy[i + 6] = (uint8_t)h;
-            copy[i + 7] = (uint8_t)(w >> 8), copy[i + 8] = (uint8_t)w;
-            return copy;
-        }
-    }
-    cr_assert_fail("no SOF marker in the fixture");
-    return NULL;
-}
-
 Test(jpeg_bounds, header_claiming_65000_squared_is_refused_before_decoding)
 {
     char *path = test_fixture("tf_big.jpg"), err[512] = "";
     size_t n;
     uint8_t *jpg = (uint8_t *)test_read_file(path, &n);
     cr_assert_not_null(jpg);
-    uint8_t *bomb = with_frame_size(jpg, n, 65000, 65000);
+    uint8_t *bomb = test_jpeg_with_frame_size(jpg, n, 65000, 65000);
     unic_image im;
     cr_assert_eq(unic_jpeg_decode(bomb, n, 0, 0, &im, err, sizeof err), -1);
     cr_expect(strstr(err, "65000 x 65000 = 4225000000 pixels") && strstr(err, "max_pixels"), "%s",

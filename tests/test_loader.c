@@ -295,3 +295,47 @@ Test(loader, fashion_mnist_gray)
     unic_pipeline_free(p);
     unic_imageset_free(s);
 }
+
+/* [data] max_pixels holds for what the transforms make, not only for what
+ * the decoder makes: resize(28) makes a 28 x 7000 image of a 2 x 500 one,
+ * and a 1 x 65500 file (a few hundred bytes) through resize(256) would ask
+ * for 256 x 16,768,000 pixels, 12.9 GB. Such an item is skipped and listed
+ * with the step, the sizes and the bound, before anything is allocated. */
+Test(loader, transform_output_above_max_pixels_is_skipped_and_listed)
+{
+    char *root = test_tmpdir("loaderpx");
+    char *d = test_path(root, "c0");
+    cr_assert_eq(mkdir(d, 0755), 0);
+    for (int j = 0; j < 4; j++) {
+        char name[32];
+        snprintf(name, sizeof name, "img%d.jpg", j);
+        char *p = test_path(d, name);
+        write_jpeg(p, 40, 40, 0);
+        free(p);
+    }
+    char *thin = test_path(d, "thin.jpg");
+    write_jpeg(thin, 2, 500, 0); /* 1000 pixels: within the bound as decoded */
+    unic_imageset *s = open_folder(root);
+    unic_imageset_set_max_pixels(s, 2000);
+    unic_pipeline *p = pipeline("resize(28) random_crop(28)");
+    int64_t order[5] = {0, 1, 2, 3, 4};
+    unic_loader *l = unic_loader_new(s, p, order, 5, 2, 2, 0, 0, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    unic_batch b;
+    int64_t kept = 0;
+    while (unic_loader_next(l, &b)) kept += b.n;
+    cr_expect_eq(kept, 4);
+    cr_assert_eq(unic_loader_skipped(l), 1);
+    const char *line = unic_loader_skipped_item(l, 0);
+    cr_expect(strstr(line, thin) && strstr(line, "resize(28)") && strstr(line, "28 x 7000") &&
+                  strstr(line, "2 x 500") && strstr(line, "limit of 2000") &&
+                  strstr(line, "max_pixels"),
+              "%s", line);
+    unic_loader_free(l);
+    unic_pipeline_free(p);
+    unic_imageset_free(s);
+    free(thin);
+    free(d);
+    test_remove_tree(root);
+    free(root);
+}

@@ -356,3 +356,38 @@ Test(validation, malformed_bounds_are_refused_at_registration)
     cr_expect_neq(unic_param_spec_valid(&outside, err, sizeof err), 0);
     cr_expect(strstr(err, "default must be at least 1, got 0"), "%s", err);
 }
+
+/* ---- 6. libjpeg's memory limit ------------------------------------------- */
+
+/* libjpeg reads JPEGMEM as "%ld%c": thousands of bytes, or millions with an
+ * M; anything else ("2G" is 2000 bytes to it, "1.5e9" 1000, "lots" no limit
+ * at all) would silently change what a run refuses, so unic refuses the
+ * value itself, naming it and the forms it takes. */
+Test(validation, malformed_jpegmem_is_refused_naming_it, .timeout = 60)
+{
+    const char *bad[] = {"2G", "1.5e9", "lots", "-5", "", " 100", "100MB"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd,
+                 "cd " UNIC_SOURCE_DIR " && JPEGMEM='%s' " UNIC " check experiments/quickstart.ini",
+                 bad[i]);
+        int status;
+        char *out = test_run(cmd, &status);
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "JPEGMEM is '%s'", bad[i]);
+        cr_expect_eq(status, 2, "JPEGMEM='%s': %s", bad[i], out);
+        cr_expect(strstr(out, quoted) && strstr(out, "1500M"), "JPEGMEM='%s': %s", bad[i], out);
+        free(out);
+    }
+    const char *good[] = {"0", "1", "512M", "2000000", "1500m"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd,
+                 "cd " UNIC_SOURCE_DIR " && JPEGMEM='%s' " UNIC " check experiments/quickstart.ini",
+                 good[i]);
+        int status;
+        char *out = test_run(cmd, &status);
+        cr_expect_eq(status, 0, "JPEGMEM='%s': %s", good[i], out);
+        free(out);
+    }
+}

@@ -35,8 +35,28 @@
 /* Pixels of one image, checked from its header before anything is
  * allocated (PIL's DecompressionBombError threshold): a 2 MB progressive
  * JPEG of 65000 x 65000 would otherwise need gigabytes per loader thread.
- * [data] max_pixels changes it. */
+ * The loader holds every image a transform step makes to it too
+ * (unic_pipeline_check_size). [data] max_pixels changes it. */
 #define UNIC_DEFAULT_MAX_PIXELS 178956970LL
+
+/* libjpeg's memory limit for one decompressor (its max_memory_to_use),
+ * through libjpeg's own JPEGMEM variable: TurboJPEG 2.x has no call for it,
+ * and libjpeg reads JPEGMEM when a decompressor is created. `unic` sets it
+ * at the start of main(), before any thread, unless the user has set it
+ * (unic_jpeg_memory_limit_init). A progressive or multi-scan file keeps
+ * every DCT coefficient of the image (2 bytes per sample of each component)
+ * until its last scan; over the limit, libjpeg stops with "Backing store not
+ * supported" before allocating them, and the loader skips and lists the
+ * file. The default never refuses what max_pixels lets through: the most a
+ * decodable header can ask for is 4 full-resolution components (CMYK or
+ * YCCK, 4:4:4), 8 bytes per pixel, and the worst case measured (libjpeg-turbo
+ * 2.1.5, a 65500 x 2732 progressive YCCK header, 178,946,000 pixels, the
+ * widest within the default max_pixels) needed 1,435,868,000 bytes: the
+ * coefficients plus 2.1 MB of row buffers and tables. 1500M leaves 64 MB
+ * above that. With max_pixels raised or 0 it is what still bounds a
+ * progressive bomb. JPEGMEM counts thousands of bytes, or millions with M. */
+#define UNIC_DEFAULT_JPEGMEM "1500M"
+#define UNIC_DEFAULT_JPEG_MAX_MEMORY 1500000000LL
 
 /* Settings and lists a person writes (experiment INIs, class lists, split
  * files, predictions to score): larger files are refused, not read. */

@@ -11,6 +11,7 @@
 #include "experiment/config.h"
 #include "experiment/experiment.h"
 #include "experiment/grid.h"
+#include "data/image.h"
 #include "grid/folder.h"
 #include "grid/point.h"
 #include "grid/runner.h"
@@ -415,6 +416,13 @@ static int cmd_eval(const cli *c)
 
 int main(int argc, char **argv)
 {
+    /* Before anything else: setenv is unsafe once threads run, and libjpeg
+     * reads JPEGMEM when each decompressor is created. */
+    char jerr[512];
+    if (unic_jpeg_memory_limit_init(jerr, sizeof jerr) != 0) {
+        fprintf(stderr, "unic: %s\n", jerr);
+        return 2;
+    }
     unic_flush_denormals(); /* before any thread exists, so every thread inherits it */
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {

@@ -35,6 +35,22 @@ int unic_jpeg_load(const char *path, int min_w, int min_h, unic_image *out, char
 int unic_jpeg_load_bounded(const char *path, int min_w, int min_h, int64_t max_pixels,
                            unic_image *out, char *err, size_t errlen);
 
+/* libjpeg's memory limit for one decompressor (UNIC_DEFAULT_JPEGMEM in
+ * base/limits.h explains the default). Sets JPEGMEM to the default when the
+ * environment has none; a value of the user's must read as libjpeg would
+ * take it (digits, for thousands of bytes, or digits and M for millions; 0
+ * for no limit), else it is refused naming it. libjpeg reads JPEGMEM when a
+ * decompressor is created, and setenv is not thread-safe: call this before
+ * any thread starts and before the first decode (`unic` does, first thing
+ * in main()). A progressive or multi-scan file over the limit is refused by
+ * the decoders above with a message naming the limit. */
+int unic_jpeg_memory_limit_init(char *err, size_t errlen);
+/* The limit libjpeg applies to decompressors created now, in bytes (0:
+ * none), with JPEGMEM's text in *text (NULL when unset) and whether it is
+ * unic's default in *is_default (either may be NULL); -1 when JPEGMEM does
+ * not read as a limit. */
+int64_t unic_jpeg_memory_limit(const char **text, int *is_default);
+
 /* ---- transforms (each writes a new image into out) ---------------------- */
 typedef enum { UNIC_BILINEAR, UNIC_BICUBIC } unic_interp;
 
@@ -84,6 +100,13 @@ void unic_pipeline_free(unic_pipeline *p);
 /* The output shape for an input of w x h x c (fixed when the pipeline crops). */
 void unic_pipeline_out_shape(const unic_pipeline *p, int in_w, int in_h, int in_c, int *c, int *h,
                              int *w);
+/* 0 when every image the steps make for a w x h input (each step's output;
+ * a resize's intermediate is never larger than the larger of its input and
+ * 4/3 of its output) has at most max_pixels pixels (<= 0: no bound) and
+ * sides that fit an int; otherwise a message naming the step, both sizes
+ * and the bound. The loader checks it before applying the pipeline. */
+int unic_pipeline_check_size(const unic_pipeline *p, int w, int h, int64_t max_pixels, char *err,
+                             size_t errlen);
 /* Smallest decode size worth asking the JPEG decoder for (0 = full size). */
 int unic_pipeline_min_side(const unic_pipeline *p);
 /* Applies the steps; random ones draw from rng. out holds C*H*W floats. */

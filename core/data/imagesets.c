@@ -721,6 +721,8 @@ void unic_imageset_set_max_pixels(unic_imageset *s, int64_t max_pixels)
     s->max_pixels = max_pixels;
 }
 
+int64_t unic_imageset_max_pixels(const unic_imageset *s) { return s->max_pixels; }
+
 int32_t unic_imageset_label(const unic_imageset *s, int64_t i)
 {
     return i >= 0 && i < s->n ? s->labels[i] : -1;

@@ -28,6 +28,8 @@ void unic_imageset_free(unic_imageset *s);
  * decode like corrupt files (skipped and listed). Default
  * UNIC_DEFAULT_MAX_PIXELS; <= 0: no bound. */
 void unic_imageset_set_max_pixels(unic_imageset *s, int64_t max_pixels);
+/* The bound above; the loader holds what the transforms make to it too. */
+int64_t unic_imageset_max_pixels(const unic_imageset *s);
 
 int64_t unic_imageset_size(const unic_imageset *s);
 int unic_imageset_num_classes(const unic_imageset *s);

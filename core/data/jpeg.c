@@ -5,9 +5,12 @@
  * same pixels PIL gives on a libjpeg-turbo build. */
 #include "data/image.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
 
@@ -54,6 +57,68 @@ static tjhandle tj_handle(void)
         h = NULL;
     }
     return h;
+}
+
+/* ---- libjpeg's memory limit ------------------------------------------------ */
+/* Set once by unic_jpeg_memory_limit_init, before any thread exists. */
+static int jpegmem_is_default;
+
+/* JPEGMEM in bytes as libjpeg's jinit_memory_mgr reads it ("%ld%c": the
+ * number is thousands of bytes, or millions when an M or m follows), but
+ * only for text that means what it says: digits, then at most an M. -1 for
+ * anything else ("2G" would be 2000 bytes to libjpeg, "lots" no limit). */
+static int64_t parse_jpegmem(const char *text)
+{
+    const char *p = text;
+    int64_t v = 0;
+    if (!isdigit((unsigned char)*p)) return -1;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (v > (INT64_MAX / 1000000 - 9) / 10) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    int mega = *p == 'M' || *p == 'm';
+    if (mega) p++;
+    if (*p) return -1;
+    return v * (mega ? 1000000 : 1000);
+}
+
+int unic_jpeg_memory_limit_init(char *err, size_t errlen)
+{
+    const char *text = getenv("JPEGMEM");
+    if (!text) {
+        if (setenv("JPEGMEM", UNIC_DEFAULT_JPEGMEM, 0) != 0)
+            return unic_errf(err, errlen, "cannot set JPEGMEM: %s", strerror(errno));
+        jpegmem_is_default = 1;
+        return 0;
+    }
+    if (parse_jpegmem(text) < 0)
+        return unic_errf(err, errlen, "JPEGMEM is '%s': libjpeg reads its memory limit as a whole "
+                         "number of thousands of bytes, or of millions with an M (e.g. %s, "
+                         "unic's default; 0 for no limit), and would not read this as meant",
+                         text, UNIC_DEFAULT_JPEGMEM);
+    return 0;
+}
+
+int64_t unic_jpeg_memory_limit(const char **text, int *is_default)
+{
+    const char *t = getenv("JPEGMEM");
+    if (text) *text = t;
+    if (is_default) *is_default = t && jpegmem_is_default;
+    return t ? parse_jpegmem(t) : 0;
+}
+
+/* What a progressive or multi-scan file keeps until its last scan: a 64
+ * coefficient block of 2-byte values per 8 x 8 samples of each component,
+ * chroma at the file's subsampling (libjpeg pads each to whole blocks). */
+static double coefficient_bytes(int w, int h, int subsamp, int cs)
+{
+    double full = ceil(w / 8.0) * ceil(h / 8.0) * 128.0;
+    if (cs == TJCS_GRAY) return full;
+    double chroma = 1;
+    if (subsamp >= 0 && subsamp < TJ_NUMSAMP && subsamp != TJSAMP_GRAY)
+        chroma = 1.0 / ((tjMCUWidth[subsamp] / 8) * (tjMCUHeight[subsamp] / 8));
+    int cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
+    return full * ((cmyk ? 2 : 1) + 2 * chroma); /* Y (and K) at full size */
 }
 
 /* Adobe CMYK JPEGs (Photoshop writes them, and so do PIL and libjpeg for CMYK
@@ -137,9 +202,21 @@ int unic_jpeg_decode_bounded(const uint8_t *data, size_t size, int min_w, int mi
     int rc = tjDecompress2(tj, data, (unsigned long)size, dst, sw, 0, sh,
                            cmyk ? TJPF_CMYK : TJPF_RGB, flags);
     if (rc != 0) {
-        const char *kind = tjGetErrorCode(tj) == TJERR_WARNING ? "corrupt or truncated JPEG"
-                                                                 : "JPEG decode failed";
-        unic_errf(err, errlen, "%s: %s", kind, tjGetErrorStr2(tj));
+        const char *msg = tjGetErrorStr2(tj), *text;
+        int is_default;
+        int64_t limit = unic_jpeg_memory_limit(&text, &is_default);
+        /* libjpeg's memory manager (jmemnobs) has no backing store: this is
+         * its error for whole-image buffers above max_memory_to_use. */
+        if (strstr(msg, "Backing store not supported") && limit > 0)
+            unic_errf(err, errlen, "JPEG of %d x %d pixels needs about %.0f bytes for its "
+                      "coefficients (a progressive or multi-scan file keeps them all), above "
+                      "libjpeg's memory limit of %lld bytes (JPEGMEM=%s%s): refused as a "
+                      "possible decompression bomb", w, h, coefficient_bytes(w, h, subsamp, cs),
+                      (long long)limit, text, is_default ? ", unic's default" : "");
+        else
+            unic_errf(err, errlen, "%s: %s",
+                      tjGetErrorCode(tj) == TJERR_WARNING ? "corrupt or truncated JPEG"
+                                                          : "JPEG decode failed", msg);
         if (cmyk) unic_xfree(dst);
         unic_image_free(&im);
         return -1;

@@ -103,9 +103,15 @@ static char *load_item(const unic_loader *l, int64_t pos, float *dst)
         if (strncmp(err, nm, n) == 0 && err[n] == ':') return unic_xstrdup(err);
         return dup_printf("%s: %s", nm, err);
     }
+    char *fail = NULL;
+    if (unic_pipeline_check_size(l->p, im.w, im.h, unic_imageset_max_pixels(l->set), err,
+                                 sizeof err) != 0) {
+        fail = dup_printf("%s: %s", unic_imageset_item_name(l->set, i, name, sizeof name), err);
+        unic_image_free(&im);
+        return fail;
+    }
     int c, h, w;
     unic_pipeline_out_shape(l->p, im.w, im.h, im.c, &c, &h, &w);
-    char *fail = NULL;
     if (c != l->c || h != l->h || w != l->w) {
         char why[160];
         snprintf(why, sizeof why,
@@ -166,7 +172,9 @@ static int find_shape(unic_loader *l, char *err, size_t errlen)
     char e[1024], name[512];
     for (int64_t pos = 0; pos < l->count; pos++) {
         unic_image im = {0};
-        if (unic_imageset_get(l->set, l->order[pos], l->min_side, &im, e, sizeof e) != 0) {
+        if (unic_imageset_get(l->set, l->order[pos], l->min_side, &im, e, sizeof e) != 0 ||
+            unic_pipeline_check_size(l->p, im.w, im.h, unic_imageset_max_pixels(l->set), e,
+                                     sizeof e) != 0) {
             unic_image_free(&im);
             continue;
         }
@@ -195,7 +203,8 @@ static int find_shape(unic_loader *l, char *err, size_t errlen)
     }
     int64_t i0 = l->order[0];
     unic_image im = {0};
-    unic_imageset_get(l->set, i0, l->min_side, &im, e, sizeof e);
+    if (unic_imageset_get(l->set, i0, l->min_side, &im, e, sizeof e) == 0)
+        unic_pipeline_check_size(l->p, im.w, im.h, unic_imageset_max_pixels(l->set), e, sizeof e);
     unic_image_free(&im);
     return unic_errf(err, errlen, "loader: none of the %lld items decodes (the first, %s: %s)",
                      (long long)l->count, unic_imageset_item_name(l->set, i0, name, sizeof name),

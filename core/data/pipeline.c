@@ -3,6 +3,7 @@
  * turned into a float C x H x W tensor (ToTensor + Normalize when asked). */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,57 @@ void unic_pipeline_out_shape(const unic_pipeline *p, int in_w, int in_h, int in_
     *c = in_c;
     *h = ch;
     *w = cw;
+}
+
+/* Each step's output size as unic_pipeline_apply will make it, in 64 bits
+ * (a resize of a 1 x 65500 image to a short side of 65535 has a long side
+ * of 4.3e9), against the bound. A random crop's box lies inside its input,
+ * so only fixed sizes matter. A resize's intermediate (the horizontal pass)
+ * is never larger than the larger of its input and 4/3 of its output (a
+ * random_resized_crop box has an aspect ratio within [3/4, 4/3]), so the
+ * outputs bound it too. */
+int unic_pipeline_check_size(const unic_pipeline *p, int in_w, int in_h, int64_t max_pixels,
+                             char *err, size_t errlen)
+{
+    int64_t cw = in_w, ch = in_h;
+    for (int i = 0; i < p->n; i++) {
+        const step *st = &p->steps[i];
+        const step *made_by = st;
+        int64_t ow = cw, oh = ch;
+        switch (st->kind) {
+        case STEP_RESIZE: {
+            int64_t shorter = cw <= ch ? cw : ch, longer = cw <= ch ? ch : cw;
+            int64_t nl = (int64_t)((double)(st->size * longer) / (double)shorter);
+            ow = cw <= ch ? st->size : nl;
+            oh = cw <= ch ? nl : st->size;
+            const step *nx = i + 1 < p->n ? &p->steps[i + 1] : NULL;
+            if (nx && nx->kind == STEP_CENTER_CROP && nx->size <= ow && nx->size <= oh) {
+                ow = oh = nx->size; /* only the window is made */
+                i++;
+            }
+            break;
+        }
+        case STEP_CENTER_CROP:
+        case STEP_RANDOM_CROP:
+        case STEP_RANDOM_RESIZED_CROP: ow = oh = st->size; break;
+        default: break;
+        }
+        if (ow > INT_MAX || oh > INT_MAX)
+            return unic_errf(err, errlen, "%s(%d) would make a %lld x %lld image of this %lld x "
+                             "%lld one: a side above %d pixels", step_names[made_by->kind],
+                             made_by->size, (long long)ow, (long long)oh, (long long)cw,
+                             (long long)ch, INT_MAX);
+        if (max_pixels > 0 && ow * oh > max_pixels)
+            return unic_errf(err, errlen, "%s(%d) would make a %lld x %lld image (%lld pixels) "
+                             "of this %lld x %lld one, above the limit of %lld ([data] "
+                             "max_pixels): refused before allocating it",
+                             step_names[made_by->kind], made_by->size, (long long)ow,
+                             (long long)oh, (long long)(ow * oh), (long long)cw, (long long)ch,
+                             (long long)max_pixels);
+        cw = ow;
+        ch = oh;
+    }
+    return 0;
 }
 
 int unic_pipeline_min_side(const unic_pipeline *p)

@@ -31,7 +31,8 @@ const unic_param_spec unic_data_spec[] = {
                                 "and the labeled GCD subset", NULL},
     {"limit", UNIC_INT, "0", "use only the first N samples (0 = all)", NULL},
     {"max_pixels", UNIC_INT, "178956970", "image formats: refuse (skip and list) an image whose "
-     "width x height exceeds this, from its header, before decoding (PIL's bomb limit; 0 = none)",
+     "width x height exceeds this, from its header, before decoding, or that a transform step "
+     "would make larger (PIL's bomb limit; 0 = none)",
      NULL},
     {"eval_path", UNIC_STRING, "", "held-out evaluation set (clustering); empty = evaluate on the "
                                    "training set", NULL},

@@ -73,6 +73,18 @@ static int load_images(run *r, char *err, size_t errlen)
         r->train_pipeline = unic_pipeline_parse(c->train_transform, err, errlen);
         if (!r->train_pipeline) return -1;
     }
+    /* The decoder's limit comes from the environment, not the experiment:
+     * the log keeps it with the run, since it decides what is skipped. */
+    const char *text;
+    int is_default;
+    int64_t jmem = unic_jpeg_memory_limit(&text, &is_default);
+    char pixels[64], memory[64];
+    snprintf(pixels, sizeof pixels, c->max_pixels > 0 ? "at most %lld pixels each" : "no bound "
+             "on their pixels", (long long)c->max_pixels);
+    snprintf(memory, sizeof memory, jmem > 0 ? "%lld bytes" : "none", (long long)jmem);
+    unic_log(UNIC_LOG_INFO, "images: %s ([data] max_pixels); libjpeg's memory limit "
+             "per decode: %s (JPEGMEM=%s%s)", pixels, memory, text ? text : "unset",
+             is_default ? ", unic's default" : "");
     return 0;
 }
 
