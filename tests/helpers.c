@@ -11,6 +11,7 @@
 #include "unic/rng.h"
 
 #include <math.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,4 +270,11 @@ int test_files_ending(const char *dir, const char *suffix)
     while (d && (e = readdir(d))) n += unic_ends_with(e->d_name, suffix);
     if (d) closedir(d);
     return n;
+}
+
+void test_need_fashion_mnist(void)
+{
+    if (access(TEST_FMNIST "t10k-images-idx3-ubyte.gz", R_OK) != 0)
+        cr_skip_test("Debian's dataset-fashion-mnist is not installed (apt-get install "
+                     "dataset-fashion-mnist)");
 }

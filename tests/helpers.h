@@ -24,6 +24,10 @@ int test_files_ending(const char *dir, const char *suffix);
  * SOF1 or SOF2) claiming w x h pixels: a small file whose header asks the
  * decoder for a large image. Fails the test when there is no such header. */
 uint8_t *test_jpeg_with_frame_size(const uint8_t *jpg, size_t n, int w, int h);
+/* Skips the calling test, saying why, when Debian's dataset-fashion-mnist
+ * is missing. */
+void test_need_fashion_mnist(void);
+#define TEST_FMNIST "/usr/share/datasets/fashion-mnist/"
 /* Path of tests/fixtures/<name> in the source tree (malloc'ed). */
 char *test_fixture(const char *name);
 /* Relative error ||a - b|| / max(||b||, tiny). */

@@ -20,19 +20,12 @@
 #include "train/checkpoint.h"
 
 #define UNIC UNIC_BINARY_DIR "/unic"
-#define FMNIST "/usr/share/datasets/fashion-mnist/"
+#define FMNIST TEST_FMNIST
 
 /* 1,000 images, 4 epochs, a checkpoint after each: about a second a run. */
 #define SMALL "run experiments/quickstart.ini --quiet --set data.limit=1000 " \
               "--set train.epochs=4 --set miner.negatives.tau2=300 --set head.hidden=256 " \
               "--set eval.every=0"
-
-static void need_fashion_mnist(void)
-{
-    if (access(FMNIST "t10k-images-idx3-ubyte.gz", R_OK) != 0)
-        cr_skip_test("Debian's dataset-fashion-mnist is not installed (apt-get install "
-                     "dataset-fashion-mnist)");
-}
 
 /* `unic ARGS --out DIR` with UNIC_FAULT=fault (or none); its output. */
 static char *unic_in(const char *dir, const char *fault, const char *args, int *status)
@@ -140,7 +133,7 @@ static char *uninterrupted(void)
 
 Test(crash, killed_before_checkpoint_rename_resumes_to_identical_result, .timeout = 300)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *ref = uninterrupted(), *dir = test_tmpdir("crash-ckpt");
     /* dies with epoch 2's checkpoint written but not renamed */
     expect_killed(dir, "checkpoint-before-rename@2", SMALL);
@@ -158,7 +151,7 @@ Test(crash, killed_before_checkpoint_rename_resumes_to_identical_result, .timeou
 
 Test(crash, killed_before_cache_rename_reruns_to_identical_result, .timeout = 300)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *ref = uninterrupted(), *dir = test_tmpdir("crash-cache");
     char *cache = test_path(dir, "cache");
     expect_killed(dir, "cache-before-rename", SMALL);
@@ -175,7 +168,7 @@ Test(crash, killed_before_cache_rename_reruns_to_identical_result, .timeout = 30
 
 Test(crash, disk_full_on_second_checkpoint_keeps_the_first, .timeout = 300)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *ref = uninterrupted(), *dir = test_tmpdir("crash-enospc");
     int status;
     char *out = unic_in(dir, "checkpoint-enospc@2", SMALL, &status);
@@ -194,7 +187,7 @@ Test(crash, disk_full_on_second_checkpoint_keeps_the_first, .timeout = 300)
 
 Test(crash, read_only_run_folder_stops_before_any_work, .timeout = 120)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("crash-ro");
     int status;
     /* not --quiet: nothing of the data stage may show */
@@ -213,7 +206,7 @@ Test(crash, read_only_run_folder_stops_before_any_work, .timeout = 120)
 
 Test(crash, damaged_checkpoint_is_refused_by_checksum_and_kept, .timeout = 300)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("crash-flip");
     expect_run(dir, NULL, SMALL " --set train.epochs=2", 0);
     char *path = test_path(dir, "checkpoint.safetensors");
@@ -272,7 +265,7 @@ static void rewrite_meta(const char *path, const char *key, const char *value)
 
 Test(crash, checkpoint_epoch_out_of_range_is_refused, .timeout = 300)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("crash-epoch");
     expect_run(dir, NULL, SMALL " --set train.epochs=2", 0);
     char *path = test_path(dir, "checkpoint.safetensors");

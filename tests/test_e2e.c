@@ -13,14 +13,7 @@
 #include "data/io.h"
 
 #define UNIC UNIC_BINARY_DIR "/unic"
-#define FMNIST "/usr/share/datasets/fashion-mnist/"
-
-static void need_fashion_mnist(void)
-{
-    if (access(FMNIST "t10k-images-idx3-ubyte.gz", R_OK) != 0)
-        cr_skip_test("Debian's dataset-fashion-mnist is not installed (apt-get install "
-                     "dataset-fashion-mnist)");
-}
+#define FMNIST TEST_FMNIST
 
 static cJSON *metrics(const char *dir)
 {
@@ -59,7 +52,7 @@ static char *run_unic(const char *args, int expect_status)
 
 Test(e2e, unic_beats_kmeans_on_fashion_mnist, .timeout = 600)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("e2e"), args[4096];
     snprintf(args, sizeof args, SUBSET "--set train.epochs=15 --out %s", dir);
     free(run_unic(args, 0));
@@ -87,7 +80,7 @@ Test(e2e, unic_beats_kmeans_on_fashion_mnist, .timeout = 600)
 
 Test(e2e, same_seed_same_numbers_and_resume_after_a_crash, .timeout = 600)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *a = test_tmpdir("det-a"), *b = test_tmpdir("det-b"), args[4096];
     const char *small = SUBSET "--set data.limit=1000 --set miner.negatives.tau2=500 "
                                "--set train.epochs=3 --set eval.kmeans=false --set head.hidden=256";
@@ -119,7 +112,7 @@ Test(e2e, same_seed_same_numbers_and_resume_after_a_crash, .timeout = 600)
 
 Test(e2e, gcd_split_and_scores, .timeout = 600)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("gcd"), args[8192];
     snprintf(args, sizeof args, "run experiments/quickstart_gcd.ini --quiet --set data.limit=2000 "
              "--set miner.negatives.tau2=1000 --set train.epochs=2 --set head.hidden=256 --out %s",

@@ -17,14 +17,7 @@
 #include "helpers.h"
 
 #define UNIC UNIC_BINARY_DIR "/unic"
-#define FMNIST "/usr/share/datasets/fashion-mnist/"
-
-static void need_fashion_mnist(void)
-{
-    if (access(FMNIST "t10k-images-idx3-ubyte.gz", R_OK) != 0)
-        cr_skip_test("Debian's dataset-fashion-mnist is not installed (apt-get install "
-                     "dataset-fashion-mnist)");
-}
+#define FMNIST TEST_FMNIST
 
 /* 600 Fashion-MNIST images from pixels: about a second a point. */
 static const char *fmnist_ini =
@@ -102,7 +95,7 @@ static char *table(const char *grid, const char *flags)
 
 Test(grid, points_are_runs_with_ids_that_survive_a_new_value, .timeout = 300)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("grid-ids"), args[4096], dirs[8][1024];
     char *ini = write_experiment(dir, "exp.ini", 2, "[grid]\nloss.entropy.weight = 0, 3\n");
     snprintf(args, sizeof args, "run %s --quiet --out %s/g", ini, dir);
@@ -142,7 +135,7 @@ Test(grid, points_are_runs_with_ids_that_survive_a_new_value, .timeout = 300)
 
 Test(grid, a_failing_point_does_not_stop_the_others, .timeout = 300)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("grid-fail"), args[4096];
     char *ini = write_experiment(dir, "exp.ini", 2,
                                  "[loss.bad]\nplugin = misbehave\n"
@@ -178,7 +171,7 @@ static char *scores_table(const char *grid) { return table(grid, "--format csv -
 
 Test(grid, kill_and_rerun_and_jobs_give_the_same_table, .timeout = 600)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("grid-kill"), args[4096], dirs[8][1024];
     char *ini = write_experiment(dir, "exp.ini", 6,
                                  "[grid]\nloss.entropy.weight = 0, 3\ntrain.seed = 0, 1\n");
@@ -220,7 +213,7 @@ Test(grid, kill_and_rerun_and_jobs_give_the_same_table, .timeout = 600)
 
 Test(grid, two_commands_never_run_one_point_twice, .timeout = 300)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("grid-two"), cmd[8192], dirs[8][1024];
     char *ini = write_experiment(dir, "exp.ini", 3, "[grid]\nloss.entropy.weight = 0, 1, 3, 5\n");
     snprintf(cmd, sizeof cmd, "(" UNIC " run %s --quiet --out %s/g --jobs 1 & " UNIC
@@ -260,7 +253,7 @@ static void expected_cell(char dirs[][1024], int n, int setting, const char *met
 
 Test(grid, table_prints_mean_std_over_three_seeds_in_every_format, .timeout = 600)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("grid-table"), args[4096], dirs[8][1024];
     char *ini = write_experiment(dir, "exp.ini", 2,
                                  "[grid]\nloss.neg.weight = 0, 1\ntrain.seed = 0, 1, 2\n"
@@ -331,7 +324,7 @@ Test(grid, table_prints_mean_std_over_three_seeds_in_every_format, .timeout = 60
 
 Test(grid, bad_layouts_and_edited_folders_are_named, .timeout = 300)
 {
-    need_fashion_mnist();
+    test_need_fashion_mnist();
     char *dir = test_tmpdir("grid-bad"), args[4096], dirs[4][1024];
     char *ini = write_experiment(dir, "exp.ini", 1, "[grid]\nloss.entropy.weight = 0, 3\n"
                                                     "[table]\nrows = loss.entropy.wieght\n");

@@ -55,22 +55,8 @@ static ckpt_fixture *fixture(void)
     unic_ckpt_meta meta = {3, 12, "[data]\npath = x.npy\n", "[{\"epoch\": 1}]"};
     char err[512];
     if (unic_checkpoint_save(f->path, f->t, NT, &meta, err, sizeof err) != 0) abort();
-    FILE *fp = fopen(f->path, "rb");
-    if (!fp) abort();
-    fseek(fp, 0, SEEK_END);
-    f->size = (size_t)ftell(fp);
-    rewind(fp);
-    f->genuine = malloc(f->size);
-    if (fread(f->genuine, 1, f->size, fp) != f->size) abort();
-    fclose(fp);
+    f->genuine = fuzz_read_whole(f->path, &f->size);
     return f;
-}
-
-static void write_bytes(const char *path, const uint8_t *data, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    if (!fp || (n && fwrite(data, 1, n, fp) != n)) abort();
-    fclose(fp);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -83,10 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(bytes, f->genuine, f->size);
         for (size_t i = 1; i + 2 < size; i += 3)
             bytes[((size_t)data[i] | (size_t)data[i + 1] << 8) % f->size] ^= data[i + 2];
-        write_bytes(f->path, bytes, f->size);
+        fuzz_write_bytes(f->path, bytes, f->size);
         free(bytes);
     } else {
-        write_bytes(f->path, data + 1, size - 1);
+        fuzz_write_bytes(f->path, data + 1, size - 1);
     }
     /* sentinels: a success must overwrite every element */
     for (int i = 0; i < NT; i++)

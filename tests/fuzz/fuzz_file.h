@@ -54,6 +54,28 @@ static inline const char *fuzz_as_file(const uint8_t *data, size_t n, const char
     return fuzz_link;
 }
 
+/* A harness's own file, written whole; aborts on failure. */
+static inline void fuzz_write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp || (n && fwrite(data, 1, n, fp) != n)) abort();
+    fclose(fp);
+}
+
+/* A harness's own file read whole (malloc'ed), its size in *n. */
+static inline uint8_t *fuzz_read_whole(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) abort();
+    fseek(fp, 0, SEEK_END);
+    *n = (size_t)ftell(fp);
+    rewind(fp);
+    uint8_t *bytes = malloc(*n ? *n : 1);
+    if (fread(bytes, 1, *n, fp) != *n) abort();
+    fclose(fp);
+    return bytes;
+}
+
 /* The input as a NUL-terminated string (malloc'ed). */
 static inline char *fuzz_as_text(const uint8_t *data, size_t n)
 {

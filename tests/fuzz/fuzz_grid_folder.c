@@ -17,8 +17,7 @@ static void put(const char *dir, const char *name, const void *data, size_t n)
 {
     char path[4700];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) abort();
+    fuzz_write_bytes(path, data, n);
 }
 
 static void put_text(const char *dir, const char *name, const char *text)

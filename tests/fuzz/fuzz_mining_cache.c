@@ -48,22 +48,8 @@ static cache_fixture *fixture(void)
     int32_t again[N * K];
     if (unic_knn(&in, K, again, NULL, err, sizeof err) != 0) abort();
     find_cache_file(f);
-    FILE *fp = fopen(f->file, "rb");
-    if (!fp) abort();
-    fseek(fp, 0, SEEK_END);
-    f->size = (size_t)ftell(fp);
-    rewind(fp);
-    f->genuine = malloc(f->size);
-    if (fread(f->genuine, 1, f->size, fp) != f->size) abort();
-    fclose(fp);
+    f->genuine = fuzz_read_whole(f->file, &f->size);
     return f;
-}
-
-static void write_bytes(const char *path, const uint8_t *data, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    if (!fp || (n && fwrite(data, 1, n, fp) != n)) abort();
-    fclose(fp);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -71,13 +57,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) return 0;
     cache_fixture *f = fixture();
     if (data[0] & 1) {
-        write_bytes(f->file, data + 1, size - 1);
+        fuzz_write_bytes(f->file, data + 1, size - 1);
     } else {
         uint8_t *bytes = malloc(f->size);
         memcpy(bytes, f->genuine, f->size);
         for (size_t i = 1; i + 2 < size; i += 3) /* (offset lo, offset hi, xor) triples */
             bytes[((size_t)data[i] | (size_t)data[i + 1] << 8) % f->size] ^= data[i + 2];
-        write_bytes(f->file, bytes, f->size);
+        fuzz_write_bytes(f->file, bytes, f->size);
         free(bytes);
     }
     int32_t got[N * K];

@@ -27,16 +27,6 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/unic-slurm-grid-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 failures=0
-check() { # check WHAT CONDITION...
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok   $what"
-  else
-    echo "FAIL $what"
-    failures=$((failures + 1))
-  fi
-}
 
 cat >"$work/extract.ini" <<INI
 [data]

@@ -17,6 +17,9 @@
 #   slurm_logs [LINES]
 #       Prints the last LINES (default 20) of each daemon's log, for a
 #       failure message.
+#   check WHAT COMMAND...
+#       Runs COMMAND, prints "ok   WHAT" or "FAIL WHAT", and counts the
+#       failures in $failures (start it at 0).
 
 slurm_job_tasks() {
   local out
@@ -85,4 +88,15 @@ slurm_logs() {
     echo "== $f (last ${1:-20} lines)"
     tail -n "${1:-20}" "$f"
   done
+}
+
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    echo "ok   $what"
+  else
+    echo "FAIL $what"
+    failures=$((failures + 1))
+  fi
 }

@@ -17,16 +17,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/unic-slurm-selftest-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 failures=0
-check() { # check WHAT CONDITION...
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok   $what"
-  else
-    echo "FAIL $what"
-    failures=$((failures + 1))
-  fi
-}
 
 cat >"$work/array.sbatch" <<'EOF'
 #!/bin/sh
