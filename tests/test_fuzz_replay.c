@@ -24,6 +24,7 @@ HARNESS(ini)
 HARNESS(predictions)
 HARNESS(mining_cache)
 HARNESS(grid_folder)
+HARNESS(run_report)
 
 /* Runs every corpus file through fn; returns how many there were. */
 static int replay(const char *name, harness_fn fn)
@@ -62,3 +63,4 @@ REPLAY(ini)
 REPLAY(predictions)
 REPLAY(mining_cache)
 REPLAY(grid_folder)
+REPLAY(run_report)
