@@ -745,5 +745,9 @@ int unic_report_run(const char *dir, const unic_report_options *o, char *path, s
 int unic_report_write(const char *dir, const unic_report_options *o, char *path, size_t pathlen,
                       char *err, size_t errlen)
 {
+    char manifest[2400];
+    struct stat st;
+    snprintf(manifest, sizeof manifest, "%s/grid.json", dir);
+    if (stat(manifest, &st) == 0) return unic_report_grid(dir, o, path, pathlen, err, errlen);
     return unic_report_run(dir, o, path, pathlen, err, errlen);
 }

@@ -133,12 +133,14 @@ names=experiments/splits/fashion_mnist_names.txt
 "$unic" report "$tmp/gcd" --class-names $names >/dev/null
 "$unic" run "$tmp/folder.ini" --quiet --out "$tmp/folder" >/dev/null
 "$unic" report "$tmp/folder" >/dev/null
+"$unic" run "$tmp/grid.ini" --quiet --jobs 2 --out "$tmp/grid" >/dev/null
+"$unic" report "$tmp/grid" --class-names $names >/dev/null
 echo "runs and reports made in $(( $(date +%s) - t0 )) s"
 
 rc=0
 # Chromium's own temporaries (profile, sockets) stay inside $tmp too
 TMPDIR=$tmp "$python" tests/browser/check.py "$chromium" "$shots" "$unic" \
-  run fmnist "$tmp/fmnist" run gcd "$tmp/gcd" run folder "$tmp/folder" || rc=$?
+  run fmnist "$tmp/fmnist" run gcd "$tmp/gcd" run folder "$tmp/folder" grid grid "$tmp/grid" || rc=$?
 if [[ -n ${UNIC_SCREENSHOTS:-} ]]; then
   echo "screenshots: $shots"
 else
