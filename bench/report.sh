@@ -7,6 +7,7 @@
 # bench/report_load.py). Targets: under 10 MB, open in under 2 s.
 #   bench/report.sh [BUILD_DIR]      (default build/; needs chromium)
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ left in the source tree
 cd "$(dirname "$0")/.."
 build=${1:-build}
 tools/need-debs chromium

@@ -226,6 +226,7 @@ static void card(run_page *p, const cluster *c, int side, int small)
                 for (int t = 0; t < n; t++) {
                     if (t) unic_html_raw(h, ", ");
                     unic_html_text(h, unic_class_name(&p->names, p->f->pred.label[rows[t]]));
+                    run_page_class_tag(p, p->f->pred.label[rows[t]]);
                 }
                 unic_html_raw(h, "</div>\n");
             }

@@ -15,6 +15,7 @@
 # python3, no Fashion-MNIST, or no built unic), said on one SKIP line: a
 # caller must count it as skipped, never as passed.
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ left in the source tree
 cd "$(dirname "$0")/../.."
 build=${1:-build}
 unic=$PWD/$build/unic
