@@ -25,6 +25,7 @@ HARNESS(predictions)
 HARNESS(mining_cache)
 HARNESS(grid_folder)
 HARNESS(checkpoint)
+HARNESS(run_report)
 
 /* Runs every corpus file through fn; returns how many there were. */
 static int replay(const char *name, harness_fn fn)
@@ -64,3 +65,4 @@ REPLAY(predictions)
 REPLAY(mining_cache)
 REPLAY(grid_folder)
 REPLAY(checkpoint)
+REPLAY(run_report)

@@ -49,35 +49,46 @@ static void progress_print(unic_progress *p, int final)
 {
     double now = unic_now(), elapsed = now - p->start;
     double rate = elapsed > 0 ? (double)p->done / elapsed : 0;
-    char eta[32];
+    const char *unit = p->unit ? p->unit : "items";
+    char eta[32], took[32], speed[32];
+    snprintf(speed, sizeof speed, rate >= 100 ? "%.0f" : "%.1f", rate);
     format_eta(eta, sizeof eta, rate > 0 ? (double)(p->total - p->done) / rate : -1);
-    if (p->tty && !quiet) {
-        fprintf(stderr, "\r%s: %lld/%lld (%.0f%%) %.1f items/s ETA %s   ", p->label,
+    format_eta(took, sizeof took, elapsed);
+    if (p->tty && !quiet && (final || now - p->last_print >= 0.2)) {
+        fprintf(stderr, "\r%s: %lld/%lld (%.0f%%) %s %s/s, %s %s%s%s   ", p->label,
                 (long long)p->done, (long long)p->total,
-                p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, rate, eta);
+                p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, speed, unit,
+                final ? "took" : "elapsed", took, final ? "" : ", ETA ", final ? "" : eta);
         if (final) fputc('\n', stderr);
         fflush(stderr);
+        p->last_print = now;
     }
-    if (log_file || !p->tty)
-        unic_log(UNIC_LOG_DEBUG + (p->tty ? 0 : 1), "%s: %lld/%lld %.1f items/s ETA %s", p->label,
-                 (long long)p->done, (long long)p->total, rate, final ? "done" : eta);
-    p->last_print = now;
+    if (!final && now - p->last_log < UNIC_PROGRESS_LOG_EVERY) return;
+    p->last_log = now;
+    if (!p->tty) { /* stderr is a log too: the same plain line there */
+        unic_log(UNIC_LOG_INFO, "%s: %lld/%lld %s %s/s %s %s", p->label, (long long)p->done,
+                 (long long)p->total, speed, unit, final ? "took" : "ETA", final ? took : eta);
+    } else if (log_file) {
+        fprintf(log_file, "[info] %s: %lld/%lld %s %s/s %s %s\n", p->label, (long long)p->done,
+                (long long)p->total, speed, unit, final ? "took" : "ETA", final ? took : eta);
+        fflush(log_file);
+    }
 }
 
 void unic_progress_start(unic_progress *p, const char *label, int64_t total)
 {
     p->label = label;
+    p->unit = NULL;
     p->total = total;
     p->done = 0;
-    p->start = p->last_print = unic_now();
+    p->start = p->last_print = p->last_log = unic_now();
     p->tty = isatty(STDERR_FILENO);
 }
 
 void unic_progress_update(unic_progress *p, int64_t done)
 {
     p->done = done;
-    double gap = p->tty ? 0.2 : 30.0; /* plain logs get a line every 30 s */
-    if (unic_now() - p->last_print >= gap) progress_print(p, 0);
+    progress_print(p, 0);
 }
 
 void unic_progress_end(unic_progress *p)

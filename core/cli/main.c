@@ -26,6 +26,7 @@
 #include "base/util.h"
 #include "cli/gradcheck.h"
 #include "cli/grid_commands.h"
+#include "cli/report.h"
 #include "grid/summary.h"
 #include "grid/table.h"
 #include "grid/view.h"
@@ -71,6 +72,9 @@ static void usage(FILE *f)
             "      SVG of true positives by union size, same-class rate by rank, removal and\n"
             "      purity by union size (paper figures 4, 8, 9, 10) in DIR (default\n"
             "      neighbors/ beside the input)\n"
+            "  unic report RUN_DIR|GRID_DIR [--out FILE] [--class-names FILE] [--thumbs N]\n"
+            "      one self-contained HTML page: scores, curves, confusion matrix, cluster\n"
+            "      mosaics (Figure 12), neighbour analyses; a grid's table and curves\n"
             "  unic gradcheck PLUGIN.so...\n"
             "      the generic checks on every head, loss and miner a plugin file registers\n"
             "      (finite-difference gradients, the miner contract): one line per check,\n"
@@ -439,6 +443,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "grid") == 0) return unic_grid_command(argc - 2, argv + 2);
     if (strcmp(argv[1], "table") == 0) return unic_table_command(argc - 2, argv + 2);
     if (strcmp(argv[1], "plot") == 0) return unic_plot_command(argc - 2, argv + 2);
+    if (strcmp(argv[1], "report") == 0) return unic_report_command(argc - 2, argv + 2);
     cli c;
     int known = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "check") == 0 ||
                 strcmp(argv[1], "eval") == 0 || strcmp(argv[1], "extract") == 0;

@@ -52,6 +52,8 @@ struct unic_imageset {
     /* idx */
     unic_array idx;
     int idx_w, idx_h;
+    /* a name per class where the format has them (nclasses entries), or NULL */
+    char **class_names;
 };
 
 /* ---- small growable buffers -------------------------------------------- */
@@ -226,7 +228,8 @@ static char *next_line(char **cursor)
 
 typedef struct class_entry {
     char *name;
-    int line; /* in the class list, 0 without one */
+    char *display; /* the rest of the class list's line ("n01601694 Dipper"), or NULL */
+    int line;      /* in the class list, 0 without one */
 } class_entry;
 
 static int read_class_list(const char *path, class_entry **out, size_t *count, char *err,
@@ -243,6 +246,8 @@ static int read_class_list(const char *path, class_entry **out, size_t *count, c
         line++;
         if (!*s || *s == '#') continue;
         size_t len = strcspn(s, " \t");
+        char *rest = s + len;
+        while (*rest == ' ' || *rest == '\t') rest++;
         s[len] = 0;
         for (size_t k = 0; k < *count; k++) {
             if (strcmp((*out)[k].name, s) == 0) {
@@ -253,6 +258,7 @@ static int read_class_list(const char *path, class_entry **out, size_t *count, c
         }
         *out = grow(*out, &cap, *count + 1, sizeof(class_entry));
         (*out)[*count].name = unic_xstrdup(s);
+        (*out)[*count].display = *rest ? unic_xstrdup(rest) : NULL;
         (*out)[(*count)++].line = line;
     }
     unic_xfree(text);
@@ -265,7 +271,10 @@ static int read_class_list(const char *path, class_entry **out, size_t *count, c
     return 0;
 fail:
     unic_xfree(text);
-    for (size_t k = 0; k < *count; k++) unic_xfree((*out)[k].name);
+    for (size_t k = 0; k < *count; k++) {
+        unic_xfree((*out)[k].name);
+        unic_xfree((*out)[k].display);
+    }
     unic_xfree(*out);
     *out = NULL;
     *count = 0;
@@ -310,7 +319,7 @@ static int open_folder(unic_imageset *s, const char *root, const char *split,
             goto done;
         }
         classes = unic_xmalloc(ncls * sizeof(class_entry));
-        for (size_t k = 0; k < ncls; k++) classes[k] = (class_entry){names[k], 0};
+        for (size_t k = 0; k < ncls; k++) classes[k] = (class_entry){names[k], NULL, 0};
         unic_xfree(names); /* the strings now belong to classes */
     }
 
@@ -329,10 +338,16 @@ static int open_folder(unic_imageset *s, const char *root, const char *split,
         if (lrc != 0) goto done;
     }
     items_give(&it, s, (int)ncls);
+    s->class_names = unic_xcalloc(ncls, sizeof(char *));
+    for (size_t k = 0; k < ncls; k++)
+        s->class_names[k] = unic_xstrdup(classes[k].display ? classes[k].display : classes[k].name);
     rc = 0;
 done:
     items_free(&it);
-    for (size_t k = 0; k < ncls; k++) unic_xfree(classes[k].name);
+    for (size_t k = 0; k < ncls; k++) {
+        unic_xfree(classes[k].name);
+        unic_xfree(classes[k].display);
+    }
     unic_xfree(classes);
     unic_xfree(dir);
     return rc;
@@ -711,7 +726,26 @@ void unic_imageset_free(unic_imageset *s)
         unic_xfree(s->files[k].path);
     }
     if (s->kind == K_IDX) unic_array_free(&s->idx);
+    if (s->class_names && s->kind == K_FOLDER)
+        for (int k = 0; k < s->nclasses; k++) unic_xfree(s->class_names[k]);
+    if (s->kind == K_FOLDER) unic_xfree(s->class_names);
     unic_xfree(s);
+}
+
+/* The classes of the fixed binary formats, as their distributions name them
+ * (CIFAR-10's batches.meta.txt, STL-10's class_names.txt). */
+static const char *const cifar10_names[] = {"airplane", "automobile", "bird", "cat", "deer",
+                                            "dog", "frog", "horse", "ship", "truck"};
+static const char *const stl10_names[] = {"airplane", "bird", "car", "cat", "deer",
+                                          "dog", "horse", "monkey", "ship", "truck"};
+
+const char *unic_imageset_class_name(const unic_imageset *s, int k)
+{
+    if (k < 0 || k >= s->nclasses) return NULL;
+    if (s->class_names) return s->class_names[k];
+    if (s->kind == K_CIFAR10 && k < 10) return cifar10_names[k];
+    if (s->kind == K_STL10 && k < 10) return stl10_names[k];
+    return NULL;
 }
 
 int64_t unic_imageset_size(const unic_imageset *s) { return s->n; }

@@ -34,6 +34,10 @@ int64_t unic_imageset_max_pixels(const unic_imageset *s);
 int64_t unic_imageset_size(const unic_imageset *s);
 int unic_imageset_num_classes(const unic_imageset *s);
 int32_t unic_imageset_label(const unic_imageset *s, int64_t i);
+/* Class k's name where the set has one (imagefolder: the class list's name
+ * after the folder's, else the folder; CIFAR-10 and STL-10: their
+ * distributions' names), else NULL. */
+const char *unic_imageset_class_name(const unic_imageset *s, int k);
 /* A name for item i for messages and skip lists (the file path, or
  * "file.bin#123" for binary formats). */
 const char *unic_imageset_item_name(const unic_imageset *s, int64_t i, char *buf, size_t buflen);

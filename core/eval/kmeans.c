@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "unic/rng.h"
+#include "base/log.h"
 #include "base/util.h"
 
 #define TILE_ROWS 64   /* rows per task of the small-k dot kernel */
@@ -510,6 +511,9 @@ double unic_kmeans(const float *x, int64_t n, int d, const unic_kmeans_opts *o, 
     work_init(&w, n, d, k);
     float *c = unic_xmalloc((size_t)k * d * sizeof(float));
     double best = INFINITY;
+    unic_progress prog;
+    unic_progress_start(&prog, "k-means", o->restarts);
+    prog.unit = "restarts";
     for (int r = 0; r < o->restarts; r++) {
         unic_rng rng = unic_rng_stream(o->seed, (uint64_t)r, 0);
         kpp_seed(&D, n, c, 0, k, &rng, &w);
@@ -519,7 +523,9 @@ double unic_kmeans(const float *x, int64_t n, int d, const unic_kmeans_opts *o, 
             memcpy(assign, w.labels, (size_t)n * sizeof(int32_t));
             if (centers) memcpy(centers, c, (size_t)k * d * sizeof(float));
         }
+        unic_progress_update(&prog, r + 1);
     }
+    if (prog.tty) unic_progress_end(&prog); /* the caller logs the result */
     unic_xfree(c);
     work_free(&w);
     unic_xfree(xn);
@@ -605,6 +611,9 @@ double unic_ss_kmeans(const float *x, int64_t n, int d, const int32_t *labels, i
     float *c = unic_xmalloc((size_t)k * d * sizeof(float));
     int32_t *best_labels = unic_xmalloc((size_t)n * sizeof(int32_t));
     double best = INFINITY;
+    unic_progress prog;
+    unic_progress_start(&prog, "SS-k-means", o->restarts);
+    prog.unit = "restarts";
     for (int r = 0; r < o->restarts; r++) {
         unic_rng rng = unic_rng_stream(o->seed, (uint64_t)r, 0);
         for (int j = 0; j < present; j++)
@@ -617,7 +626,9 @@ double unic_ss_kmeans(const float *x, int64_t n, int d, const int32_t *labels, i
             best = inertia;
             memcpy(best_labels, w.labels, (size_t)n * sizeof(int32_t));
         }
+        unic_progress_update(&prog, r + 1);
     }
+    if (prog.tty) unic_progress_end(&prog);
     if (isfinite(best))
         for (int64_t at = 0; at < n; at++) assign[perm[at]] = best_labels[at];
 

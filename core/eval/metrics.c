@@ -349,3 +349,54 @@ int unic_gcd_scores_compute(const int32_t *y_true, const int32_t *y_pred, int64_
     free_contingency(&c);
     return 0;
 }
+
+int unic_confusion_matched(const int32_t *y_true, const int32_t *y_pred, int64_t n,
+                           unic_confusion *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    contingency c;
+    int32_t *pred_values = NULL;
+    if (build_contingency(y_true, y_pred, n, &c, err, errlen) != 0) return -1;
+    /* the clusters' original values, in the dense order build_contingency used */
+    int32_t *dense = unic_xmalloc((size_t)n * sizeof(int32_t));
+    int kp;
+    remap_labels(y_pred, n, "y_pred", dense, &pred_values, &kp, err, errlen);
+    unic_xfree(dense);
+    int *match = unic_xmalloc((size_t)c.kp * sizeof(int));
+    out->matched = match_clusters(&c, match);
+    out->n = n;
+    out->nrows = c.kt;
+    out->ncols = c.kp;
+    out->class_value = c.true_values;
+    c.true_values = NULL;
+    out->cluster_value = unic_xmalloc((size_t)c.kp * sizeof(int32_t));
+    out->matched_row = unic_xmalloc((size_t)c.kp * sizeof(int));
+    out->counts = unic_xcalloc((size_t)c.kp * (size_t)c.kt, sizeof(int64_t));
+    int *order = unic_xmalloc((size_t)c.kp * sizeof(int)), col = 0;
+    for (int t = 0; t < c.kt; t++) /* matched clusters, by their class */
+        for (int p = 0; p < c.kp; p++)
+            if (match[p] == t) order[col++] = p;
+    for (int p = 0; p < c.kp; p++) /* then the unmatched ones */
+        if (match[p] < 0) order[col++] = p;
+    for (int j = 0; j < c.kp; j++) {
+        int p = order[j];
+        out->cluster_value[j] = pred_values[p];
+        out->matched_row[j] = match[p];
+        for (int t = 0; t < c.kt; t++)
+            out->counts[(size_t)t * (size_t)c.kp + (size_t)j] = c.table[(size_t)p * c.kt + t];
+    }
+    unic_xfree(order);
+    unic_xfree(match);
+    unic_xfree(pred_values);
+    free_contingency(&c);
+    return 0;
+}
+
+void unic_confusion_free(unic_confusion *c)
+{
+    unic_xfree(c->class_value);
+    unic_xfree(c->cluster_value);
+    unic_xfree(c->counts);
+    unic_xfree(c->matched_row);
+    memset(c, 0, sizeof *c);
+}

@@ -35,4 +35,25 @@ int unic_gcd_scores_compute(const int32_t *y_true, const int32_t *y_pred, int64_
                             const uint8_t *is_old, int num_classes, unic_gcd_scores *out,
                             char *err, size_t errlen);
 
+/* The contingency table after the best one-to-one matching (the one ACC
+ * uses), as a confusion matrix: rows are the true classes present, in
+ * increasing order (class_value[r]); columns are the predicted clusters
+ * present, the cluster matched to row 0 first, then to row 1, ..., then the
+ * unmatched clusters in increasing order (cluster_value[c]). counts is
+ * [nrows, ncols]; matched_row[c] is the row matched to column c, or -1, so a
+ * matched cluster's count of its class is counts[matched_row[c] * ncols + c]
+ * and column c < number of matches lies on the diagonal. */
+typedef struct unic_confusion {
+    int nrows, ncols;
+    int32_t *class_value, *cluster_value;
+    int64_t *counts;
+    int *matched_row;
+    int64_t matched, n; /* samples on the matched cells, and in all */
+} unic_confusion;
+
+/* Errors as unic_cluster_scores_compute. */
+int unic_confusion_matched(const int32_t *y_true, const int32_t *y_pred, int64_t n,
+                           unic_confusion *out, char *err, size_t errlen);
+void unic_confusion_free(unic_confusion *c);
+
 #endif

@@ -62,8 +62,8 @@ static int setting_curve(const curves *c, int g, const char *column, double *x, 
     return rows;
 }
 
-static int plot_column(const curves *c, const char *column, const char *out_dir, char *err,
-                       size_t errlen)
+/* The column's figure: one mean line (and min-max band) per setting. */
+static char *column_svg(const curves *c, const char *column, const char *id_prefix, size_t *len)
 {
     int max_rows = 0;
     for (int i = 0; i < c->v->count; i++)
@@ -81,19 +81,29 @@ static int plot_column(const curves *c, const char *column, const char *out_dir,
                  seeds > 1 ? " (mean, band: min-max over seeds)" : "");
         series[g] = (unic_svg_series){names[g], x, m, rows, seeds > 1 ? lo : NULL, seeds > 1 ? hi : NULL};
     }
-    char path[2400], title[600];
-    char file[256];
+    char title[600];
+    snprintf(title, sizeof title, "%s per epoch: %s", column, c->v->name);
+    unic_svg_plot plot = {title, "epoch", column, series, c->ngroups, 0, 0, 0, 0, 0, 0, NULL};
+    char *svg = unic_svg_render(&plot, 1, id_prefix, len);
+    free(buf);
+    free(series);
+    free(names);
+    return svg;
+}
+
+static int plot_column(const curves *c, const char *column, const char *out_dir, char *err,
+                       size_t errlen)
+{
+    char path[2400], file[256];
     snprintf(file, sizeof file, "%s", column);
     for (char *f = file; *f; f++)
         if (*f == '/' || *f == '\\') *f = '_';
     snprintf(path, sizeof path, "%s/%s.svg", out_dir, file);
-    snprintf(title, sizeof title, "%s per epoch: %s", column, c->v->name);
-    unic_svg_plot plot = {title, "epoch", column, series, c->ngroups, 0, 0, 0, 0, 0, 0, NULL};
-    int rc = unic_svg_write(path, &plot, 1, err, errlen);
+    size_t len;
+    char *svg = column_svg(c, column, "", &len);
+    int rc = unic_write_file_atomic(path, svg, len, err, errlen);
     if (rc == 0) printf("%s\n", path);
-    free(buf);
-    free(series);
-    free(names);
+    unic_xfree(svg);
     return rc;
 }
 
@@ -102,32 +112,85 @@ static int is_curve(const char *name)
     return strcmp(name, "epoch") != 0 && strcmp(name, "lr") != 0 && strcmp(name, "seconds") != 0;
 }
 
-int unic_grid_plot(const unic_grid_view *v, const char *const *columns, int ncolumns,
-                   const char *out_dir, char *err, size_t errlen)
+struct unic_grid_curves {
+    curves c;
+    int first; /* a point with at least one epoch */
+};
+
+unic_grid_curves *unic_grid_curves_load(const unic_grid_view *v, char *err, size_t errlen)
 {
-    curves c = {.v = v};
-    c.h = unic_xcalloc((size_t)v->count, sizeof *c.h);
-    int rc = 0, first = -1;
+    unic_grid_curves *g = unic_xcalloc(1, sizeof *g);
+    g->c.v = v;
+    g->c.h = unic_xcalloc((size_t)v->count, sizeof *g->c.h);
+    g->first = -1;
+    int rc = 0;
     for (int i = 0; rc == 0 && i < v->count; i++) {
         char pd[2300];
         unic_point_dir(v->dir, v->points[i].id, pd, sizeof pd);
-        rc = unic_history_load(pd, &c.h[i], err, errlen);
-        if (first < 0 && c.h[i].rows > 0) first = i;
+        rc = unic_history_load(pd, &g->c.h[i], err, errlen);
+        if (g->first < 0 && g->c.h[i].rows > 0) g->first = i;
     }
-    if (rc == 0 && first < 0) rc = unic_errf(err, errlen, "%s: no point has finished an epoch yet", v->dir);
-    if (rc == 0) rc = unic_mkdirs(out_dir, err, errlen);
-    if (rc == 0) group_points(&c);
+    if (rc == 0 && g->first < 0)
+        rc = unic_errf(err, errlen, "%s: no point has finished an epoch yet", v->dir);
+    if (rc != 0) {
+        unic_grid_curves_free(g);
+        return NULL;
+    }
+    group_points(&g->c);
+    return g;
+}
+
+void unic_grid_curves_free(unic_grid_curves *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->c.v->count; i++) unic_history_free(&g->c.h[i]);
+    free(g->c.h);
+    free(g->c.group);
+    free(g->c.group_label);
+    free(g);
+}
+
+int unic_grid_curves_count(const unic_grid_curves *g)
+{
+    const unic_history *h = &g->c.h[g->first];
+    int n = 0;
+    for (int k = 0; k < h->ncols; k++) n += is_curve(h->names[k]);
+    return n;
+}
+
+const char *unic_grid_curves_name(const unic_grid_curves *g, int i)
+{
+    const unic_history *h = &g->c.h[g->first];
+    for (int k = 0; k < h->ncols; k++)
+        if (is_curve(h->names[k]) && i-- == 0) return h->names[k];
+    return NULL;
+}
+
+int unic_grid_curves_has(const unic_grid_curves *g, const char *column)
+{
+    return unic_history_column(&g->c.h[g->first], column) >= 0;
+}
+
+char *unic_grid_curves_svg(const unic_grid_curves *g, const char *column, const char *id_prefix,
+                           size_t *len)
+{
+    return column_svg(&g->c, column, id_prefix, len);
+}
+
+int unic_grid_plot(const unic_grid_view *v, const char *const *columns, int ncolumns,
+                   const char *out_dir, char *err, size_t errlen)
+{
+    unic_grid_curves *g = unic_grid_curves_load(v, err, errlen);
+    if (!g) return -1;
+    int rc = unic_mkdirs(out_dir, err, errlen);
     for (int k = 0; rc == 0 && k < ncolumns; k++)
-        if (unic_history_column(&c.h[first], columns[k]) < 0)
+        if (!unic_grid_curves_has(g, columns[k]))
             rc = unic_errf(err, errlen, "%s has no curve '%s'; see the header of any point's "
                            "history.csv (e.g. objective, acc)", v->dir, columns[k]);
-    for (int k = 0; rc == 0 && k < (ncolumns ? ncolumns : c.h[first].ncols); k++) {
-        const char *name = ncolumns ? columns[k] : c.h[first].names[k];
-        if (ncolumns || is_curve(name)) rc = plot_column(&c, name, out_dir, err, errlen);
-    }
-    for (int i = 0; i < v->count; i++) unic_history_free(&c.h[i]);
-    free(c.h);
-    free(c.group);
-    free(c.group_label);
+    int n = ncolumns ? ncolumns : unic_grid_curves_count(g);
+    for (int k = 0; rc == 0 && k < n; k++)
+        rc = plot_column(&g->c, ncolumns ? columns[k] : unic_grid_curves_name(g, k), out_dir, err,
+                         errlen);
+    unic_grid_curves_free(g);
     return rc;
 }

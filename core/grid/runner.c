@@ -1,4 +1,5 @@
 #include "grid/runner.h"
+#include "report/report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -229,6 +230,13 @@ int unic_grid_run_all(const unic_grid *g, const unic_grid_options *o, char *err,
     if (rc < 0) return -1;
     unic_log(UNIC_LOG_INFO, "grid: summary in %s/grid.csv%s", rn.dir,
              rn.busy_elsewhere ? "; some points are being run by another command" : "");
+    /* each point wrote its own page when it finished; the grid's links them */
+    char page[2400], msg[4096];
+    unic_report_options ro = {.no_points = 1};
+    if (unic_report_grid(rn.dir, &ro, page, sizeof page, msg, sizeof msg) == 0)
+        unic_log(UNIC_LOG_INFO, "grid: report in %s", page);
+    else
+        unic_log(UNIC_LOG_WARN, "grid: no report: %s; try `unic report %s`", msg, rn.dir);
     printf("%s\n", line);
     return rc;
 }

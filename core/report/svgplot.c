@@ -135,7 +135,7 @@ static int legend_rows(const unic_svg_plot *p, double width, double *xs, int *ro
     return entries ? row + 1 : 0;
 }
 
-static void render_panel(sbuf *b, const unic_svg_plot *p, int index, double ox)
+static void render_panel(sbuf *b, const unic_svg_plot *p, const char *id, int index, double ox)
 {
     double x0, x1, y0, y1;
     fit_axis(p, 0, &x0, &x1);
@@ -144,8 +144,8 @@ static void render_panel(sbuf *b, const unic_svg_plot *p, int index, double ox)
     double w = PANEL_W - MARGIN_L - MARGIN_R, h = PLOT_H;
 #define PX(v) (left + ((v) - x0) / (x1 - x0) * w)
 #define PY(v) (top + h - ((v) - y0) / (y1 - y0) * h)
-    sb_printf(b, "<g>\n<clipPath id=\"clip%d\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
-              "height=\"%.2f\"/></clipPath>\n", index, left, top, w, h);
+    sb_printf(b, "<g>\n<clipPath id=\"%sclip%d\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+              "height=\"%.2f\"/></clipPath>\n", id, index, left, top, w, h);
     sb_printf(b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#ffffff\" "
               "stroke=\"#333333\" stroke-width=\"1\"/>\n", left, top, w, h);
     /* ticks and grid */
@@ -184,8 +184,8 @@ static void render_panel(sbuf *b, const unic_svg_plot *p, int index, double ox)
     sb_text(b, p->ylabel);
     sb_printf(b, "</text>\n");
     /* data, clipped to the plot area so zoomed panels stay inside it */
-    sb_printf(b, "<g clip-path=\"url(#clip%d)\" fill=\"none\" stroke-width=\"1.8\" "
-              "stroke-linejoin=\"round\">\n", index);
+    sb_printf(b, "<g clip-path=\"url(#%sclip%d)\" fill=\"none\" stroke-width=\"1.8\" "
+              "stroke-linejoin=\"round\">\n", id, index);
     if (p->hline && isfinite(p->hline_y))
         sb_printf(b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#444444\" "
                   "stroke-dasharray=\"6,4\"/>\n", left, PY(p->hline_y), left + w, PY(p->hline_y));
@@ -246,10 +246,9 @@ static void render_panel(sbuf *b, const unic_svg_plot *p, int index, double ox)
 #undef PY
 }
 
-int unic_svg_write(const char *path, const unic_svg_plot *plots, int nplots, char *err,
-                   size_t errlen)
+/* The figure as SVG text (malloc'ed, *len bytes without the NUL). */
+static char *render(const unic_svg_plot *plots, int nplots, const char *id, size_t *len)
 {
-    if (nplots < 1) return unic_errf(err, errlen, "%s: a figure needs at least one plot", path);
     int rows = 0;
     for (int i = 0; i < nplots; i++) {
         int r = legend_rows(&plots[i], PANEL_W - MARGIN_L - MARGIN_R, NULL, NULL);
@@ -262,9 +261,27 @@ int unic_svg_write(const char *path, const unic_svg_plot *plots, int nplots, cha
               "sans-serif\" font-size=\"12\">\n", width, height, width, height);
     sb_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n",
               width, height);
-    for (int i = 0; i < nplots; i++) render_panel(&b, &plots[i], i, PANEL_W * i);
+    for (int i = 0; i < nplots; i++) render_panel(&b, &plots[i], id, i, PANEL_W * i);
     sb_printf(&b, "</svg>\n");
-    int rc = unic_write_file_atomic(path, b.data, b.len, err, errlen);
-    unic_xfree(b.data);
+    *len = b.len;
+    return b.data;
+}
+
+int unic_svg_write(const char *path, const unic_svg_plot *plots, int nplots, char *err,
+                   size_t errlen)
+{
+    if (nplots < 1) return unic_errf(err, errlen, "%s: a figure needs at least one plot", path);
+    size_t len;
+    char *text = render(plots, nplots, "", &len);
+    int rc = unic_write_file_atomic(path, text, len, err, errlen);
+    unic_xfree(text);
     return rc;
+}
+
+char *unic_svg_render(const unic_svg_plot *plots, int nplots, const char *id_prefix, size_t *len)
+{
+    size_t n;
+    char *text = render(plots, nplots > 0 ? nplots : 0, id_prefix ? id_prefix : "", &n);
+    if (len) *len = n;
+    return text;
 }

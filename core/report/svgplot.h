@@ -29,4 +29,8 @@ typedef struct unic_svg_plot {
 int unic_svg_write(const char *path, const unic_svg_plot *plots, int nplots, char *err,
                    size_t errlen);
 
+/* The same figure as SVG text to inline in a page (free with unic_xfree);
+ * id_prefix keeps its element ids apart from other figures' on the page. */
+char *unic_svg_render(const unic_svg_plot *plots, int nplots, const char *id_prefix, size_t *len);
+
 #endif

@@ -16,6 +16,7 @@
 #include "base/lock.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "report/report.h"
 #include "train/run_internal.h"
 
 /* The run folder's lock, before anything is written into it: a second run
@@ -123,11 +124,26 @@ static int prepare_training(run *r, int resume, char *err, size_t errlen)
     return resume ? run_resume(r, err, errlen) : 0;
 }
 
+/* The run's page (`unic report`), written at the end so every finished
+ * run can be looked at without another command; a page that cannot be
+ * written is a warning, never a failed run. */
+static void write_report(run *r)
+{
+    char path[2400], err[4096];
+    unic_report_options o = {0};
+    if (unic_report_run(r->out, &o, path, sizeof path, err, sizeof err) == 0)
+        unic_log(UNIC_LOG_INFO, "report: %s (remake it with `unic report %s`, e.g. with "
+                 "--class-names FILE)", path, r->out);
+    else
+        unic_log(UNIC_LOG_WARN, "no report: %s; try `unic report %s`", err, r->out);
+}
+
 static int write_outputs(run *r, char *err, size_t errlen)
 {
     if (run_write_predictions(r, err, errlen) != 0 || run_write_metrics(r, err, errlen) != 0)
         return -1;
     run_print_summary(r);
+    write_report(r);
     return 0;
 }
 
