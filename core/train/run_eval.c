@@ -129,7 +129,7 @@ static int32_t *ss_kmeans_assign(run *r, const unic_kmeans_opts *o)
     int32_t *lab = unic_xmalloc((size_t)r->n * sizeof(int32_t));
     for (int64_t i = 0; i < r->n; i++) lab[i] = r->visible[i] >= 0 ? dense[r->visible[i]] : -1;
     int32_t *assign = unic_xmalloc((size_t)r->n * sizeof(int32_t));
-    double inertia = unic_ss_kmeans(r->emb, r->n, r->dim, lab, n_old, o, assign);
+    double inertia = unic_ss_kmeans(r->emb, r->n, r->dim, lab, n_old, o, assign, NULL);
     unic_xfree(lab);
     if (inertia >= 0) return assign;
     unic_xfree(assign);
@@ -150,7 +150,8 @@ static int32_t *kmeans_assign(run *r, const unic_kmeans_opts *o)
 int run_baseline(run *r, double out[3], char *err, size_t errlen)
 {
     const unic_eval_config *e = &r->cfg.eval;
-    unic_kmeans_opts o = {r->k, e->kmeans_restarts, e->kmeans_max_iter, 1e-4, e->kmeans_seed};
+    unic_kmeans_opts o = {r->k, e->kmeans_restarts, e->kmeans_max_iter, 1e-4, e->kmeans_seed,
+                          NULL, 0, NULL};
     double t0 = unic_now();
     int32_t *assign = r->gcd ? ss_kmeans_assign(r, &o) : kmeans_assign(r, &o);
     if (!assign)
