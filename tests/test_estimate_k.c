@@ -339,7 +339,7 @@ Test(estimate, gcd_within_one_of_the_truth, .timeout = 120)
     for (int i = 0; i < r.count; i++) evaluated += !isnan(r.score[i]);
     cr_expect_lt(evaluated, r.count, "Brent evaluates part of the range (%d of %d)", evaluated,
                  r.count);
-    cr_expect_eq(r.evaluations, evaluated * o.restarts);
+    cr_expect_eq(r.evaluations, evaluated * o.restarts * 2, "two splits, restarts fits each");
     unic_kest_free(&r);
     /* below the labeled classes: refused by name */
     o.k_min = 3;

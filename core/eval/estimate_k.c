@@ -77,8 +77,8 @@ size_t unic_kest_bytes(int64_t n, int d, const unic_kest_opts *o, int knn_given)
         return unic_knn_laplacian_bytes(n, knn_given ? knn_given : o->knn, o->k_max + 1) +
                (knn_given ? 0 : (size_t)n * o->knn * (sizeof(int32_t) + sizeof(float)) + copy);
     case UNIC_KEST_GCD: /* SS-k-means copies and permutes the points; every fit keeps its centres */
-        return 2 * copy + labels + kmeans_bytes(n, d, o->k_max) +
-               (size_t)(o->k_max - o->k_min + 1) * o->k_max * d * sizeof(float);
+        return 2 * copy + 4 * labels + kmeans_bytes(n, d, o->k_max) +
+               2 * (size_t)(o->k_max - o->k_min + 1) * o->k_max * d * sizeof(float);
     default: /* two centre sets (this K and the last) */
         return copy + labels + kmeans_bytes(n, d, o->k_max) + 2 * (size_t)o->k_max * d * 4;
     }
@@ -198,20 +198,30 @@ static int eigengap(const unic_kest_input *in, const unic_kest_opts *o, unic_kes
 
 /* ---- GCD: Brent's method on the held-out accuracy of SS-k-means ----------- */
 
-typedef struct gcd_search {
-    const unic_kest_input *in;
-    const unic_kest_opts *o;
-    unic_kest_result *r;
+/* Two splits of the labeled items, the second hiding the classes the first
+ * gives (as far as the count allows): every old class is held out whole in
+ * one of them, and the score, pooled over both, depends less on which
+ * classes happened to be hidden. */
+#define FOLDS 2
+
+typedef struct gcd_fold {
     int32_t *given;       /* [n] dense class of a labeled item SS-k-means sees, -1 elsewhere */
     int n_given;          /* classes SS-k-means sees */
     int64_t *held;        /* held-out items */
     int32_t *held_label;  /* their class, numbered densely 0..n_hc-1 */
     int64_t n_held;
     int n_hc;             /* classes with held-out items */
-    int n_labeled_classes;
-    double share[UNIC_MAX_CLASSES]; /* per held-out class: its items' share that is held out */
-    int32_t *assign;
+    double *share;        /* [n_hc] per held-out class: the share of its items held out */
     float **centres;      /* [count]: each evaluated K's centres, or NULL */
+} gcd_fold;
+
+typedef struct gcd_search {
+    const unic_kest_input *in;
+    const unic_kest_opts *o;
+    unic_kest_result *r;
+    gcd_fold fold[FOLDS];
+    int n_labeled_classes;
+    int32_t *assign;
     int failed;
     char *err;
     size_t errlen;
@@ -226,72 +236,101 @@ static void shuffle(int64_t *a, int64_t n, unic_rng *g)
     }
 }
 
-/* The labeled classes in a seeded order: the first round(holdout x count)
- * (at least one, and never all when there are two or more) are held out
- * whole; of each other class, round(holdout x size) items are held out
- * (its last item always stays given). */
+/* Fold f hides round(holdout x count) of the labeled classes whole (at
+ * least one, never all when there are two or more), starting at f x that
+ * many in a seeded order; of each other class, round(holdout x size) items
+ * are held out (its last item always stays given). */
+static void split_fold(gcd_search *s, int f, const int64_t *classes, int64_t nc, unic_rng *g)
+{
+    const unic_kest_input *in = s->in;
+    gcd_fold *F = &s->fold[f];
+    int64_t hide = llround(s->o->holdout * (double)nc);
+    if (hide < 1) hide = 1;
+    if (nc >= 2 && hide >= nc) hide = nc - 1;
+    if (nc < 2) hide = 0; /* one class: only items can be held out */
+    int32_t *dense = unic_xmalloc(UNIC_MAX_CLASSES * sizeof(int32_t));
+    for (int64_t t = 0; t < nc; t++) dense[classes[t]] = -2;
+    for (int64_t t = 0; t < nc; t++) { /* position t in this fold's rotation */
+        int64_t c = classes[(t + f * hide) % nc];
+        dense[c] = t < hide ? -1 : F->n_given++;
+    }
+    int64_t *items = unic_xmalloc((size_t)in->n * sizeof(int64_t));
+    F->given = unic_xmalloc((size_t)in->n * sizeof(int32_t));
+    F->held = unic_xmalloc((size_t)in->n * sizeof(int64_t));
+    F->held_label = unic_xmalloc((size_t)in->n * sizeof(int32_t));
+    F->share = unic_xmalloc((size_t)nc * sizeof(double));
+    for (int64_t i = 0; i < in->n; i++) F->given[i] = -1;
+    for (int64_t t = 0; t < nc; t++) {
+        int32_t c = (int32_t)classes[t];
+        int64_t m = 0;
+        for (int64_t i = 0; i < in->n; i++)
+            if (in->labels[i] == c) items[m++] = i;
+        shuffle(items, m, g);
+        int64_t out = dense[c] < 0 ? m : llround(s->o->holdout * (double)m);
+        if (dense[c] >= 0 && out >= m) out = m - 1;
+        if (out > 0) /* of the class's items, labeled_fraction are labeled, out / m of those held */
+            F->share[F->n_hc++] = in->labeled_fraction * (double)out / (double)m;
+        for (int64_t q = 0; q < m; q++) {
+            if (q < out) {
+                F->held[F->n_held] = items[q];
+                F->held_label[F->n_held++] = F->n_hc - 1;
+            } else {
+                F->given[items[q]] = dense[c];
+            }
+        }
+    }
+    F->centres = unic_xcalloc((size_t)s->r->count, sizeof(float *));
+    unic_xfree(items);
+    unic_xfree(dense);
+}
+
 static int split_labeled(gcd_search *s)
 {
     const unic_kest_input *in = s->in;
     int64_t *size = unic_xcalloc(UNIC_MAX_CLASSES, sizeof(int64_t));
     for (int64_t i = 0; i < in->n; i++)
         if (in->labels[i] >= 0) size[in->labels[i]]++;
-    int64_t classes[UNIC_MAX_CLASSES], nc = 0;
+    int64_t *classes = unic_xmalloc(UNIC_MAX_CLASSES * sizeof(int64_t)), nc = 0;
     for (int c = 0; c < UNIC_MAX_CLASSES; c++)
         if (size[c]) classes[nc++] = c;
     unic_rng g = unic_rng_stream(s->o->seed, 0x6cd, 0);
     shuffle(classes, nc, &g);
-    int64_t hide = llround(s->o->holdout * (double)nc);
-    if (hide < 1) hide = 1;
-    if (nc >= 2 && hide >= nc) hide = nc - 1;
-    if (nc < 2) hide = 0; /* one class: only items can be held out */
     s->n_labeled_classes = (int)nc;
-    int32_t dense[UNIC_MAX_CLASSES];
-    for (int c = 0; c < UNIC_MAX_CLASSES; c++) dense[c] = -2;
-    for (int64_t t = 0; t < nc; t++) dense[classes[t]] = t < hide ? -1 : s->n_given++;
-    int64_t *items = unic_xmalloc((size_t)in->n * sizeof(int64_t));
-    s->held = unic_xmalloc((size_t)in->n * sizeof(int64_t));
-    s->held_label = unic_xmalloc((size_t)in->n * sizeof(int32_t));
-    for (int64_t i = 0; i < in->n; i++) s->given[i] = -1;
-    for (int64_t t = 0; t < nc; t++) {
-        int32_t c = (int32_t)classes[t];
-        int64_t m = 0;
-        for (int64_t i = 0; i < in->n; i++)
-            if (in->labels[i] == c) items[m++] = i;
-        shuffle(items, m, &g);
-        int64_t out = dense[c] < 0 ? m : llround(s->o->holdout * (double)m);
-        if (dense[c] >= 0 && out >= m) out = m - 1;
-        if (out > 0) /* of the class's items, labeled_fraction are labeled, out / m of those held */
-            s->share[s->n_hc++] = in->labeled_fraction * (double)out / (double)m;
-        for (int64_t q = 0; q < m; q++) {
-            if (q < out) {
-                s->held[s->n_held] = items[q];
-                s->held_label[s->n_held++] = s->n_hc - 1;
-            } else {
-                s->given[items[q]] = dense[c];
-            }
-        }
-    }
-    unic_xfree(items);
+    for (int f = 0; f < FOLDS; f++) split_fold(s, f, classes, nc, &g);
+    unic_xfree(classes);
     unic_xfree(size);
-    return s->n_held > 0 ? 0 : -1;
+    return s->fold[0].n_held > 0 ? 0 : -1;
+}
+
+static void free_folds(gcd_search *s)
+{
+    for (int f = 0; f < FOLDS; f++) {
+        gcd_fold *F = &s->fold[f];
+        for (int i = 0; F->centres && i < s->r->count; i++) unic_xfree(F->centres[i]);
+        unic_xfree(F->centres);
+        unic_xfree(F->given);
+        unic_xfree(F->held);
+        unic_xfree(F->held_label);
+        unic_xfree(F->share);
+    }
 }
 
 /* The evaluated K just below k whose centres can seed it (NULL: none). */
-static const float *warm_centres(const gcd_search *s, int k, int *from)
+static const float *warm_centres(const gcd_search *s, const gcd_fold *F, int k, int *from)
 {
     for (int j = k - 1; j >= s->o->k_min; j--)
-        if (s->centres[j - s->o->k_min] && j >= s->n_given) {
+        if (F->centres[j - s->o->k_min] && j >= F->n_given) {
             *from = j;
-            return s->centres[j - s->o->k_min];
+            return F->centres[j - s->o->k_min];
         }
     return NULL;
 }
 
-/* The held-out score of a clustering: clusters matched one to one to the
- * held-out classes (Hungarian, on the held-out items), then each class's
- * matched count, weighted by the matched cluster's estimated purity when
- * the labeled fraction is known, over all held-out items.
+/* A fold's held-out score of a clustering, as a sum over its held-out items
+ * (the caller divides): clusters matched one to one to the held-out
+ * classes (Hungarian, on the held-out items), then each class's matched
+ * count, weighted by the matched cluster's estimated purity when the
+ * labeled fraction is known.
  *
  * The plain held-out accuracy (GCD's) sees a class split over clusters
  * (too many clusters), but not a held-out class merged with unlabeled new
@@ -300,13 +339,14 @@ static const float *warm_centres(const gcd_search *s, int k, int *from)
  * cluster that is class A alone holds about held(A in c) / share(A) of A's
  * items in all; a cluster much larger than that has taken in other
  * classes. Purity = min(1, that estimate / cluster size). */
-static double held_out_score(gcd_search *s, int k)
+static double held_out_hits(const gcd_search *s, const gcd_fold *F, int k)
 {
-    const int nh = s->n_hc;
+    const int nh = F->n_hc;
     double *w = unic_xcalloc((size_t)k * nh, sizeof(double));
     int64_t *size = unic_xcalloc((size_t)k, sizeof(int64_t));
     for (int64_t i = 0; i < s->in->n; i++) size[s->assign[i]]++;
-    for (int64_t i = 0; i < s->n_held; i++) w[(size_t)s->assign[s->held[i]] * nh + s->held_label[i]] += 1;
+    for (int64_t i = 0; i < F->n_held; i++)
+        w[(size_t)s->assign[F->held[i]] * nh + F->held_label[i]] += 1;
     int *match = unic_xmalloc((size_t)k * sizeof(int));
     unic_hungarian_max(w, k, nh, match);
     double total = 0;
@@ -314,7 +354,7 @@ static double held_out_score(gcd_search *s, int k)
         if (match[c] < 0) continue;
         double hits = w[(size_t)c * nh + match[c]], purity = 1;
         if (s->in->labeled_fraction > 0 && hits > 0) {
-            double est = hits / s->share[match[c]];
+            double est = hits / F->share[match[c]];
             purity = est < (double)size[c] ? est / (double)size[c] : 1.0;
         }
         total += hits * purity;
@@ -322,35 +362,44 @@ static double held_out_score(gcd_search *s, int k)
     unic_xfree(match);
     unic_xfree(size);
     unic_xfree(w);
-    return total / (double)s->n_held;
+    return total;
 }
 
-/* The held-out score of SS-k-means with k clusters; memoised per k. */
+/* The held-out score of SS-k-means with k clusters, pooled over the folds;
+ * memoised per k. */
 static double gcd_score(void *ctx, int k)
 {
     gcd_search *s = ctx;
     const unic_kest_opts *o = s->o;
     double *slot = &s->r->score[k - o->k_min];
     if (!isnan(*slot) || s->failed) return *slot;
-    int from = 0;
-    const float *init = warm_centres(s, k, &from);
-    unic_kmeans_opts km = {k, o->restarts, o->max_iter, o->tol, o->seed + (uint64_t)k, init,
-                           from, NULL};
-    float *c = unic_xmalloc((size_t)k * s->in->d * sizeof(float));
-    double t0 = unic_now();
-    if (unic_ss_kmeans(s->in->x, s->in->n, s->in->d, s->given, s->n_given, &km, s->assign, c) <
-        0) {
-        unic_xfree(c);
-        s->failed = 1;
-        unic_errf(s->err, s->errlen, "semi-supervised k-means failed at K = %d (fewer unlabeled "
-                  "items than clusters to seed?)", k);
-        return NAN;
+    double t0 = unic_now(), hits = 0;
+    int64_t held = 0;
+    int warm = 0;
+    for (int f = 0; f < FOLDS; f++) {
+        gcd_fold *F = &s->fold[f];
+        int from = 0;
+        const float *init = warm_centres(s, F, k, &from);
+        unic_kmeans_opts km = {k, o->restarts, o->max_iter, o->tol, o->seed + (uint64_t)k, init,
+                               from, NULL};
+        float *c = unic_xmalloc((size_t)k * s->in->d * sizeof(float));
+        if (unic_ss_kmeans(s->in->x, s->in->n, s->in->d, F->given, F->n_given, &km, s->assign,
+                           c) < 0) {
+            unic_xfree(c);
+            s->failed = 1;
+            unic_errf(s->err, s->errlen, "semi-supervised k-means failed at K = %d (fewer "
+                      "unlabeled items than clusters to seed?)", k);
+            return NAN;
+        }
+        F->centres[k - o->k_min] = c;
+        s->r->evaluations += o->restarts;
+        hits += held_out_hits(s, F, k);
+        held += F->n_held;
+        warm += init != NULL;
     }
-    s->centres[k - o->k_min] = c;
-    s->r->evaluations += o->restarts;
-    *slot = held_out_score(s, k);
+    *slot = hits / (double)held;
     unic_log(UNIC_LOG_DEBUG, "estimate-k: K = %d held-out score %.4f (%.2f s%s)", k, *slot,
-             unic_now() - t0, init ? ", warm" : "");
+             unic_now() - t0, warm ? ", warm" : "");
     return *slot;
 }
 
@@ -364,9 +413,7 @@ static int gcd_estimate(const unic_kest_input *in, const unic_kest_opts *o, unic
                         char *err, size_t errlen)
 {
     gcd_search s = {.in = in, .o = o, .r = r, .err = err, .errlen = errlen};
-    s.given = unic_xmalloc((size_t)in->n * sizeof(int32_t));
     s.assign = unic_xmalloc((size_t)in->n * sizeof(int32_t));
-    s.centres = unic_xcalloc((size_t)r->count, sizeof(float *));
     int rc = 0;
     if (split_labeled(&s) != 0)
         rc = unic_errf(err, errlen, "no labeled item to hold out");
@@ -374,8 +421,9 @@ static int gcd_estimate(const unic_kest_input *in, const unic_kest_opts *o, unic
         rc = unic_errf(err, errlen, "the smallest K, %d, is below the %d labeled classes",
                        o->k_min, s.n_labeled_classes);
     if (rc == 0) {
-        unic_log(UNIC_LOG_INFO, "estimate-k: %lld labeled items held out (%d classes given to "
-                 "SS-k-means)", (long long)s.n_held, s.n_given);
+        unic_log(UNIC_LOG_INFO, "estimate-k: %lld and %lld labeled items held out in two splits "
+                 "(%d and %d classes given to SS-k-means)", (long long)s.fold[0].n_held,
+                 (long long)s.fold[1].n_held, s.fold[0].n_given, s.fold[1].n_given);
         int calls = 0;
         int best = unic_brent_integer(neg_score, &s, o->k_min, o->k_max, &calls);
         /* ties with the best below it form a plateau; its left edge is the
@@ -385,12 +433,8 @@ static int gcd_estimate(const unic_kest_input *in, const unic_kest_opts *o, unic
             if (!(gcd_score(&s, k) >= top - GCD_PLATEAU)) break;
         if (s.failed) rc = -1;
     }
-    for (int i = 0; i < r->count; i++) unic_xfree(s.centres[i]);
-    unic_xfree(s.centres);
-    unic_xfree(s.given);
+    free_folds(&s);
     unic_xfree(s.assign);
-    unic_xfree(s.held);
-    unic_xfree(s.held_label);
     return rc;
 }
 

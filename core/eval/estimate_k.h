@@ -3,9 +3,12 @@
  *
  * With labels (GCD), GCD's method: a bounded Brent search over K maximising
  * the accuracy of semi-supervised k-means on a held-out part of the labeled
- * items (here some old classes held out whole, so that too few clusters
- * show, and part of the others' items, so that too many show), then a step
- * down the plateau to its smallest K.
+ * items, then a step down the plateau to its smallest K. Held out are half
+ * the labeled classes whole (their clusters must be found, so that too few
+ * clusters show) and half of the other classes' items (their clusters must
+ * not split, so that too many show), in two complementary splits whose
+ * scores are pooled; each matched cluster's count is weighted by its purity
+ * estimated from the labeled fraction.
  *
  * Without labels, a scan over every K of the range with a label-free
  * criterion: silhouette on cosine distance or Calinski-Harabasz of spherical
