@@ -145,9 +145,9 @@ static void check_thread_independence(int k)
     int32_t *given = malloc(n * sizeof(int32_t));
     for (int64_t i = 0; i < n; i++) given[i] = i % 3 == 0 ? (int32_t)(i % 4) : -1;
     omp_set_num_threads(1);
-    in1 = unic_ss_kmeans(x, n, d, given, 4, &o, a1);
+    in1 = unic_ss_kmeans(x, n, d, given, 4, &o, a1, NULL);
     omp_set_num_threads(2);
-    in2 = unic_ss_kmeans(x, n, d, given, 4, &o, a2);
+    in2 = unic_ss_kmeans(x, n, d, given, 4, &o, a2, NULL);
     cr_expect_eq(in1, in2, "ss k=%d: inertia %.17g vs %.17g", k, in1, in2);
     cr_expect_eq(memcmp(a1, a2, n * sizeof(int32_t)), 0, "ss k=%d: assignments differ", k);
     free(given);
@@ -211,7 +211,7 @@ Test(ss_kmeans, keeps_labeled_points_and_finds_new_classes)
     blobs b = load_blobs("ss_kmeans_blobs.txt", 1);
     unic_kmeans_opts o = {.k = b.k, .restarts = 10, .max_iter = 300, .tol = 1e-4, .seed = 3};
     int32_t *a = malloc((size_t)b.n * sizeof(int32_t));
-    double inertia = unic_ss_kmeans(b.x, b.n, b.d, b.given, b.n_old, &o, a);
+    double inertia = unic_ss_kmeans(b.x, b.n, b.d, b.given, b.n_old, &o, a, NULL);
     cr_assert_geq(inertia, 0);
     int64_t labeled = 0;
     for (int64_t i = 0; i < b.n; i++)
@@ -254,10 +254,10 @@ Test(ss_kmeans, scale_of_features_does_not_matter)
     unic_kmeans_opts o = {.k = b.k, .restarts = 3, .max_iter = 300, .tol = 1e-4, .seed = 5};
     int32_t *a1 = malloc((size_t)b.n * sizeof(int32_t));
     int32_t *a2 = malloc((size_t)b.n * sizeof(int32_t));
-    double in1 = unic_ss_kmeans(b.x, b.n, b.d, b.given, b.n_old, &o, a1);
+    double in1 = unic_ss_kmeans(b.x, b.n, b.d, b.given, b.n_old, &o, a1, NULL);
     for (int64_t i = 0; i < b.n; i++)
         for (int f = 0; f < b.d; f++) b.x[i * b.d + f] *= (float)(1 + i % 5) * 0.5f;
-    double in2 = unic_ss_kmeans(b.x, b.n, b.d, b.given, b.n_old, &o, a2);
+    double in2 = unic_ss_kmeans(b.x, b.n, b.d, b.given, b.n_old, &o, a2, NULL);
     cr_expect(fabs(in1 - in2) <= 1e-4 * in1, "%g vs %g", in1, in2);
     cr_expect_eq(acc_of(a1, a2, b.n), 1.0);
     free(a1);
@@ -278,14 +278,14 @@ Test(kmeans, bad_input)
     o.restarts = 1;
 
     int32_t given[4] = {0, -1, 1, -1};
-    cr_expect_eq(unic_ss_kmeans(x, 4, 2, given, 3, &o, a), -1); /* n_old > k */
+    cr_expect_eq(unic_ss_kmeans(x, 4, 2, given, 3, &o, a, NULL), -1); /* n_old > k */
     given[0] = 2;
-    cr_expect_eq(unic_ss_kmeans(x, 4, 2, given, 2, &o, a), -1); /* label >= n_old */
+    cr_expect_eq(unic_ss_kmeans(x, 4, 2, given, 2, &o, a, NULL), -1); /* label >= n_old */
     given[0] = -2;
-    cr_expect_eq(unic_ss_kmeans(x, 4, 2, given, 2, &o, a), -1); /* below -1 */
+    cr_expect_eq(unic_ss_kmeans(x, 4, 2, given, 2, &o, a, NULL), -1); /* below -1 */
     int32_t all_labeled[4] = {0, 0, 0, 0};
     o.k = 3;
-    cr_expect_eq(unic_ss_kmeans(x, 4, 2, all_labeled, 1, &o, a), -1); /* no point to seed from */
+    cr_expect_eq(unic_ss_kmeans(x, 4, 2, all_labeled, 1, &o, a, NULL), -1); /* no point to seed from */
     given[0] = 0;
-    cr_expect_geq(unic_ss_kmeans(x, 4, 2, given, 2, &o, a), 0);
+    cr_expect_geq(unic_ss_kmeans(x, 4, 2, given, 2, &o, a, NULL), 0);
 }

@@ -30,6 +30,7 @@
 #include "grid/summary.h"
 #include "grid/table.h"
 #include "grid/view.h"
+#include "cli/estimate_k.h"
 
 static void usage(FILE *f)
 {
@@ -60,6 +61,10 @@ static void usage(FILE *f)
             "      run the [backbone] over the [data] (test transform) and write embeddings,\n"
             "      labels and indices to FILE (default embeddings/<name>.safetensors), which\n"
             "      the features backbone and `unic neighbors` read\n"
+            "  unic estimate-k EXPERIMENT.ini [--set section.key=value]... [--out DIR] [--quiet]\n"
+            "      estimate the number of classes over [head] classes_min..classes_max (as\n"
+            "      classes = auto does before training): prints it and writes the criterion\n"
+            "      against K to DIR/estimate_k.csv and .svg\n"
             "  unic plugins\n"
             "      list every component with its parameters, defaults and docs\n"
             "  unic eval PREDICTIONS.csv [--labels FILE] [--old-classes 0-4] [--json]\n"
@@ -116,6 +121,7 @@ static int cmd_plugins(void)
     unic_registry *reg = load_registry();
     printf("core sections\n");
     print_table("[data]", unic_data_spec);
+    print_table("[head] (beside the head plugin's own keys)", unic_head_spec);
     print_table("[train]", unic_train_spec);
     print_table("[eval]", unic_eval_spec);
     printf("  [miner.NAME] sections also take: scope = all|labeled|unlabeled (default all)\n");
@@ -444,6 +450,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "table") == 0) return unic_table_command(argc - 2, argv + 2);
     if (strcmp(argv[1], "plot") == 0) return unic_plot_command(argc - 2, argv + 2);
     if (strcmp(argv[1], "report") == 0) return unic_report_command(argc - 2, argv + 2);
+    if (strcmp(argv[1], "estimate-k") == 0) return unic_estimate_k_command(argc - 2, argv + 2);
     cli c;
     int known = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "check") == 0 ||
                 strcmp(argv[1], "eval") == 0 || strcmp(argv[1], "extract") == 0;

@@ -494,7 +494,8 @@ static void work_free(km_work *w)
 
 static int opts_ok(const unic_kmeans_opts *o, int d)
 {
-    return o && o->k >= 1 && o->restarts >= 1 && o->max_iter >= 1 && d >= 1;
+    return o && o->k >= 1 && o->restarts >= 1 && o->max_iter >= 1 && d >= 1 &&
+           (!o->init || (o->init_k >= 1 && o->init_k <= o->k));
 }
 
 double unic_kmeans(const float *x, int64_t n, int d, const unic_kmeans_opts *o, int32_t *assign,
@@ -502,9 +503,12 @@ double unic_kmeans(const float *x, int64_t n, int d, const unic_kmeans_opts *o, 
 {
     if (!x || !assign || !opts_ok(o, d) || n < o->k) return -1;
     const int k = o->k;
-    float *xn = unic_xmalloc((size_t)n * sizeof(float));
-    row_norms(x, n, d, xn);
-    const km_data D = {x, xn, n, d};
+    float *xn = NULL;
+    if (!o->sq_norms) {
+        xn = unic_xmalloc((size_t)n * sizeof(float));
+        row_norms(x, n, d, xn);
+    }
+    const km_data D = {x, o->sq_norms ? o->sq_norms : xn, n, d};
     const double tol_abs = (o->tol > 0 ? o->tol : 0) * mean_feature_variance(&D);
 
     km_work w;
@@ -516,7 +520,9 @@ double unic_kmeans(const float *x, int64_t n, int d, const unic_kmeans_opts *o, 
     prog.unit = "restarts";
     for (int r = 0; r < o->restarts; r++) {
         unic_rng rng = unic_rng_stream(o->seed, (uint64_t)r, 0);
-        kpp_seed(&D, n, c, 0, k, &rng, &w);
+        int have = r == 0 && o->init ? o->init_k : 0;
+        if (have) memcpy(c, o->init, (size_t)have * d * sizeof(float));
+        kpp_seed(&D, n, c, have, k, &rng, &w);
         double inertia = lloyd(&D, NULL, k, o->max_iter, tol_abs, c, &w);
         if (inertia < best) { /* ties keep the earlier restart */
             best = inertia;
@@ -533,9 +539,10 @@ double unic_kmeans(const float *x, int64_t n, int d, const unic_kmeans_opts *o, 
 }
 
 double unic_ss_kmeans(const float *x, int64_t n, int d, const int32_t *labels, int n_old,
-                      const unic_kmeans_opts *o, int32_t *assign)
+                      const unic_kmeans_opts *o, int32_t *assign, float *centers)
 {
-    if (!x || !labels || !assign || !opts_ok(o, d) || n < o->k || n_old < 0 || n_old > o->k)
+    if (!x || !labels || !assign || !opts_ok(o, d) || n < o->k || n_old < 0 || n_old > o->k ||
+        (o->init && o->init_k < n_old))
         return -1;
     const int k = o->k;
     int64_t n_u = 0;
@@ -616,15 +623,23 @@ double unic_ss_kmeans(const float *x, int64_t n, int d, const int32_t *labels, i
     prog.unit = "restarts";
     for (int r = 0; r < o->restarts; r++) {
         unic_rng rng = unic_rng_stream(o->seed, (uint64_t)r, 0);
-        for (int j = 0; j < present; j++)
-            memcpy(seeds + (size_t)j * d, means + (size_t)slot[j] * d, (size_t)d * sizeof(float));
-        kpp_seed(&D, n_u, seeds, present, k, &rng, &w);
-        for (int j = 0; j < k; j++)
-            memcpy(c + (size_t)slot[j] * d, seeds + (size_t)j * d, (size_t)d * sizeof(float));
+        if (r == 0 && o->init) {
+            /* warm: the given centres keep their indices, k-means++ adds the rest */
+            memcpy(c, o->init, (size_t)o->init_k * d * sizeof(float));
+            kpp_seed(&D, n_u, c, o->init_k, k, &rng, &w);
+        } else {
+            for (int j = 0; j < present; j++)
+                memcpy(seeds + (size_t)j * d, means + (size_t)slot[j] * d,
+                       (size_t)d * sizeof(float));
+            kpp_seed(&D, n_u, seeds, present, k, &rng, &w);
+            for (int j = 0; j < k; j++)
+                memcpy(c + (size_t)slot[j] * d, seeds + (size_t)j * d, (size_t)d * sizeof(float));
+        }
         double inertia = lloyd(&D, fixed, k, o->max_iter, tol_abs, c, &w);
         if (inertia < best) {
             best = inertia;
             memcpy(best_labels, w.labels, (size_t)n * sizeof(int32_t));
+            if (centers) memcpy(centers, c, (size_t)k * d * sizeof(float));
         }
         unic_progress_update(&prog, r + 1);
     }

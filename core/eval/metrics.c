@@ -298,6 +298,20 @@ static double ari_of(const contingency *c, int64_t n)
     return 2.0 * (double)num / (double)den;
 }
 
+/* Each cluster's largest class count, summed: the matches a many-to-one map
+ * from clusters to classes makes. */
+static int64_t majority_hits(const contingency *c)
+{
+    int64_t hits = 0;
+    for (int p = 0; p < c->kp; p++) {
+        int64_t best = 0;
+        for (int t = 0; t < c->kt; t++)
+            if (c->table[(size_t)p * c->kt + t] > best) best = c->table[(size_t)p * c->kt + t];
+        hits += best;
+    }
+    return hits;
+}
+
 int unic_cluster_scores_compute(const int32_t *y_true, const int32_t *y_pred, int64_t n,
                                 unic_cluster_scores *out, char *err, size_t errlen)
 {
@@ -307,6 +321,7 @@ int unic_cluster_scores_compute(const int32_t *y_true, const int32_t *y_pred, in
     out->acc = (double)match_clusters(&c, match) / (double)n;
     out->nmi = nmi_of(&c, n);
     out->ari = ari_of(&c, n);
+    out->m2o = (double)majority_hits(&c) / (double)n;
     unic_xfree(match);
     free_contingency(&c);
     return 0;

@@ -9,6 +9,8 @@ typedef struct unic_cluster_scores {
     double acc; /* accuracy after the best one-to-one matching (Hungarian) */
     double nmi; /* normalized mutual information, arithmetic normalisation (sklearn's default) */
     double ari; /* adjusted Rand index */
+    double m2o; /* many-to-one accuracy: each cluster votes for its majority class, so
+                 * several clusters may share one (the overclustering papers' measure) */
 } unic_cluster_scores;
 
 typedef struct unic_gcd_scores {
@@ -20,7 +22,10 @@ typedef struct unic_gcd_scores {
  * assign[r] = matched column, or -1 when rows > cols leaves r unmatched. */
 void unic_hungarian_max(const double *weights, int rows, int cols, int *assign);
 
-/* Labels and predictions are any non-negative integers. Returns 0, or -1 with
+/* Labels and predictions are any non-negative integers, and the numbers of
+ * clusters and classes may differ (overclustering): ACC matches them one to
+ * one on the rectangular table (clusters left over count as errors), NMI
+ * and ARI are sklearn's, m2o is many-to-one. Returns 0, or -1 with
  * a message if n is 0 or a value is negative (or if clusters x classes
  * exceeds 2^26, a table no matching could handle). */
 int unic_cluster_scores_compute(const int32_t *y_true, const int32_t *y_pred, int64_t n,

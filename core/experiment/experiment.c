@@ -90,6 +90,28 @@ static const unic_param_spec miner_keys[] = {
     {NULL},
 };
 
+/* The head's core keys: how many outputs it has, or how to estimate that. */
+const unic_param_spec unic_head_spec[] = {
+    {"plugin", UNIC_STRING, "", "the component's name (see `unic plugins`)", NULL},
+    {"classes", UNIC_STRING, "", "outputs K: a number (more than the classes overclusters), "
+                                 "auto (estimated in classes_min..classes_max before training), "
+                                 "or empty for [data] classes", NULL},
+    {"classes_min", UNIC_INT, "0", "classes = auto: smallest K tried (0 = 2, or the number of old "
+                                   "classes in GCD)", "0.." UNIC_STR(UNIC_MAX_CLASSES)},
+    {"classes_max", UNIC_INT, "0", "classes = auto: largest K tried (0 = 50, at most the number of "
+                                   "items)", "0.." UNIC_STR(UNIC_MAX_CLASSES)},
+    {"estimate", UNIC_CHOICE, "auto", "criterion of the estimate: auto (gcd with labels, else "
+                                      "the label-free default), silhouette, eigengap, calinski, gcd",
+     "auto|silhouette|eigengap|calinski|gcd"},
+    {"estimate_holdout", UNIC_FLOAT, "0.5", "gcd: share of the old classes held out whole, and of "
+                                            "the other classes' labeled items", "0..1"},
+    {"estimate_restarts", UNIC_INT, "4", "k-means runs per K (the first warm-started from the "
+                                         "previous K)", "1.." UNIC_STR(UNIC_MAX_KMEANS_RESTARTS)},
+    {"estimate_knn", UNIC_INT, "0", "eigengap: neighbours per item (0 = the knn miner's tau1, "
+                                    "else 10)", "0..100000"},
+    {NULL},
+};
+
 static const char *fixed_sections[] = {"data", "backbone", "head", "train", "eval", "grid", "table"};
 
 static void slot_free(unic_slot *s)
@@ -182,6 +204,8 @@ static int component_section(const unic_config *cfg, const unic_registry *reg, c
         slot->owned_spec[1] = (unic_param_spec){"weight", UNIC_FLOAT, slot->weight_default,
                                                 "multiplier of this term in the objective", NULL};
         unic_params_add_table(slot->params, slot->owned_spec);
+    } else if (kind == UNIC_KIND_HEAD) {
+        unic_params_add_table(slot->params, unic_head_spec);
     } else {
         unic_params_add_table(slot->params, plugin_key);
     }
@@ -312,7 +336,9 @@ static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *
     }
     if (component_section(cfg, reg, "backbone", UNIC_KIND_BACKBONE, &x->backbone, err, errlen))
         goto fail;
-    if (!unic_config_has_section(cfg, "head")) unic_config_set(cfg, "head", "plugin", "mlp");
+    /* the default head, also for a [head] that only sets classes */
+    const char *head = unic_config_get(cfg, "head", "plugin");
+    if (!head || !*head) unic_config_set(cfg, "head", "plugin", "mlp");
     if (component_section(cfg, reg, "head", UNIC_KIND_HEAD, &x->head, err, errlen)) goto fail;
     for (int i = 0; i < nsec; i++) {
         const char *s = unic_config_section(cfg, i);

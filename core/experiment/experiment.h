@@ -49,6 +49,8 @@ char *unic_experiment_resolved_ini(const unic_experiment *x);
 
 /* The core's own sections, for `unic plugins` and the docs. */
 extern const unic_param_spec unic_data_spec[], unic_train_spec[], unic_eval_spec[];
+/* The [head] section's core keys (classes, its estimate), beside the plugin's own. */
+extern const unic_param_spec unic_head_spec[];
 
 /* Whether a [data] format is read through the image loader (not arrays). */
 int unic_format_is_images(const char *format);

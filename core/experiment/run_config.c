@@ -2,10 +2,12 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/limits.h"
 #include "base/util.h"
+#include "eval/estimate_k.h"
 #include "ops/ops.h"
 
 /* "exp.ini:12: [train] beta1 must be in [0, 1), got 1" */
@@ -144,6 +146,122 @@ static int parse_eval(const unic_experiment *x, unic_eval_config *e, char *err, 
     return 0;
 }
 
+/* [head] classes: empty, auto, or a count of outputs in 2..UNIC_MAX_CLASSES. */
+static int parse_classes(const unic_experiment *x, const char *v, unic_head_config *h,
+                         char *err, size_t errlen)
+{
+    if (!*v) return 0;
+    if (strcmp(v, "auto") == 0) {
+        h->auto_classes = 1;
+        return 0;
+    }
+    char *end;
+    long k = strtol(v, &end, 10);
+    if (end != v && *end == '\0' && k >= 2 && k <= UNIC_MAX_CLASSES) {
+        h->classes = (int)k;
+        return 0;
+    }
+    char bound[128], got[80];
+    snprintf(bound, sizeof bound, "auto or a number of clusters between 2 and %d "
+             "(UNIC_MAX_CLASSES)", UNIC_MAX_CLASSES);
+    snprintf(got, sizeof got, "'%.60s'", v);
+    return refuse(x, "head", "classes", bound, got, err, errlen);
+}
+
+static int parse_criterion(const unic_experiment *x, const char *v, unic_head_config *h,
+                           int gcd, char *err, size_t errlen)
+{
+    h->criterion = UNIC_KEST_LABEL_FREE_DEFAULT;
+    if (strcmp(v, "auto") == 0) {
+        if (gcd) h->criterion = UNIC_KEST_GCD;
+        return 0;
+    }
+    for (int c = 0; c < UNIC_KEST_COUNT; c++)
+        if (strcmp(v, unic_kest_name((unic_kest_criterion)c)) == 0) h->criterion = c;
+    if (h->criterion == UNIC_KEST_GCD && !gcd)
+        return refuse(x, "head", "estimate", "a label-free criterion (gcd needs [data] "
+                      "old_classes)", "gcd", err, errlen);
+    return 0;
+}
+
+/* Explicit bounds are checked here, before any data is read; the
+ * defaults and the number of items are checked by unic_head_config_range. */
+static int parse_head(const unic_experiment *x, const unic_data_config *d, unic_head_config *h,
+                      char *err, size_t errlen)
+{
+    const unic_params *p = x->head.params;
+    if (!p) return 0; /* unic extract: no head */
+    int gcd = *d->old_classes != '\0';
+    if (parse_classes(x, unic_param_str(p, "classes"), h, err, errlen) != 0 ||
+        parse_criterion(x, unic_param_str(p, "estimate"), h, gcd, err, errlen) != 0)
+        return -1;
+    long lo = unic_param_int(p, "classes_min"), hi = unic_param_int(p, "classes_max");
+    char got[64];
+    if (lo == 1) return refuse(x, "head", "classes_min", "0 (automatic) or at least 2", "1", err, errlen);
+    if (hi == 1) return refuse(x, "head", "classes_max", "0 (automatic) or at least 2", "1", err, errlen);
+    if (lo && hi && lo > hi) {
+        snprintf(got, sizeof got, "%ld (classes_min = %ld)", hi, lo);
+        return refuse(x, "head", "classes_max", "at least classes_min", got, err, errlen);
+    }
+    if (gcd) {
+        unsigned char mask[UNIC_MAX_CLASSES];
+        char msg[256];
+        if (unic_parse_class_list(d->old_classes, mask, UNIC_MAX_CLASSES, &h->n_old, msg,
+                                  sizeof msg) != 0)
+            h->n_old = 0; /* the experiment's own check reports it */
+        if (lo && lo < h->n_old) {
+            char bound[96];
+            snprintf(bound, sizeof bound, "at least the %d old classes of [data] old_classes",
+                     h->n_old);
+            snprintf(got, sizeof got, "%ld", lo);
+            return refuse(x, "head", "classes_min", bound, got, err, errlen);
+        }
+    }
+    if (h->classes && d->classes && h->classes != d->classes) {
+        snprintf(got, sizeof got, "%d ([data] classes = %d)", h->classes, d->classes);
+        return refuse(x, "head", "classes", "the same as [data] classes when both are set", got,
+                      err, errlen);
+    }
+    if (h->auto_classes && d->classes) {
+        snprintf(got, sizeof got, "auto ([data] classes = %d)", d->classes);
+        return refuse(x, "head", "classes", "left empty, or [data] classes removed", got, err,
+                      errlen);
+    }
+    h->classes_min = (int)lo;
+    h->classes_max = (int)hi;
+    h->holdout = unic_param_float(p, "estimate_holdout");
+    if (h->criterion == UNIC_KEST_GCD && !(h->holdout > 0 && h->holdout < 1)) {
+        snprintf(got, sizeof got, "%g", h->holdout);
+        return refuse(x, "head", "estimate_holdout", "strictly between 0 and 1", got, err, errlen);
+    }
+    h->restarts = (int)unic_param_int(p, "estimate_restarts");
+    h->knn = (int)unic_param_int(p, "estimate_knn");
+    if (h->knn == 1) return refuse(x, "head", "estimate_knn", "0 (automatic) or at least 2", "1", err, errlen);
+    return 0;
+}
+
+int unic_head_config_range(const unic_experiment *x, const unic_head_config *h, int64_t n,
+                           int *k_min, int *k_max, char *err, size_t errlen)
+{
+    int lo = h->classes_min ? h->classes_min : (h->n_old > 2 ? h->n_old : 2);
+    int hi = h->classes_max;
+    char got[96];
+    if (!hi) hi = lo > 50 ? lo : 50;
+    if (!h->classes_max && hi > n) hi = (int)n; /* the default follows small data sets */
+    if (hi > n) {
+        snprintf(got, sizeof got, "%d, above the %lld items", hi, (long long)n);
+        return refuse(x, "head", "classes_max", "at most the number of items", got, err, errlen);
+    }
+    if (lo > hi) {
+        snprintf(got, sizeof got, "%d, above the largest K %d (%s)", lo, hi,
+                 h->classes_max ? "classes_max" : "the number of items");
+        return refuse(x, "head", "classes_min", "at most the largest K", got, err, errlen);
+    }
+    *k_min = lo;
+    *k_max = hi;
+    return 0;
+}
+
 static void parse_slots(const unic_experiment *x, unic_run_config *c)
 {
     for (int l = 0; l < x->nlosses; l++) c->loss_weight[l] = unic_slot_weight(&x->losses[l]);
@@ -153,8 +271,9 @@ static void parse_slots(const unic_experiment *x, unic_run_config *c)
 int unic_run_config_parse(const unic_experiment *x, unic_run_config *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
-    if (parse_data(x, &c->data, err, errlen) != 0 || parse_train(x, &c->train, err, errlen) != 0 ||
-        parse_eval(x, &c->eval, err, errlen) != 0)
+    if (parse_data(x, &c->data, err, errlen) != 0 ||
+        parse_head(x, &c->data, &c->head, err, errlen) != 0 ||
+        parse_train(x, &c->train, err, errlen) != 0 || parse_eval(x, &c->eval, err, errlen) != 0)
         return -1;
     parse_slots(x, c);
     return 0;

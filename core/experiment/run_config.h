@@ -51,8 +51,23 @@ typedef struct unic_eval_config {
     int save_embeddings;       /* embeddings.safetensors in the run folder */
 } unic_eval_config;
 
+/* [head] classes and its estimate. The range's defaults (0) are resolved
+ * once the data is known: 2 (GCD: the number of old classes) and 50 (at
+ * most the number of items). */
+typedef struct unic_head_config {
+    int classes;               /* the head's outputs; 0 = [data] classes (or the label values) */
+    int auto_classes;          /* classes = auto: estimated before training */
+    int classes_min, classes_max; /* explicit range, 0 = default */
+    int criterion;             /* unic_kest_criterion; auto resolved (gcd with old_classes) */
+    double holdout;            /* gcd: in (0, 1) */
+    int restarts;              /* k-means runs per K */
+    int knn;                   /* eigengap neighbours; 0 = the knn miner's tau1, else 10 */
+    int n_old;                 /* GCD: old classes named by [data] old_classes (0 otherwise) */
+} unic_head_config;
+
 typedef struct unic_run_config {
     unic_data_config data;
+    unic_head_config head;
     unic_train_config train;
     unic_eval_config eval;
     float loss_weight[UNIC_MAX_SLOTS];       /* [loss.*] weight, in x->losses order */
@@ -65,6 +80,12 @@ int unic_run_config_parse(const unic_experiment *x, unic_run_config *c, char *er
 
 /* 0 when the configured device can be used on this machine (cuda needs a
  * CUDA build and a visible GPU); otherwise -1 naming [train] device. */
+/* The range of K for an estimate over n items: the explicit bounds or the
+ * defaults; -1 naming [head] classes_min / classes_max when the range is
+ * empty or classes_max exceeds the n items. */
+int unic_head_config_range(const unic_experiment *x, const unic_head_config *h, int64_t n,
+                           int *k_min, int *k_max, char *err, size_t errlen);
+
 int unic_train_config_check_device(const unic_train_config *t, char *err, size_t errlen);
 
 #endif

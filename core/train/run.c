@@ -98,6 +98,7 @@ static int prepare_data(run *r, char *err, size_t errlen)
         r->eval_n = r->eval.n;
     }
     if (run_make_split(r, err, errlen) != 0) return -1;
+    if (r->cfg.head.auto_classes && run_plan_estimate(r, err, errlen) != 0) return -1;
     run_route_anchors(r);
     if (r->cfg.eval.save_embeddings && run_save_embeddings(r, err, errlen) != 0) return -1;
     r->seconds[0] = unic_now() - t0;
@@ -110,7 +111,8 @@ static int mine(run *r, char *err, size_t errlen)
     if (run_mine(r, err, errlen) != 0) return -1;
     r->seconds[1] = unic_now() - t0;
     unic_log(UNIC_LOG_INFO, "mining took %.2f s", r->seconds[1]);
-    return 0;
+    /* after mining: the eigengap reads the mined neighbours from the cache */
+    return r->cfg.head.auto_classes ? run_estimate_classes(r, err, errlen) : 0;
 }
 
 /* The baseline scored on the embeddings, the model built, and on resume
@@ -158,6 +160,38 @@ static void free_run(run *r)
     unic_xfree(r);
 }
 
+int unic_estimate_classes(const unic_experiment *x, const char *out_dir, int *k, char *err,
+                          size_t errlen)
+{
+    run *r = unic_xcalloc(1, sizeof *r);
+    r->x = x;
+    r->folder_lock = -1;
+    r->config = unic_experiment_resolved_ini(x);
+    FILE *log = NULL;
+    int rc = -1;
+    if (open_run(r, out_dir, NULL, err, errlen) == 0) {
+        /* only the estimate: the range as for classes = auto, no embeddings file */
+        r->cfg.head.auto_classes = 1;
+        r->cfg.eval.save_embeddings = 0;
+        if (open_log(r, 0, &log, err, errlen) == 0 && prepare_data(r, err, errlen) == 0 &&
+            run_estimate_classes(r, err, errlen) == 0) {
+            *k = r->k;
+            unic_log(UNIC_LOG_INFO, "estimate written to %s/estimate_k.csv and estimate_k.svg",
+                     r->out);
+            rc = 0;
+        }
+    }
+    int folder_lock = r->folder_lock;
+    free_run(r);
+    unic_log_set_file(NULL);
+    if (log) {
+        if (rc != 0) fprintf(log, "[error] %s\n", err);
+        fclose(log);
+    }
+    unic_lock_release(folder_lock);
+    return rc;
+}
+
 int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_dir, int resume,
              unic_run_summary *summary, char *err, size_t errlen)
 {
@@ -175,8 +209,8 @@ int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_di
         if (summary) {
             summary->gcd = r->gcd;
             summary->has_scores = r->scored;
-            memcpy(summary->baseline, r->baseline, sizeof r->baseline);
-            memcpy(summary->final, r->final, sizeof r->final);
+            memcpy(summary->baseline, r->baseline, sizeof summary->baseline);
+            memcpy(summary->final, r->final, sizeof summary->final);
         }
         rc = 0;
     }

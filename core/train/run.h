@@ -19,6 +19,13 @@ typedef struct unic_run_summary {
 int unic_run(const unic_experiment *x, const char *out_dir, const char *cache_dir, int resume,
              unic_run_summary *summary, char *err, size_t errlen);
 
+/* `unic estimate-k`: loads and embeds the data as a run does, estimates
+ * the number of classes over [head] classes_min..classes_max (whatever
+ * [head] classes says), writes estimate_k.csv / .svg and log.txt into the
+ * run folder (out_dir or the run's default) and sets *k. Trains nothing. */
+int unic_estimate_classes(const unic_experiment *x, const char *out_dir, int *k, char *err,
+                          size_t errlen);
+
 /* Runs the experiment's backbone over its [data] (test transform) and writes
  * embeddings [N, D], labels [N] and dataset indices [N] to out_path as
  * safetensors, for the features backbone and `unic neighbors`. */

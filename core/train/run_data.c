@@ -107,12 +107,27 @@ static int load_eval_arrays(run *r, char *err, size_t errlen)
     return 0;
 }
 
-/* K: [data] classes, else the number of label values of either set. */
+/* K: [head] classes, [data] classes, else the number of label values of
+ * either set; classes = auto leaves it to the estimate, whose range is
+ * checked against the items here, before anything is embedded. */
 static int count_clusters(run *r, char *err, size_t errlen)
 {
     int label_classes = r->train.num_classes > r->eval.num_classes ? r->train.num_classes
                                                                     : r->eval.num_classes;
-    r->k = r->cfg.data.classes > 0 ? r->cfg.data.classes : label_classes;
+    r->k = r->cfg.head.classes   ? r->cfg.head.classes
+           : r->cfg.data.classes ? r->cfg.data.classes
+                                 : label_classes;
+    if (r->cfg.head.auto_classes) {
+        r->k = 0;
+        if (r->gcd && !r->train.labels)
+            return unic_errf(err, errlen, "[data] old_classes is set (GCD) but %s has no labels; "
+                             "set [data] labels", r->train.path);
+        return run_estimate_range(r, err, errlen);
+    }
+    if (r->k > r->n)
+        return unic_errf(err, errlen, "%s = %d clusters, but %s has only %lld items",
+                         r->cfg.head.classes ? "[head] classes" : "[data] classes", r->k,
+                         r->train.path, (long long)r->n);
     if (r->k < 2)
         return unic_errf(err, errlen, "[data] classes: cannot tell the number of clusters (no "
                          "labels in %s); set classes = K", r->train.path);
@@ -134,9 +149,15 @@ int run_load_data(run *r, char *err, size_t errlen)
     r->n = r->train.n;
     if (*c->eval_path && load_eval_arrays(r, err, errlen) != 0) return -1;
     if (count_clusters(r, err, errlen) != 0) return -1;
-    unic_log(UNIC_LOG_INFO, "data: %lld training items from %s%s%s, %d clusters", (long long)r->n,
+    char clusters[64];
+    if (r->k)
+        snprintf(clusters, sizeof clusters, "%d clusters", r->k);
+    else
+        snprintf(clusters, sizeof clusters, "clusters to estimate in %d..%d", r->est.k_min,
+                 r->est.k_max);
+    unic_log(UNIC_LOG_INFO, "data: %lld training items from %s%s%s, %s", (long long)r->n,
              r->train.path, r->has_eval_set ? ", evaluation on " : "",
-             r->has_eval_set ? r->eval.path : "", r->k);
+             r->has_eval_set ? r->eval.path : "", clusters);
     return 0;
 }
 

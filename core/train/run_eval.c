@@ -77,7 +77,8 @@ int run_predict(run *r, int32_t *pred, float *conf, char *err, size_t errlen)
     return 0;
 }
 
-static int score_gcd(run *r, const int32_t *pred, double out[3], char *err, size_t errlen)
+static int score_gcd(run *r, const int32_t *pred, double out[UNIC_RUN_METRICS], char *err,
+                     size_t errlen)
 {
     int32_t *yt = unic_xmalloc((size_t)r->n_unlabeled * sizeof(int32_t));
     int32_t *yp = unic_xmalloc((size_t)r->n_unlabeled * sizeof(int32_t));
@@ -96,7 +97,7 @@ static int score_gcd(run *r, const int32_t *pred, double out[3], char *err, size
     return rc;
 }
 
-int run_score(run *r, const int32_t *pred, double out[3], char *err, size_t errlen)
+int run_score(run *r, const int32_t *pred, double out[UNIC_RUN_METRICS], char *err, size_t errlen)
 {
     if (r->gcd) return score_gcd(r, pred, out, err, errlen);
     const int32_t *labels = r->has_eval_set ? r->eval.labels : r->train.labels;
@@ -106,6 +107,7 @@ int run_score(run *r, const int32_t *pred, double out[3], char *err, size_t errl
     out[0] = s.acc;
     out[1] = s.nmi;
     out[2] = s.ari;
+    out[3] = s.m2o;
     return 0;
 }
 
@@ -114,9 +116,13 @@ int run_can_score(const run *r)
     return r->has_eval_set ? r->eval.labels != NULL : r->train.labels != NULL;
 }
 
+/* Many-to-one ACC is reported for clustering, where a head may have more
+ * outputs than there are classes; GCD keeps the literature's three. */
+int metric_count(const run *r) { return r->gcd ? 3 : 4; }
+
 const char *metric_name(const run *r, int i)
 {
-    static const char *clu[] = {"acc", "nmi", "ari"}, *gcd[] = {"all", "old", "new"};
+    static const char *clu[] = {"acc", "nmi", "ari", "m2o"}, *gcd[] = {"all", "old", "new"};
     return r->gcd ? gcd[i] : clu[i];
 }
 
@@ -129,7 +135,7 @@ static int32_t *ss_kmeans_assign(run *r, const unic_kmeans_opts *o)
     int32_t *lab = unic_xmalloc((size_t)r->n * sizeof(int32_t));
     for (int64_t i = 0; i < r->n; i++) lab[i] = r->visible[i] >= 0 ? dense[r->visible[i]] : -1;
     int32_t *assign = unic_xmalloc((size_t)r->n * sizeof(int32_t));
-    double inertia = unic_ss_kmeans(r->emb, r->n, r->dim, lab, n_old, o, assign);
+    double inertia = unic_ss_kmeans(r->emb, r->n, r->dim, lab, n_old, o, assign, NULL);
     unic_xfree(lab);
     if (inertia >= 0) return assign;
     unic_xfree(assign);
@@ -147,10 +153,11 @@ static int32_t *kmeans_assign(run *r, const unic_kmeans_opts *o)
     return NULL;
 }
 
-int run_baseline(run *r, double out[3], char *err, size_t errlen)
+int run_baseline(run *r, double out[UNIC_RUN_METRICS], char *err, size_t errlen)
 {
     const unic_eval_config *e = &r->cfg.eval;
-    unic_kmeans_opts o = {r->k, e->kmeans_restarts, e->kmeans_max_iter, 1e-4, e->kmeans_seed};
+    unic_kmeans_opts o = {r->k, e->kmeans_restarts, e->kmeans_max_iter, 1e-4, e->kmeans_seed,
+                          NULL, 0, NULL};
     double t0 = unic_now();
     int32_t *assign = r->gcd ? ss_kmeans_assign(r, &o) : kmeans_assign(r, &o);
     if (!assign)

@@ -10,6 +10,7 @@
  *   train_step.c     one optimiser step: forward, losses, backward, Adam
  *   train_loop.c     the epochs: order, schedule, evaluation, checkpoints
  *   run_eval.c       predictions, scores and the k-means baseline
+ *   run_estimate.c   classes = auto: the number of clusters estimated
  *   run_output.c     the run folder's files, checkpoint and resume
  *   extract.c        unic_extract: the backbone alone over the data */
 #ifndef UNIC_RUN_INTERNAL_H
@@ -27,6 +28,9 @@
 #include "experiment/experiment.h"
 #include "train/checkpoint.h"
 #include "experiment/run_config.h"
+
+/* Clustering: ACC, NMI, ARI, many-to-one ACC; GCD: All, Old, New. */
+#define UNIC_RUN_METRICS 4
 
 #define MAX_PARAMS 512 /* vit finetune = full: 4 + 14 depth + 2, plus the head */
 
@@ -52,6 +56,11 @@ typedef struct run {
     float *emb, *eval_emb; /* [n, dim] embeddings, host */
     int64_t n, eval_n;
     int dim, k;
+    /* classes = auto: the range, then the estimate */
+    struct {
+        int k_min, k_max, done, k, runner_up, criterion, evaluations;
+        double seconds;
+    } est;
     /* GCD */
     unsigned char is_old[UNIC_MAX_CLASSES];
     int32_t *visible; /* label of labeled samples, -1 elsewhere */
@@ -85,7 +94,7 @@ typedef struct run {
     int start_epoch;
     int64_t steps;
     int scored;             /* labels exist to score against */
-    double baseline[3], final[3];
+    double baseline[UNIC_RUN_METRICS], final[UNIC_RUN_METRICS]; /* metric_count(r) used */
     double seconds[3];      /* embedding, mining, training */
 } run;
 
@@ -126,10 +135,17 @@ int run_train(run *r, char *err, size_t errlen);
 
 /* run_eval.c */
 int run_predict(run *r, int32_t *pred, float *conf, char *err, size_t errlen);
-int run_score(run *r, const int32_t *pred, double out[3], char *err, size_t errlen);
+int run_score(run *r, const int32_t *pred, double out[UNIC_RUN_METRICS], char *err,
+              size_t errlen);
 int run_can_score(const run *r);
+int metric_count(const run *r);
 const char *metric_name(const run *r, int i);
-int run_baseline(run *r, double out[3], char *err, size_t errlen);
+int run_baseline(run *r, double out[UNIC_RUN_METRICS], char *err, size_t errlen);
+
+/* run_estimate.c */
+int run_estimate_range(run *r, char *err, size_t errlen);
+int run_plan_estimate(run *r, char *err, size_t errlen);
+int run_estimate_classes(run *r, char *err, size_t errlen);
 
 /* run_output.c */
 int write_text(const char *dir, const char *name, const char *text, char *err, size_t errlen);

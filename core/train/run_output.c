@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "data/io.h"
+#include "eval/estimate_k.h"
 #include "train/run_internal.h"
 
 int write_text(const char *dir, const char *name, const char *text, char *err, size_t errlen)
@@ -78,10 +79,10 @@ int run_write_predictions(run *r, char *err, size_t errlen)
     return rc;
 }
 
-static cJSON *scores_json(const run *r, const double s[3])
+static cJSON *scores_json(const run *r, const double *s)
 {
     cJSON *o = cJSON_CreateObject();
-    for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(o, metric_name(r, i), s[i]);
+    for (int i = 0; i < metric_count(r); i++) cJSON_AddNumberToObject(o, metric_name(r, i), s[i]);
     return o;
 }
 
@@ -92,6 +93,17 @@ int run_write_metrics(run *r, char *err, size_t errlen)
     cJSON_AddStringToObject(root, "task", r->gcd ? "gcd" : "clustering");
     cJSON_AddNumberToObject(root, "samples", (double)r->n);
     cJSON_AddNumberToObject(root, "clusters", r->k);
+    if (r->est.done) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "criterion", unic_kest_name((unic_kest_criterion)r->est.criterion));
+        cJSON_AddNumberToObject(e, "k", r->est.k);
+        cJSON_AddNumberToObject(e, "runner_up", r->est.runner_up);
+        cJSON_AddNumberToObject(e, "k_min", r->est.k_min);
+        cJSON_AddNumberToObject(e, "k_max", r->est.k_max);
+        cJSON_AddNumberToObject(e, "fits", r->est.evaluations);
+        cJSON_AddNumberToObject(e, "seconds", r->est.seconds);
+        cJSON_AddItemToObject(root, "estimate", e);
+    }
     if (r->scored) {
         cJSON *b = scores_json(r, r->baseline);
         cJSON_AddStringToObject(b, "method", r->gcd ? "ss-kmeans" : "kmeans");
@@ -222,17 +234,26 @@ int run_resume(run *r, char *err, size_t errlen)
     return 0;
 }
 
+/* One row of the summary table: the run's metrics in metric_count(r) columns. */
+static void summary_row(const run *r, const char *name, const double *s)
+{
+    char line[160];
+    int at = snprintf(line, sizeof line, "%-12s", name);
+    for (int i = 0; i < metric_count(r); i++)
+        at += snprintf(line + at, sizeof line - (size_t)at, " %8.4f", s[i]);
+    unic_log(UNIC_LOG_INFO, "%s", line);
+}
+
 void run_print_summary(const run *r)
 {
     if (r->scored) {
         const char *b = r->gcd ? "SS-k-means" : "k-means";
-        unic_log(UNIC_LOG_INFO, "\n%-12s %8s %8s %8s", "", r->gcd ? "All" : "ACC",
-                 r->gcd ? "Old" : "NMI", r->gcd ? "New" : "ARI");
-        if (r->cfg.eval.kmeans)
-            unic_log(UNIC_LOG_INFO, "%-12s %8.4f %8.4f %8.4f", b, r->baseline[0], r->baseline[1],
-                     r->baseline[2]);
-        unic_log(UNIC_LOG_INFO, "%-12s %8.4f %8.4f %8.4f", "UNIC", r->final[0], r->final[1],
-                 r->final[2]);
+        if (r->gcd)
+            unic_log(UNIC_LOG_INFO, "\n%-12s %8s %8s %8s", "", "All", "Old", "New");
+        else
+            unic_log(UNIC_LOG_INFO, "\n%-12s %8s %8s %8s %8s", "", "ACC", "NMI", "ARI", "M2O");
+        if (r->cfg.eval.kmeans) summary_row(r, b, r->baseline);
+        summary_row(r, "UNIC", r->final);
     }
     unic_log(UNIC_LOG_INFO, "run folder: %s (config.resolved.ini, log.txt, history.csv, metrics.json, "
              "predictions.csv, checkpoint.safetensors, embeddings.safetensors, cache/)", r->out);

@@ -112,7 +112,7 @@ static int evaluate_epoch(run *r, int e, int32_t *pred, cJSON *h, char *scores, 
 {
     int every = r->cfg.eval.every;
     if (!r->scored || !(is_last(r, e) || (every > 0 && (e + 1) % every == 0))) return 0;
-    double s[3];
+    double s[UNIC_RUN_METRICS];
     if (r->train_backbone &&
         (run_refresh_embeddings(r, r->train_set, r->train_index, r->n, r->emb, err, errlen) != 0 ||
          (r->has_eval_set && run_refresh_embeddings(r, r->eval_set, r->eval_index, r->eval_n,
@@ -120,9 +120,11 @@ static int evaluate_epoch(run *r, int e, int32_t *pred, cJSON *h, char *scores, 
         return -1;
     if (run_predict(r, pred, NULL, err, errlen) != 0 || run_score(r, pred, s, err, errlen) != 0)
         return -1;
-    for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(h, metric_name(r, i), s[i]);
-    snprintf(scores, len, " | %s %.4f %s %.4f %s %.4f", metric_name(r, 0), s[0], metric_name(r, 1),
-             s[1], metric_name(r, 2), s[2]);
+    for (int i = 0; i < metric_count(r); i++) cJSON_AddNumberToObject(h, metric_name(r, i), s[i]);
+    size_t at = 0;
+    for (int i = 0; i < metric_count(r) && at < len; i++)
+        at += (size_t)snprintf(scores + at, len - at, "%s%s %.4f", i ? " " : " | ",
+                               metric_name(r, i), s[i]);
     if (is_last(r, e)) memcpy(r->final, s, sizeof s);
     return 0;
 }
