@@ -17,8 +17,9 @@
 #include "mining/knn.h"
 #include "unic/rng.h"
 
-/* Scores within this of the best count as equal: the estimate is then the
- * smallest such K (the fewest clusters that explain the data as well). */
+/* Scores within this share of the best count as equal: the estimate is
+ * then the smallest such K (the fewest clusters that explain the data as
+ * well). Relative, as the criteria live on different scales. */
 #define TIE 1e-3
 /* GCD: held-out accuracy within this of the best is the same plateau (a
  * few held-out items moving between runs, not a different K). */
@@ -90,9 +91,10 @@ static void pick(const double *score, int count, int k_min, int *best, int *seco
 {
     int b = -1, s = -1;
     for (int i = 0; i < count; i++)
-        if (!isnan(score[i]) && (b < 0 || score[i] > score[b] + TIE)) b = i;
+        if (!isnan(score[i]) && (b < 0 || score[i] > score[b] + TIE * fabs(score[b]))) b = i;
     for (int i = 0; i < count; i++)
-        if (i != b && !isnan(score[i]) && (s < 0 || score[i] > score[s] + TIE)) s = i;
+        if (i != b && !isnan(score[i]) && (s < 0 || score[i] > score[s] + TIE * fabs(score[s])))
+            s = i;
     *best = b >= 0 ? k_min + b : 0;
     *second = s >= 0 ? k_min + s : 0;
 }
@@ -444,7 +446,8 @@ static void pick_gcd(unic_kest_result *r, int k_min)
 {
     int best = -1;
     for (int i = 0; i < r->count; i++)
-        if (!isnan(r->score[i]) && (best < 0 || r->score[i] > r->score[best] + TIE)) best = i;
+        if (!isnan(r->score[i]) && (best < 0 || r->score[i] > r->score[best] + TIE * r->score[best]))
+            best = i;
     if (best < 0) return;
     double top = r->score[best];
     int edge = best;

@@ -100,8 +100,8 @@ const unic_param_spec unic_head_spec[] = {
                                    "classes in GCD)", "0.." UNIC_STR(UNIC_MAX_CLASSES)},
     {"classes_max", UNIC_INT, "0", "classes = auto: largest K tried (0 = 50, at most the number of "
                                    "items)", "0.." UNIC_STR(UNIC_MAX_CLASSES)},
-    {"estimate", UNIC_CHOICE, "auto", "criterion of the estimate: auto (gcd with labels, else "
-                                      "the label-free default), silhouette, eigengap, calinski, gcd",
+    {"estimate", UNIC_CHOICE, "auto", "criterion of the estimate: auto (gcd with [data] old_classes, else "
+                                      "eigengap), silhouette, eigengap, calinski, gcd",
      "auto|silhouette|eigengap|calinski|gcd"},
     {"estimate_holdout", UNIC_FLOAT, "0.5", "gcd: share of the old classes held out whole, and of "
                                             "the other classes' labeled items", "0..1"},
