@@ -73,6 +73,10 @@ static int load_images(run *r, char *err, size_t errlen)
         r->train_pipeline = unic_pipeline_parse(c->train_transform, err, errlen);
         if (!r->train_pipeline) return -1;
     }
+    if (*c->positive_transform) {
+        r->positive_pipeline = unic_pipeline_parse(c->positive_transform, err, errlen);
+        if (!r->positive_pipeline) return -1;
+    }
     return 0;
 }
 
@@ -217,6 +221,7 @@ void run_data_free(run *r)
     if (r->eval_set) unic_imageset_free(r->eval_set);
     if (r->pipeline) unic_pipeline_free(r->pipeline);
     if (r->train_pipeline) unic_pipeline_free(r->train_pipeline);
+    if (r->positive_pipeline) unic_pipeline_free(r->positive_pipeline);
     unic_xfree(r->train_index);
     unic_xfree(r->eval_index);
     unic_xfree(r->emb);
