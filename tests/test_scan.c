@@ -14,6 +14,8 @@
 
 #include "helpers.h"
 #include "data/io.h"
+#include "ops/ops.h"
+#include "plugin/registry.h"
 
 #define UNIC UNIC_BINARY_DIR "/unic"
 #define IMAGES "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
@@ -390,6 +392,89 @@ Test(scan, kmeans_per_evaluation_is_logged, .timeout = 300)
     cJSON_Delete(m);
     free(hist);
     free(run);
+    free(ini);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* The `linear` backbone: y = (scale x) W^T with W ~ N(0, 1/dim), seeded;
+ * its gradient dW = dy^T a in training mode; nothing trains when frozen. */
+Test(scan, linear_backbone_projects_and_trains)
+{
+    struct unic_registry *reg = test_builtin_registry();
+    char err[1024] = "";
+    const char *kv[] = {"dim", "64", "scale", "0.5", "seed", "3", NULL};
+    test_component b = test_create(reg, UNIC_KIND_BACKBONE, "linear", kv, err, sizeof err);
+    cr_assert_not_null(b.state, "%s", err);
+    const unic_backbone_ops *ops = b.c->backbone;
+    cr_expect_eq(ops->parameters(b.state, NULL, 0), 1, "trainable before open, as the core asks");
+    unic_input_info info = {2, {4, 5}, "test"};
+    int dim = 0;
+    cr_assert_eq(ops->open(b.state, &info, &dim, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(dim, 64);
+    unic_param_tensor p;
+    cr_assert_eq(ops->parameters(b.state, &p, 1), 1);
+    cr_assert(p.value->shape[0] == 64 && p.value->shape[1] == 20);
+    double ss = 0;
+    for (int i = 0; i < 64 * 20; i++) ss += (double)p.value->data[i] * p.value->data[i];
+    cr_expect(fabs(ss / (64 * 20) - 1.0 / 64) < 0.25 / 64, "variance %g, 1/dim %g", ss / 1280, 1 / 64.0);
+    float x[3 * 20], y[3 * 64], dy[3 * 64];
+    for (int i = 0; i < 60; i++) x[i] = (float)((i * 37) % 11) - 5.0f;
+    for (int i = 0; i < 192; i++) dy[i] = (float)((i * 13) % 7) - 3.0f;
+    unic_tensor in = {x, {3, 1, 4, 5}, 4, UNIC_CPU}, out = {y, {3, 64}, 2, UNIC_CPU};
+    ops->set_training(b.state, 1);
+    ops->forward(b.state, &in, &out);
+    double e = 0;
+    for (int r = 0; r < 3; r++)
+        for (int o = 0; o < 64; o++) {
+            double want = 0;
+            for (int k = 0; k < 20; k++) want += 0.5 * x[r * 20 + k] * p.value->data[o * 20 + k];
+            e = fmax(e, fabs(want - y[r * 64 + o]));
+        }
+    cr_expect_lt(e, 1e-4, "forward: max error %g", e);
+    unic_tensor_zero(p.grad);
+    unic_tensor d = {dy, {3, 64}, 2, UNIC_CPU};
+    ops->backward(b.state, &d);
+    e = 0;
+    for (int o = 0; o < 64; o++)
+        for (int k = 0; k < 20; k++) {
+            double want = 0;
+            for (int r = 0; r < 3; r++) want += dy[r * 64 + o] * 0.5 * x[r * 20 + k];
+            e = fmax(e, fabs(want - p.grad->data[o * 20 + k]));
+        }
+    cr_expect_lt(e, 1e-4, "dW: max error %g", e);
+    /* a frozen projection trains nothing, and keeps its input width */
+    const char *kv2[] = {"dim", "64", "seed", "3", "finetune", "frozen", NULL};
+    test_component c = test_create(reg, UNIC_KIND_BACKBONE, "linear", kv2, err, sizeof err);
+    cr_assert_eq(c.c->backbone->open(c.state, &info, &dim, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(c.c->backbone->parameters(c.state, NULL, 0), 0);
+    unic_input_info other = {2, {4, 6}, "other"};
+    cr_expect_neq(c.c->backbone->open(c.state, &other, &dim, err, sizeof err), 0);
+    cr_expect(strstr(err, "items of 24 values, but the projection was made for 20"), "%s", err);
+    test_destroy(&b);
+    test_destroy(&c);
+    unic_registry_free(reg);
+}
+
+/* A backbone that trains reads its items every step through the image
+ * loader: on arrays it is refused before any work, naming the way out. */
+Test(scan, trainable_backbone_on_arrays_is_refused, .timeout = 120)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("linear_arrays"), args[4096];
+    char *ini = test_path(dir, "exp.ini");
+    test_write_text(ini, "[data]\npath = " IMAGES "\nlabels = " LABELS "\nlimit = 500\n"
+                         "[backbone]\nplugin = linear\n[head]\nplugin = mlp\nhidden = 16\n"
+                         "[miner.p]\nplugin = knn\ntau1 = 5\n[loss.pos]\n[loss.entropy]\n");
+    int status;
+    snprintf(args, sizeof args, "run %s --out %s/run", ini, dir);
+    char *out = unic(args, &status);
+    cr_expect_neq(status, 0, "%s", out);
+    cr_expect(strstr(out, "[backbone] linear trains (finetune), which reads the items every step "
+                          "through the image loader: give [data] an image format (format = "
+                          "idx_images"), "%s", out);
+    cr_expect(!strstr(out, "embedding:"), "refused before embedding: %s", out);
+    free(out);
     free(ini);
     test_remove_tree(dir);
     free(dir);

@@ -124,6 +124,11 @@ int run_load_data(run *r, char *err, size_t errlen)
         return -1;
     }
     r->n = r->train.n;
+    if ((r->train_backbone || r->tokens_head) && !c->images)
+        return unic_errf(err, errlen, "[backbone] %s %s, which reads the items every step through "
+                         "the image loader: give [data] an image format (format = idx_images "
+                         "reads IDX files as images)", r->backbone.slot->component->name,
+                         r->train_backbone ? "trains (finetune)" : "feeds a head its tokens");
     if (*c->eval_path && load_eval_arrays(r, err, errlen) != 0) return -1;
     if (count_clusters(r, err, errlen) != 0) return -1;
     unic_log(UNIC_LOG_INFO, "data: %lld training items from %s%s%s, %d clusters", (long long)r->n,

@@ -8,6 +8,9 @@
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/util.h"
+#ifdef UNIC_WITH_CUDA
+#include "mining/knn_cuda.h"
+#endif
 #include "ops/ops.h"
 #include "plugin/registry.h"
 #include "train/run_internal.h"
@@ -151,14 +154,16 @@ static void plan_step(plan *p, const run *r)
     if (gpu) p->step[1] += in * (1 + dx);
     for (int h = 0; h < r->nheads; h++) {
         const head_run *hr = &r->heads[h];
+        /* logits and their gradient; probabilities and theirs; d(outputs) (the
+         * outputs are the logits), each with a host copy where the head runs
+         * on a GPU */
         double rk = rows * hr->width * f;
         double dev = 2 * rk + (hr->needs_probs ? 2 * rk : 0) + (hr->needs_outputs ? rk : 0);
-        double host = (hr->needs_probs ? rk : 0) + (hr->needs_outputs ? rk : 0);
         if (gpu) {
             p->step[1] += dev;
-            p->step[0] += host + (hr->needs_probs ? rk : 0) + (hr->needs_outputs ? rk : 0);
+            p->step[0] += (hr->needs_probs ? 2 * rk : 0) + (hr->needs_outputs ? 2 * rk : 0);
         } else {
-            p->step[0] += dev + host;
+            p->step[0] += dev;
         }
     }
 }
@@ -195,6 +200,20 @@ static int check_plan(const plan *p, const run *r, char *err, size_t errlen)
                          "is available (%s); lower %s[train] batch_size or the head's size",
                          host / mib, what, (double)limit / mib, source,
                          r->ncopies > 1 ? "[head] count, " : "");
+#ifdef UNIC_WITH_CUDA
+    /* the device part against the GPU's free memory, less what the set-up
+     * heads and the backbone hold already */
+    char name[256], msg[512];
+    size_t free_b = 0, total_b = 0;
+    double held = p->copy[1] + p->trained[1];
+    for (int i = 0; i < r->x->naux; i++) held += p->aux[i][1];
+    if (dev > 0 && unic_knn_cuda_device(name, sizeof name, &free_b, &total_b, msg, sizeof msg) == 0 &&
+        dev - held > (double)free_b)
+        return unic_errf(err, errlen, "training needs %.1f MiB of GPU memory (%s) but %s has "
+                         "%.1f MiB free; lower %s[train] batch_size or the head's size",
+                         dev / mib, what, name, (double)free_b / mib,
+                         r->ncopies > 1 ? "[head] count, " : "");
+#endif
     char gpu[64] = "";
     if (dev > 0) snprintf(gpu, sizeof gpu, " and %.1f MiB GPU", dev / mib);
     unic_log(UNIC_LOG_INFO, "training memory: %.1f MiB host%s (%s; %s %.0f MiB)", host / mib, gpu,
