@@ -316,6 +316,8 @@ Test(e2e, every_shipped_experiment_validates)
     out = test_run(cmd, &status);
     cr_expect_eq(status, 0, "%s", out);
     cr_expect(strstr(out, "table3_losses_fmnist.ini: valid (12 runs)"), "%s", out);
+    cr_expect(strstr(out, "table3_contrastive_fmnist.ini: valid (8 runs)") &&
+                  strstr(out, "table6_scan_selflabel_fmnist.ini: valid (1 run)"), "%s", out);
     free(out);
 }
 

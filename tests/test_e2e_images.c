@@ -4,6 +4,7 @@
  * any work), and the IDX file read as images through the loader. */
 #include <cJSON.h>
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,64 @@ Test(e2e_images, images_through_a_vit_checkpoint, .timeout = 600)
     free(out);
     char *cp = test_path(dir, "run2/checkpoint.safetensors");
     expect_finetuned(cp, ck, "blocks.1.attn.qkv.weight", "blocks.0.attn.qkv.weight");
+}
+
+/* SCAN's heads with a trainable backbone (Table 6's "+ heads + tune"): the
+ * copies' d(input) add up in the last block, every copy is scored, one is
+ * selected, and k-means on the backbone's current features (Figure 7)
+ * moves away from the baseline as the block trains. */
+Test(e2e_images, head_copies_with_a_finetuned_vit_and_kmeans_per_epoch, .timeout = 600)
+{
+    if (access(IMAGES, R_OK) != 0) cr_skip_test("dataset-fashion-mnist is not installed");
+    char *dir = test_tmpdir("vit_heads"), *root = test_path(dir, "fmnist");
+    write_image_folder(root, 300);
+    char *ini = test_path(dir, "exp.ini"), *ck = test_fixture("vit_a.safetensors");
+    char text[4096], args[8192];
+    snprintf(text, sizeof text,
+             "[data]\nformat = imagefolder\npath = %s\nsplit = train\n"
+             "transform = resize(32, bicubic) center_crop(32) normalize(imagenet)\n"
+             "[backbone]\nplugin = vit\ncheckpoint = %s\npatch = 8\ndepth = 2\ndim = 24\n"
+             "heads = 3\nfinetune = last_block\n[head]\nplugin = mlp\nhidden = 64\ncount = 3\n"
+             "[head.projection]\nplugin = dino\nhidden = 32\nbottleneck = 16\n"
+             "[miner.pos]\nplugin = knn\ntau1 = 10\n[miner.neg]\nplugin = far\ntau2 = 150\n"
+             "[loss.pos]\n[loss.neg]\n[loss.entropy]\n[loss.supcon]\nhead = projection\n"
+             "[train]\nepochs = 3\nbatch_size = 64\nlr = 3e-3\n"
+             "[eval]\ntrack_kmeans = true\nkmeans_restarts = 2\n",
+             root, ck);
+    test_write_text(ini, text);
+    int status;
+    snprintf(args, sizeof args, "run %s --out %s/run 2>&1", ini, dir);
+    char *out = run_cmd(args, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    cr_expect(strstr(out, "[head] mlp 3 x ") && strstr(out, "[head.projection] dino"), "%s", out);
+    free(out);
+    char *cp = test_path(dir, "run/checkpoint.safetensors");
+    expect_finetuned(cp, ck, "blocks.1.attn.qkv.weight", "blocks.0.attn.qkv.weight");
+    char *hp = test_path(dir, "run/history.csv"), *hist = test_read_file(hp, NULL);
+    cr_assert_not_null(hist);
+    cr_expect(strstr(hist, "head2_acc") && strstr(hist, "kmeans_acc"), "%s", hist);
+    /* kmeans_acc of epoch 1 and epoch 3 against the baseline: the block moved them */
+    char *mp = test_path(dir, "run/metrics.json"), *mt = test_read_file(mp, NULL);
+    cJSON *m = cJSON_Parse(mt);
+    cr_assert_not_null(m);
+    double base = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "baseline"), "nmi")->valuedouble;
+    double now = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "kmeans_final"), "nmi")->valuedouble;
+    cr_expect(fabs(now - base) > 1e-6, "k-means NMI on the trained features %g, baseline %g", now,
+              base);
+    const cJSON *heads = cJSON_GetObjectItem(m, "heads");
+    cr_assert_not_null(heads);
+    cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(heads, "scores")), 3);
+    cJSON_Delete(m);
+    free(mt);
+    free(mp);
+    free(hist);
+    free(hp);
+    free(cp);
+    free(ini);
+    free(ck);
+    free(root);
+    test_remove_tree(dir);
+    free(dir);
 }
 
 /* The same path into a (tiny, torchvision-layout) ResNet, finetuning layer4. */

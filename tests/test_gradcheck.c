@@ -95,7 +95,8 @@ Test(gradcheck, entropy_is_maximised)
     float uniform[4] = {0.5f, 0.5f, 0.5f, 0.5f}, collapsed[4] = {1.0f, 0.0f, 1.0f, 0.0f};
     float g[4] = {0};
     unic_loss_grad lg = {g, NULL, NULL};
-    unic_loss_batch bu = {2, 2, uniform, NULL, NULL, NULL}, bc = {2, 2, collapsed, NULL, NULL, NULL};
+    unic_loss_batch bu = {2, 2, uniform, NULL, NULL, NULL, NULL, NULL},
+                    bc = {2, 2, collapsed, NULL, NULL, NULL, NULL, NULL};
     double vu = c->loss->forward(s, &bu, 1.0f, &lg), vc = c->loss->forward(s, &bc, 1.0f, &lg);
     cr_expect_float_eq(vu, -log(2.0), 1e-6, "the value is -H: -log 2 for a uniform mean");
     cr_expect_lt(vu, vc, "a uniform mean prediction must have the lower loss");

@@ -1,7 +1,8 @@
 /* Images: JPEG decoding (vs PIL's decode of PIL-written files, DCT scaling,
  * CMYK and gray files, corrupt data), the transforms against PIL and
  * torchvision's formulas (tests/fixtures/make_transform_fixtures.py), and
- * the pipeline language. Measured: every transform and decode matches the
+ * the pipeline language, and SCAN's strong augmentation against Pillow
+ * (tests/fixtures/make_strong_aug_fixtures.py). Measured: every transform and decode matches the
  * fixtures exactly; the asserted bounds are the brief's (resize and colour
  * within 1 of 255, JPEG mean < 1 and max <= 8 in case of another IDCT). */
 #include <criterion/criterion.h>
@@ -653,4 +654,107 @@ Test(pipeline, random_steps_deterministic_per_stream)
     free(o);
     unic_image_free(&small);
     unic_image_free(&b);
+}
+
+/* ---- SCAN's strong augmentation against Pillow ---------------------------------
+ * tests/fixtures/make_strong_aug_fixtures.py: each operation of SCAN's
+ * RandAugment list on two RGB images and a gray one; every pixel must match. */
+static unic_image raw_image(const char *file, int w, int h, int c)
+{
+    unic_image im;
+    unic_image_alloc(&im, w, h, c);
+    uint8_t *px = read_fixture(file, (size_t)w * h * c);
+    memcpy(im.px, px, (size_t)w * h * c);
+    free(px);
+    return im;
+}
+
+Test(transforms, strong_augmentation_matches_pil)
+{
+    char *path = test_fixture("strong_aug_cases.txt");
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char line[512], names[4][32], files[4][96];
+    int dims[4][3], ninputs = 0, checked = 0;
+    while (fgets(line, sizeof line, f)) {
+        char op[32], a[32], b[96], cfile[96];
+        int w, h, c;
+        if (line[0] == '#') continue;
+        if (sscanf(line, "input %15s %d %d %d %95s", a, &w, &h, &c, b) == 5) {
+            cr_assert_lt(ninputs, 4);
+            snprintf(names[ninputs], sizeof names[0], "%s", a);
+            snprintf(files[ninputs], sizeof files[0], "%s", b);
+            dims[ninputs][0] = w, dims[ninputs][1] = h, dims[ninputs][2] = c;
+            ninputs++;
+            continue;
+        }
+        double v;
+        cr_assert_eq(sscanf(line, "%31s %31s %lf %95s", op, a, &v, cfile), 4, "%s", line);
+        int k = -1;
+        for (int i = 0; i < ninputs; i++)
+            if (strcmp(names[i], a) == 0) k = i;
+        cr_assert_geq(k, 0, "%s", line);
+        unic_image im = raw_image(files[k], dims[k][0], dims[k][1], dims[k][2]), out = {0};
+        double m[6] = {1, 0, 0, 0, 1, 0};
+        int moved = 1;
+        if (strcmp(op, "autocontrast") == 0) unic_autocontrast(&im), moved = 0;
+        else if (strcmp(op, "equalize") == 0) unic_equalize(&im), moved = 0;
+        else if (strcmp(op, "posterize") == 0) unic_posterize(&im, (int)v), moved = 0;
+        else if (strcmp(op, "solarize") == 0) unic_solarize(&im, v), moved = 0;
+        else if (strcmp(op, "sharpness") == 0) unic_adjust_sharpness(&im, (float)v), moved = 0;
+        else if (strcmp(op, "rotate") == 0) unic_rotate_nearest(&im, v, &out);
+        else {
+            if (strcmp(op, "shear_x") == 0) m[1] = v;
+            else if (strcmp(op, "shear_y") == 0) m[3] = v;
+            else if (strcmp(op, "translate_x") == 0) m[2] = v * im.w;
+            else if (strcmp(op, "translate_y") == 0) m[5] = v * im.h;
+            else cr_assert_fail("unknown operation in %s", line);
+            unic_affine_nearest(&im, m, &out);
+        }
+        const unic_image *got = moved ? &out : &im;
+        size_t n = (size_t)im.w * im.h * im.c;
+        uint8_t *want = read_fixture(cfile, n);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) bad += got->px[i] != want[i];
+        cr_expect_eq(bad, 0, "%s %s %g: %zu of %zu values differ from Pillow's", op, a, v, bad, n);
+        free(want);
+        unic_image_free(&im);
+        if (moved) unic_image_free(&out);
+        checked++;
+    }
+    fclose(f);
+    free(path);
+    cr_expect_geq(checked, 27, "%d cases", checked);
+}
+
+/* randaugment and cutout in a pipeline: shapes kept, reproducible per
+ * stream, different across streams, and the cut square is zero. */
+Test(transforms, randaugment_and_cutout_pipeline)
+{
+    unic_pipeline *p = unic_pipeline_parse("randaugment(4) normalize(imagenet) cutout(16)", err,
+                                           sizeof err);
+    cr_assert_not_null(p, "%s", err);
+    unic_image im = input("a");
+    float *o1 = malloc(sizeof(float) * 3 * 67 * 45), *o2 = malloc(sizeof(float) * 3 * 67 * 45);
+    int differ = 0, zeros = 0;
+    for (uint64_t s = 0; s < 8; s++) {
+        unic_rng r1 = unic_rng_stream(5, s, 0), r2 = unic_rng_stream(5, s, 0);
+        cr_assert_eq(unic_pipeline_apply(p, &im, &r1, o1, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(unic_pipeline_apply(p, &im, &r2, o2, err, sizeof err), 0, "%s", err);
+        cr_expect_eq(memcmp(o1, o2, sizeof(float) * 3 * 67 * 45), 0, "one stream, one image");
+        unic_rng r3 = unic_rng_stream(5, s + 100, 0);
+        unic_pipeline_apply(p, &im, &r3, o2, err, sizeof err);
+        differ += memcmp(o1, o2, sizeof(float) * 3 * 67 * 45) != 0;
+        for (int i = 0; i < 3 * 67 * 45; i++) zeros += o1[i] == 0.0f;
+    }
+    cr_expect_geq(differ, 7, "other streams, other augmentations");
+    cr_expect_gt(zeros, 0, "cutout zeroes a square of the normalised tensor");
+    unic_pipeline_free(p);
+    const char *bad[] = {"cutout(8) hflip(0.5)", "normalize(imagenet) randaugment(2)",
+                         "randaugment(0)", "randaugment(17)", "cutout(0)"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_expect_null(unic_pipeline_parse(bad[i], err, sizeof err), "%s", bad[i]);
+    free(o1);
+    free(o2);
+    unic_image_free(&im);
 }

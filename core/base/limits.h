@@ -19,6 +19,11 @@
 #define UNIC_MAX_BATCH (1 << 20)
 #define UNIC_MAX_THREADS 4096
 
+/* Copies of the clustering head trained side by side ([head] count, SCAN's
+ * heads): each has its own step buffers and history columns (a grid's
+ * history.csv reader takes 64 columns). */
+#define UNIC_MAX_HEAD_COPIES 16
+
 /* k-means ([eval] kmeans_restarts, kmeans_max_iter): each restart runs up
  * to max_iter passes over N x D; two billion restarts never end. */
 #define UNIC_MAX_KMEANS_RESTARTS 10000

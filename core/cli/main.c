@@ -125,8 +125,14 @@ static int cmd_plugins(void)
     print_table("[train]", unic_train_spec);
     print_table("[eval]", unic_eval_spec);
     printf("  [miner.NAME] sections also take: scope = all|labeled|unlabeled (default all)\n");
-    printf("  [loss.NAME] sections also take: weight (default per loss, below); plugin defaults "
+    printf("  [loss.NAME] sections also take: weight (default per loss, below); head = cluster "
+           "or NAME of a [head.NAME] (the head it reads, default cluster); plugin defaults "
            "to NAME\n");
+    printf("  [head] (or [head.cluster]) also takes: count = 1..%d copies (SCAN's heads; the "
+           "lowest training loss is reported); [head.NAME] adds a named head\n",
+           UNIC_MAX_HEAD_COPIES);
+    printf("  [stage.NAME] sections chain runs: losses = ..., miners = ..., and section.key "
+           "overrides; each stage starts from the previous one's checkpoint\n");
     for (int kind = 0; kind < UNIC_KIND_COUNT; kind++) {
         printf("\n%s plugins\n", unic_kind_name((unic_kind)kind));
         for (int i = 0; i < unic_registry_count(reg); i++) {

@@ -84,6 +84,21 @@ void unic_adjust_hue(unic_image *im, float shift); /* shift in [-0.5, 0.5] */
  * B*114/1000), kept as 3 equal channels when keep_rgb. */
 int unic_grayscale(const unic_image *in, int keep_rgb, unic_image *out);
 
+/* SCAN's strong augmentation (its RandAugment list), as Pillow 9 computes
+ * each: ImageOps.autocontrast (cutoff 0) and equalize, posterize (keep the
+ * top `bits`), solarize (invert from threshold up), ImageEnhance.Sharpness,
+ * Image.transform(AFFINE, NEAREST) with a = (a, b, c, d, e, f) mapping an
+ * output pixel (x, y) to input (a x + b y + c, d x + e y + f) and black
+ * outside, and Image.rotate(degrees) (counter-clockwise, about the
+ * centre, NEAREST). */
+void unic_autocontrast(unic_image *im);
+void unic_equalize(unic_image *im);
+void unic_posterize(unic_image *im, int bits);
+void unic_solarize(unic_image *im, double threshold);
+void unic_adjust_sharpness(unic_image *im, float factor);
+int unic_affine_nearest(const unic_image *in, const double a[6], unic_image *out);
+int unic_rotate_nearest(const unic_image *in, double degrees, unic_image *out);
+
 /* ---- pipelines ------------------------------------------------------------ */
 /* A pipeline is written in the INI as a list of steps, e.g.
  *   resize(256, bicubic) center_crop(224) normalize(imagenet)
@@ -91,7 +106,10 @@ int unic_grayscale(const unic_image *in, int keep_rgb, unic_image *out);
  *     grayscale(0.2) normalize(imagenet)
  * Steps: resize(size[, bilinear|bicubic]), center_crop(size), random_crop(size),
  * random_resized_crop(size[, scale_lo, scale_hi]), hflip(p), color_jitter(b, c, s, h),
- * grayscale(p), normalize(imagenet | m0 m1 m2 s0 s1 s2). The output is a float
+ * grayscale(p), randaugment(n) (SCAN's strong augmentation: n operations drawn
+ * with replacement from its list, each at a uniform magnitude), normalize(imagenet
+ * | m0 m1 m2 s0 s1 s2), cutout(length) (SCAN's Cutout, after normalize: one square
+ * of a side drawn in [1, length], centred anywhere, zeroed). The output is a float
  * tensor C x H x W: 0..1 values normalised when the pipeline ends in
  * normalize, else 0..255 as stored (what the pixels backbone expects). */
 typedef struct unic_pipeline unic_pipeline;

@@ -21,11 +21,14 @@ typedef enum {
     STEP_COLOR_JITTER,
     STEP_GRAYSCALE,
     STEP_NORMALIZE,
+    STEP_RANDAUGMENT,
+    STEP_CUTOUT,
 } step_kind;
 
 static const char *const step_names[] = {
     "resize", "center_crop", "random_crop", "random_resized_crop",
     "hflip",  "color_jitter", "grayscale",  "normalize",
+    "randaugment", "cutout",
 };
 #define NSTEP_KINDS ((int)(sizeof step_names / sizeof step_names[0]))
 
@@ -40,6 +43,7 @@ struct unic_pipeline {
     int n;
     step *steps;
     int normalize;
+    int cutout;        /* SCAN's Cutout on the output: the largest side, 0 = none */
     float lut[3][256]; /* (v / 255 - mean) / std per channel, or v */
 };
 
@@ -184,6 +188,17 @@ static int build_step(const char *name, const parsed_step *ps, step *st, unic_pi
         if (st->v[3] > 0.5f)
             return unic_errf(err, errlen, "%.*s: hue must be in [0, 0.5]", tl, tx);
         break;
+    case STEP_RANDAUGMENT:
+        if (na != 1 || parse_size(ps->args[0], &st->size) != 0 || st->size > 16)
+            return unic_errf(err, errlen, "%.*s: expected randaugment(n), n operations in 1..16 "
+                             "(SCAN: 4)", tl, tx);
+        break;
+    case STEP_CUTOUT:
+        if (na != 1 || parse_size(ps->args[0], &st->size) != 0)
+            return unic_errf(err, errlen, "%.*s: expected cutout(length), a positive integer "
+                             "(SCAN: 16 for 32 px, 32 for 96 px)", tl, tx);
+        p->cutout = st->size;
+        break;
     case STEP_NORMALIZE: {
         float mean[3], sd[3];
         if (na == 1 && strcmp(ps->args[0], "imagenet") == 0) {
@@ -247,9 +262,14 @@ unic_pipeline *unic_pipeline_parse(const char *spec, char *err, size_t errlen)
         } else {
             ps.text_len = (int)(s - start);
         }
-        if (p->normalize) {
-            unic_errf(err, errlen, "%.*s: normalize(...) must be the last step", ps.text_len,
-                      ps.text);
+        if (p->cutout) {
+            unic_errf(err, errlen, "%.*s: cutout(...) must be the last step (it cuts the "
+                      "output tensor, as SCAN's Cutout does)", ps.text_len, ps.text);
+            goto fail;
+        }
+        if (p->normalize && strcmp(name, "cutout") != 0) {
+            unic_errf(err, errlen, "%.*s: normalize(...) must be the last step (only cutout may "
+                      "follow it)", ps.text_len, ps.text);
             goto fail;
         }
         if (p->n == cap) {
@@ -399,6 +419,61 @@ static void color_jitter(unic_image *im, const float *v, unic_rng *rng)
     }
 }
 
+/* SCAN's Augment(n) (data/augment.py): n operations drawn with replacement
+ * from its list, then each one's magnitude, uniform in the op's range; the
+ * image changes in place (every op keeps its size). */
+static void randaugment(unic_image *cur, int n, unic_rng *rng)
+{
+    static const float lo[14] = {0, 0, 0, 0.05f, 0.05f, 0.05f, 0.05f, 4, -30, 0, -0.3f, -0.3f,
+                                 -0.3f, -0.3f};
+    static const float hi[14] = {1, 1, 1, 0.95f, 0.95f, 0.95f, 0.95f, 8, 30, 256, 0.3f, 0.3f,
+                                 0.3f, 0.3f};
+    int ops[16];
+    for (int i = 0; i < n; i++) ops[i] = (int)unic_rng_below(rng, 14);
+    for (int i = 0; i < n; i++) {
+        int op = ops[i];
+        double v = lo[op] + (double)unic_rng_uniform(rng) * (hi[op] - lo[op]);
+        double a[6] = {1, 0, 0, 0, 1, 0};
+        switch (op) {
+        case 0: unic_autocontrast(cur); continue;
+        case 1: unic_equalize(cur); continue;
+        case 2: continue; /* Identity */
+        case 3: unic_adjust_brightness(cur, (float)v); continue;
+        case 4: unic_adjust_saturation(cur, (float)v); continue;
+        case 5: unic_adjust_contrast(cur, (float)v); continue;
+        case 6: unic_adjust_sharpness(cur, (float)v); continue;
+        case 7: unic_posterize(cur, (int)v > 1 ? (int)v : 1); continue;
+        case 9: unic_solarize(cur, v); continue;
+        case 10: a[1] = v; break;                 /* ShearX */
+        case 11: a[3] = v; break;                 /* ShearY */
+        case 12: a[2] = v * cur->w; break;        /* TranslateX, a fraction of the width */
+        case 13: a[5] = v * cur->h; break;        /* TranslateY */
+        default: break;                           /* 8: Rotate */
+        }
+        unic_image t;
+        if (op == 8)
+            unic_rotate_nearest(cur, v, &t);
+        else
+            unic_affine_nearest(cur, a, &t);
+        memcpy(cur->px, t.px, (size_t)cur->w * cur->h * cur->c); /* same size */
+        unic_image_free(&t);
+    }
+}
+
+/* SCAN's Cutout(n_holes = 1, length, random = True) on the C x H x W
+ * output: a side drawn in [1, length], a centre anywhere, the square
+ * clipped to the image and zeroed (half-sides of length // 2). */
+static void cutout(float *out, int c, int h, int w, int length, unic_rng *rng)
+{
+    int len = 1 + (int)unic_rng_below(rng, (uint64_t)length);
+    int y = (int)unic_rng_below(rng, (uint64_t)h), x = (int)unic_rng_below(rng, (uint64_t)w);
+    int y1 = y - len / 2 < 0 ? 0 : y - len / 2, y2 = y + len / 2 > h ? h : y + len / 2;
+    int x1 = x - len / 2 < 0 ? 0 : x - len / 2, x2 = x + len / 2 > w ? w : x + len / 2;
+    for (int ch = 0; ch < c; ch++)
+        for (int r = y1; r < y2; r++)
+            for (int q = x1; q < x2; q++) out[((size_t)ch * h + r) * w + q] = 0.0f;
+}
+
 int unic_pipeline_apply(const unic_pipeline *p, const unic_image *in, unic_rng *rng, float *out,
                         char *err, size_t errlen)
 {
@@ -477,7 +552,18 @@ int unic_pipeline_apply(const unic_pipeline *p, const unic_image *in, unic_rng *
             }
             color_jitter(made ? &next : &cur, st->v, rng);
             break;
+        case STEP_RANDAUGMENT:
+            if (!owned) { /* changes in place: never the caller's pixels */
+                unic_image_alloc(&next, cur.w, cur.h, cur.c);
+                memcpy(next.px, cur.px, (size_t)cur.w * cur.h * cur.c);
+            } else {
+                next = cur;
+                made = 0;
+            }
+            randaugment(made ? &next : &cur, st->size, rng);
+            break;
         case STEP_NORMALIZE:
+        case STEP_CUTOUT:
             made = 0;
             break;
         }
@@ -507,6 +593,7 @@ int unic_pipeline_apply(const unic_pipeline *p, const unic_image *in, unic_rng *
             const uint8_t *s = cur.px + c;
             for (size_t i = 0; i < npix; i++) o[i] = lut[s[i * cur.c]];
         }
+        if (p->cutout) cutout(out, cur.c, cur.h, cur.w, p->cutout, rng);
     }
     if (owned) unic_image_free(&cur);
     return rc;

@@ -450,3 +450,178 @@ int unic_grayscale(const unic_image *in, int keep_rgb, unic_image *out)
     }
     return 0;
 }
+
+/* ---- SCAN's strong augmentation --------------------------------------------
+ * The operations of SCAN's RandAugment list (data/augment.py), as Pillow 9
+ * computes them: ImageOps' lookup tables (autocontrast, equalize, posterize,
+ * solarize), ImageEnhance.Sharpness (a blend with ImageFilter.SMOOTH), and
+ * Image.transform(AFFINE, NEAREST) for rotate, shear and translate. */
+
+/* Every channel through its own 256-entry table. */
+static void apply_luts(unic_image *im, const uint8_t lut[][256])
+{
+    size_t npix = (size_t)im->w * im->h;
+    for (size_t i = 0; i < npix; i++)
+        for (int c = 0; c < im->c; c++) im->px[i * im->c + c] = lut[c][im->px[i * im->c + c]];
+}
+
+static void histograms(const unic_image *im, uint32_t h[][256])
+{
+    memset(h, 0, sizeof(uint32_t) * 256 * (size_t)im->c);
+    size_t npix = (size_t)im->w * im->h;
+    for (size_t i = 0; i < npix; i++)
+        for (int c = 0; c < im->c; c++) h[c][im->px[i * im->c + c]]++;
+}
+
+void unic_autocontrast(unic_image *im)
+{
+    uint32_t h[3][256];
+    uint8_t lut[3][256];
+    histograms(im, h);
+    for (int c = 0; c < im->c; c++) {
+        int lo = 0, hi = 255;
+        while (lo < 256 && !h[c][lo]) lo++;
+        while (hi >= 0 && !h[c][hi]) hi--;
+        if (hi <= lo) { /* ImageOps: "don't bother" */
+            for (int i = 0; i < 256; i++) lut[c][i] = (uint8_t)i;
+            continue;
+        }
+        double scale = 255.0 / (hi - lo), offset = -lo * scale;
+        for (int i = 0; i < 256; i++) {
+            int v = (int)(i * scale + offset); /* Python's int(): toward zero */
+            lut[c][i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+    apply_luts(im, lut);
+}
+
+void unic_equalize(unic_image *im)
+{
+    uint32_t h[3][256];
+    uint8_t lut[3][256];
+    histograms(im, h);
+    for (int c = 0; c < im->c; c++) {
+        uint64_t total = 0, last = 0;
+        int used = 0;
+        for (int i = 0; i < 256; i++)
+            if (h[c][i]) {
+                total += h[c][i];
+                last = h[c][i];
+                used++;
+            }
+        uint64_t step = used > 1 ? (total - last) / 256 : 0;
+        if (!step) {
+            for (int i = 0; i < 256; i++) lut[c][i] = (uint8_t)i;
+            continue;
+        }
+        uint64_t n = step / 2;
+        for (int i = 0; i < 256; i++) {
+            uint64_t v = n / step;
+            lut[c][i] = (uint8_t)(v > 255 ? 255 : v);
+            n += h[c][i];
+        }
+    }
+    apply_luts(im, lut);
+}
+
+void unic_posterize(unic_image *im, int bits)
+{
+    uint8_t lut[3][256];
+    uint8_t mask = (uint8_t)~((1 << (8 - bits)) - 1);
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 256; i++) lut[c][i] = (uint8_t)(i & mask);
+    apply_luts(im, lut);
+}
+
+void unic_solarize(unic_image *im, double threshold)
+{
+    uint8_t lut[3][256];
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 256; i++) lut[c][i] = (uint8_t)(i < threshold ? i : 255 - i);
+    apply_luts(im, lut);
+}
+
+/* ImageEnhance.Sharpness: the image blended with ImageFilter.SMOOTH of it
+ * (3 x 3 kernel 1 1 1 / 1 5 1 / 1 1 1 over 13, the kernel in float32, each
+ * sum from 0.5 in float32 and truncated; the border kept), by factor. */
+void unic_adjust_sharpness(unic_image *im, float factor)
+{
+    int w = im->w, h = im->h, c = im->c;
+    if (w < 3 || h < 3) return; /* ImagingFilter copies images smaller than the kernel */
+    unic_image deg;
+    unic_image_alloc(&deg, w, h, c);
+    memcpy(deg.px, im->px, (size_t)w * h * c);
+    const float k1 = 1.0f / 13.0f, k5 = 5.0f / 13.0f;
+    for (int y = 1; y < h - 1; y++)
+        for (int x = 1; x < w - 1; x++)
+            for (int ch = 0; ch < c; ch++) {
+                const uint8_t *up = im->px + ((size_t)(y + 1) * w) * c + ch;
+                const uint8_t *mid = im->px + ((size_t)y * w) * c + ch;
+                const uint8_t *dn = im->px + ((size_t)(y - 1) * w) * c + ch;
+                float ss = 0.5f;
+                ss += (float)up[(x - 1) * c] * k1 + (float)up[x * c] * k1 + (float)up[(x + 1) * c] * k1;
+                ss += (float)mid[(x - 1) * c] * k1 + (float)mid[x * c] * k5 + (float)mid[(x + 1) * c] * k1;
+                ss += (float)dn[(x - 1) * c] * k1 + (float)dn[x * c] * k1 + (float)dn[(x + 1) * c] * k1;
+                deg.px[((size_t)y * w + x) * c + ch] = ss <= 0.0f ? 0 : ss >= 255.0f ? 255 : (uint8_t)ss;
+            }
+    size_t n = (size_t)w * h * c;
+    for (size_t i = 0; i < n; i++) im->px[i] = blend8((float)deg.px[i], factor, im->px[i]);
+    unic_image_free(&deg);
+}
+
+/* Pillow's FLOOR and 16.16 fixed point (affine_fixed). */
+static inline int fix16(double v) { return (int)floor(v * 65536.0 + 0.5); }
+
+int unic_affine_nearest(const unic_image *in, const double a[6], unic_image *out)
+{
+    int w = in->w, h = in->h, c = in->c;
+    unic_image_alloc(out, w, h, c);
+    memset(out->px, 0, (size_t)w * h * c);
+    if (a[1] == 0 && a[3] == 0) { /* ImagingScaleAffine: floating point, its own offsets */
+        double yo = a[5] + a[4] * 0.5;
+        for (int y = 0; y < h; y++, yo += a[4]) {
+            int yi = yo < 0.0 ? -1 : (int)yo;
+            double xo = a[2] + a[0] * 0.5;
+            for (int x = 0; x < w; x++, xo += a[0]) {
+                int xi = xo < 0.0 ? -1 : (int)xo;
+                if (xi < 0 || xi >= w || yi < 0 || yi >= h) continue;
+                memcpy(out->px + ((size_t)y * w + x) * c, in->px + ((size_t)yi * w + xi) * c,
+                       (size_t)c);
+            }
+        }
+        return 0;
+    }
+    /* affine_fixed (the images here are far inside its 32768 range) */
+    int a0 = fix16(a[0]), a1 = fix16(a[1]), a3 = fix16(a[3]), a4 = fix16(a[4]);
+    int a2 = fix16(a[2] + a[0] * 0.5 + a[1] * 0.5), a5 = fix16(a[5] + a[3] * 0.5 + a[4] * 0.5);
+    for (int y = 0; y < h; y++, a2 += a1, a5 += a4) {
+        int xx = a2, yy = a5;
+        for (int x = 0; x < w; x++, xx += a0, yy += a3) {
+            int xi = xx >> 16, yi = yy >> 16;
+            if (xi < 0 || xi >= w || yi < 0 || yi >= h) continue;
+            memcpy(out->px + ((size_t)y * w + x) * c, in->px + ((size_t)yi * w + xi) * c,
+                   (size_t)c);
+        }
+    }
+    return 0;
+}
+
+/* Python's round(v, 15) for the rotation matrix (Image.rotate). */
+static double round15(double v) { return rint(v * 1e15) / 1e15; }
+
+int unic_rotate_nearest(const unic_image *in, double degrees, unic_image *out)
+{
+    /* angle % 360.0 as Python takes it, then -math.radians(angle) */
+    double angle = fmod(degrees, 360.0);
+    if (angle < 0) angle += 360.0;
+    if (angle == 0) {
+        unic_image_alloc(out, in->w, in->h, in->c);
+        memcpy(out->px, in->px, (size_t)in->w * in->h * in->c);
+        return 0;
+    }
+    double t = -(angle * (M_PI / 180.0)), cx = in->w / 2.0, cy = in->h / 2.0;
+    double m[6] = {round15(cos(t)), round15(sin(t)), 0.0, round15(-sin(t)), round15(cos(t)), 0.0};
+    m[2] = m[0] * -cx + m[1] * -cy + m[2] + cx;
+    m[5] = m[3] * -cx + m[4] * -cy + m[5] + cy;
+    return unic_affine_nearest(in, m, out);
+}

@@ -202,6 +202,25 @@ int unic_config_unset_section(unic_config *c, const char *section)
     return 0;
 }
 
+unic_config *unic_config_clone(const unic_config *c)
+{
+    unic_config *d = unic_xcalloc(1, sizeof *d);
+    d->path = unic_xstrdup(c->path);
+    d->dict = dictionary_new(0);
+    for (int i = 0; i < c->dict->size; i++)
+        if (c->dict->key[i]) dictionary_set(d->dict, c->dict->key[i], c->dict->val[i]);
+    for (int i = 0; i < c->nlines; i++)
+        remember(d, c->lines[i].section, c->lines[i].key, c->lines[i].line);
+    return d;
+}
+
+int unic_config_set_like(unic_config *c, const char *section, const char *key, const char *value,
+                         const char *from_section, const char *from_key)
+{
+    remember(c, section, key, find_line(c, from_section, from_key));
+    return unic_config_set(c, section, key, value);
+}
+
 int unic_config_override(unic_config *c, const char *assignment, char *err, size_t errlen)
 {
     const char *eq = strchr(assignment, '=');

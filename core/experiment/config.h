@@ -19,6 +19,12 @@ int unic_config_load_with(const char *path, const char *const *sets, int nsets, 
 int unic_config_override(unic_config *c, const char *assignment, char *err, size_t errlen);
 int unic_config_set(unic_config *c, const char *section, const char *key, const char *value);
 int unic_config_unset_section(unic_config *c, const char *section);
+/* A copy with the same keys, lines and path (a chain's stages start from it). */
+unic_config *unic_config_clone(const unic_config *c);
+/* Sets section.key to value and records it as written where from_section's
+ * from_key is (a stage's override is reported at its own line). */
+int unic_config_set_like(unic_config *c, const char *section, const char *key, const char *value,
+                         const char *from_section, const char *from_key);
 
 int unic_config_section_count(const unic_config *c);
 const char *unic_config_section(const unic_config *c, int i);

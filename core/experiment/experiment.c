@@ -8,6 +8,7 @@
 #include "base/limits.h"
 #include "base/util.h"
 #include "data/image.h"
+#include "experiment/run_config.h"
 
 const unic_param_spec unic_data_spec[] = {
     {"path", UNIC_STRING, "", "training data: a .npy / .safetensors matrix or IDX file, or the "
@@ -26,6 +27,9 @@ const unic_param_spec unic_data_spec[] = {
                                    "normalize(imagenet)", NULL},
     {"train_transform", UNIC_STRING, "", "image datasets: the training-time pipeline, used when "
                                          "the backbone trains", NULL},
+    {"positive_transform", UNIC_STRING, "", "image datasets: the positives' training pipeline "
+     "(SCAN's self-labelling: the strong augmentation, with a `self` positive miner); empty = "
+     "train_transform", NULL},
     {"tensor", UNIC_STRING, "embeddings", "tensor to read from a safetensors file", NULL},
     {"labels", UNIC_STRING, "", "labels file (.npy, IDX, safetensors, text); only for evaluation "
                                 "and the labeled GCD subset", NULL},
@@ -76,6 +80,9 @@ const unic_param_spec unic_eval_spec[] = {
     {"kmeans_seed", UNIC_INT, "0", "k-means seed", NULL},
     {"save_embeddings", UNIC_BOOL, "true", "write the training embeddings and labels to "
                                            "embeddings.safetensors (for `unic neighbors RUN`)", NULL},
+    {"track_kmeans", UNIC_BOOL, "false", "at every evaluation also score k-means (GCD: "
+     "semi-supervised k-means) on the backbone's current features, as history.csv's kmeans_* "
+     "columns (Figure 7; a trainable backbone moves them)", NULL},
     {NULL},
 };
 
@@ -90,9 +97,14 @@ static const unic_param_spec miner_keys[] = {
     {NULL},
 };
 
-/* The head's core keys: how many outputs it has, or how to estimate that. */
+/* The head's core keys: its copies, how many outputs it has, or how to
+ * estimate that. */
 const unic_param_spec unic_head_spec[] = {
     {"plugin", UNIC_STRING, "", "the component's name (see `unic plugins`)", NULL},
+    {"count", UNIC_INT, "1", "copies of the clustering head trained side by side on the same "
+     "input, each from its own initialisation, their losses summed (SCAN's heads); the copy with "
+     "the lowest total training loss over the last epoch is reported (SCAN's rule)",
+     "1.." UNIC_STR(UNIC_MAX_HEAD_COPIES)},
     {"classes", UNIC_STRING, "", "outputs K: a number (more than the classes overclusters), "
                                  "auto (estimated in classes_min..classes_max before training), "
                                  "or empty for [data] classes", NULL},
@@ -114,6 +126,20 @@ const unic_param_spec unic_head_spec[] = {
 
 static const char *fixed_sections[] = {"data", "backbone", "head", "train", "eval", "grid", "table"};
 
+const char *unic_head_slot_name(const unic_slot *s)
+{
+    return strncmp(s->section, "head.", 5) == 0 ? s->section + 5 : "cluster";
+}
+
+int unic_loss_head(const unic_experiment *x, const unic_slot *loss)
+{
+    const char *name = unic_params_get(loss->params, "head");
+    if (!name || strcmp(name, "cluster") == 0) return 0;
+    for (int i = 0; i < x->naux; i++)
+        if (strcmp(unic_head_slot_name(&x->aux_heads[i]), name) == 0) return 1 + i;
+    return -1;
+}
+
 static void slot_free(unic_slot *s)
 {
     free(s->section);
@@ -131,6 +157,12 @@ void unic_experiment_free(unic_experiment *x)
     unic_params_free(x->eval);
     slot_free(&x->backbone);
     slot_free(&x->head);
+    for (int i = 0; i < x->naux; i++) slot_free(&x->aux_heads[i]);
+    for (int i = 0; i < x->nstages; i++) {
+        unic_experiment_free(&x->stages[i]);
+        free(x->stage_names[i]);
+    }
+    free(x->stages);
     for (int i = 0; i < x->nminers; i++) slot_free(&x->miners[i]);
     for (int i = 0; i < x->nlosses; i++) slot_free(&x->losses[i]);
     memset(x, 0, sizeof *x);
@@ -197,12 +229,16 @@ static int component_section(const unic_config *cfg, const unic_registry *reg, c
     if (kind == UNIC_KIND_MINER) {
         unic_params_add_table(slot->params, miner_keys);
     } else if (kind == UNIC_KIND_LOSS) {
-        slot->owned_spec = calloc(3, sizeof(unic_param_spec));
+        slot->owned_spec = calloc(4, sizeof(unic_param_spec));
         snprintf(slot->weight_default, sizeof slot->weight_default, "%g",
                  slot->component->loss->default_weight);
         slot->owned_spec[0] = plugin_key[0];
         slot->owned_spec[1] = (unic_param_spec){"weight", UNIC_FLOAT, slot->weight_default,
                                                 "multiplier of this term in the objective", NULL};
+        slot->owned_spec[2] = (unic_param_spec){"head", UNIC_STRING, "cluster",
+                                                "the head whose outputs this loss reads: cluster "
+                                                "(the clustering head) or NAME of a [head.NAME] "
+                                                "section", NULL};
         unic_params_add_table(slot->params, slot->owned_spec);
     } else if (kind == UNIC_KIND_HEAD) {
         unic_params_add_table(slot->params, unic_head_spec);
@@ -293,6 +329,258 @@ int unic_parse_class_list(const char *text, unsigned char *mask, int max_classes
     return 0;
 }
 
+/* The clustering head ([head], or [head.cluster]; mlp when neither is
+ * there) and the other [head.NAME] sections, each resolved. */
+static int prepare_heads(unic_config *cfg, const unic_registry *reg, unic_experiment *x,
+                         char *err, size_t errlen)
+{
+    char where[1200];
+    int plain = unic_config_has_section(cfg, "head"), named = unic_config_has_section(cfg, "head.cluster");
+    if (plain && named)
+        return unic_errf(err, errlen, "%s: [head.cluster] and [head] both describe the clustering "
+                         "head; keep one", unic_config_where(cfg, "head.cluster", NULL, where,
+                                                              sizeof where));
+    const char *cluster = named ? "head.cluster" : "head";
+    /* the default head, also for a [head] that only sets classes or count */
+    const char *plugin = unic_config_get(cfg, cluster, "plugin");
+    if (!plugin || !*plugin) unic_config_set(cfg, cluster, "plugin", "mlp");
+    if (component_section(cfg, reg, cluster, UNIC_KIND_HEAD, &x->head, err, errlen)) return -1;
+    int nsec = unic_config_section_count(cfg);
+    for (int i = 0; i < nsec; i++) {
+        const char *s = unic_config_section(cfg, i);
+        if (!is_prefixed(s, "head.") || strcmp(s, "head.cluster") == 0) continue;
+        const char *name = s + 5;
+        size_t digits = strspn(name, "0123456789");
+        if (digits == strlen(name) || strchr(name, '.'))
+            return unic_errf(err, errlen, "%s: [%s]: a head's name is a word without dots (e.g. "
+                             "[head.projection]); numbers name the copies of the clustering "
+                             "head", unic_config_where(cfg, s, NULL, where, sizeof where), s);
+        if (x->naux == UNIC_MAX_AUX_HEADS)
+            return unic_errf(err, errlen, "%s: more than %d [head.NAME] sections",
+                             unic_config_path(cfg), UNIC_MAX_AUX_HEADS);
+        if (component_section(cfg, reg, s, UNIC_KIND_HEAD, &x->aux_heads[x->naux++], err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+
+/* ---- chains of stages ------------------------------------------------- */
+
+static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *x, int training,
+                   char *err, size_t errlen);
+
+/* Whether `name` is in the comma-separated list. */
+static int listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        size_t w = strcspn(p, ", ");
+        if (w == n && strncmp(p, name, n) == 0) return 1;
+        p += w;
+    }
+    return 0;
+}
+
+/* Every name of a stage's `losses` or `miners` list must be a [PREFIX.NAME]
+ * section of the file. */
+static int check_list(const unic_config *cfg, const char *stage, const char *key,
+                      const char *prefix, char *err, size_t errlen)
+{
+    const char *list = unic_config_get(cfg, stage, key);
+    char where[1200], name[256], section[300];
+    if (!list || !*list)
+        return unic_errf(err, errlen, "%s: [%s] needs '%s = NAME, ...' naming the [%s.NAME] "
+                         "sections this stage trains with", unic_config_where(cfg, stage, NULL,
+                                                                              where, sizeof where),
+                         stage, key, prefix);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        size_t w = strcspn(p, ", ");
+        if (!w) break;
+        snprintf(name, sizeof name, "%.*s", (int)w, p);
+        snprintf(section, sizeof section, "%s.%s", prefix, name);
+        if (!unic_config_has_section(cfg, section))
+            return unic_errf(err, errlen, "%s: [%s] %s names '%s', but the file has no [%s]",
+                             unic_config_where(cfg, stage, key, where, sizeof where), stage, key,
+                             name, section);
+        p += w;
+    }
+    return 0;
+}
+
+/* A stage's configuration: the file with its overrides applied at their
+ * lines, only its losses and miners, no stage, grid or table sections. */
+static unic_config *stage_config(const unic_config *cfg, const char *stage, char *err,
+                                 size_t errlen)
+{
+    unic_config *c = unic_config_clone(cfg);
+    const char *keys[256];
+    char where[1200];
+    int n = unic_config_keys(cfg, stage, keys, 256);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(keys[i], "losses") == 0 || strcmp(keys[i], "miners") == 0) continue;
+        const char *dot = strrchr(keys[i], '.');
+        if (!dot || dot == keys[i] || !dot[1] || strncmp(keys[i], "stage.", 6) == 0 ||
+            strncmp(keys[i], "grid.", 5) == 0 || strncmp(keys[i], "table.", 6) == 0) {
+            unic_errf(err, errlen, "%s: [%s] key '%s' should be losses, miners or section.key "
+                      "(e.g. train.epochs or head.count), as --set takes it",
+                      unic_config_where(cfg, stage, keys[i], where, sizeof where), stage, keys[i]);
+            unic_config_free(c);
+            return NULL;
+        }
+        char section[512];
+        snprintf(section, sizeof section, "%.*s", (int)(dot - keys[i]), keys[i]);
+        unic_config_set_like(c, section, dot + 1, unic_config_get(cfg, stage, keys[i]), stage,
+                             keys[i]);
+    }
+    const char *losses = unic_config_get(cfg, stage, "losses");
+    const char *miners = unic_config_get(cfg, stage, "miners");
+    int nsec = unic_config_section_count(cfg);
+    char **drop = unic_xcalloc((size_t)nsec, sizeof(char *));
+    int ndrop = 0;
+    for (int i = 0; i < nsec; i++) {
+        const char *s = unic_config_section(cfg, i);
+        if ((is_prefixed(s, "loss.") && !listed(losses, s + 5)) ||
+            (is_prefixed(s, "miner.") && !listed(miners, s + 6)) || is_prefixed(s, "stage.") ||
+            strcmp(s, "grid") == 0 || strcmp(s, "table") == 0)
+            drop[ndrop++] = unic_xstrdup(s);
+    }
+    for (int i = 0; i < ndrop; i++) {
+        unic_config_unset_section(c, drop[i]);
+        free(drop[i]);
+    }
+    free(drop);
+    return c;
+}
+
+/* Resolved values of two slots, key by key: the first that differs (key
+ * NULL when the plugins differ), skipping `skip`. */
+static const char *first_difference(const unic_slot *a, const unic_slot *b, const char *skip,
+                                    const char **va, const char **vb)
+{
+    if (a->component != b->component) {
+        *va = a->component->name;
+        *vb = b->component->name;
+        return "plugin";
+    }
+    for (int i = 0; i < a->params->count; i++) {
+        const char *k = a->params->spec[i]->name;
+        if (skip && listed(skip, k)) continue;
+        const char *x = a->params->values[i], *y = unic_params_get(b->params, k);
+        if (!y || strcmp(x, y) != 0) {
+            *va = x;
+            *vb = y ? y : "";
+            return k;
+        }
+    }
+    return NULL;
+}
+
+static int differs(const unic_experiment *b, const char *section, const char *key,
+                   const char *stage, const char *prev, const char *va, const char *vb,
+                   const char *why, char *err, size_t errlen)
+{
+    char where[1200];
+    return unic_errf(err, errlen, "%s: [%s] %s.%s = %s, but stage %s has %s: each stage starts "
+                     "from the previous one's checkpoint, %s", unic_config_where(b->cfg, section,
+                                                                                  key, where,
+                                                                                  sizeof where),
+                     stage, section, key, vb, prev, va, why);
+}
+
+/* Stage b starts from stage a's checkpoint: its heads and backbone must be
+ * those a trained, checked here before any work. */
+static int check_chain(const unic_experiment *a, const unic_experiment *b, const char *prev,
+                       const char *stage, char *err, size_t errlen)
+{
+    const char *va, *vb, *k;
+    const char *fit = "whose tensors would not fit";
+    if ((k = first_difference(&a->head, &b->head, "count", &va, &vb)))
+        return differs(b, b->head.section, k, stage, prev, va, vb, fit, err, errlen);
+    long ca = unic_param_int(a->head.params, "count"), cb = unic_param_int(b->head.params, "count");
+    if (cb != ca && cb != 1) {
+        char x[32], y[32];
+        snprintf(x, sizeof x, "%ld", ca);
+        snprintf(y, sizeof y, "%ld", cb);
+        return differs(b, b->head.section, "count", stage, prev, x, y,
+                       "which trains as many copies or goes on with the best one (count = 1)",
+                       err, errlen);
+    }
+    for (int i = 0; i < b->naux; i++)
+        for (int j = 0; j < a->naux; j++)
+            if (strcmp(b->aux_heads[i].section, a->aux_heads[j].section) == 0 &&
+                (k = first_difference(&a->aux_heads[j], &b->aux_heads[i], NULL, &va, &vb)))
+                return differs(b, b->aux_heads[i].section, k, stage, prev, va, vb, fit, err,
+                               errlen);
+    /* the backbone may train more or fewer blocks, from the same weights */
+    if ((k = first_difference(&a->backbone, &b->backbone, "finetune device", &va, &vb)))
+        return differs(b, "backbone", k, stage, prev, va, vb, fit, err, errlen);
+    const char *same[] = {"path", "format", "split", "class_list", "classes", "limit",
+                          "old_classes", "labeled_fraction", "split_seed"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        const char *x = unic_param_str(a->data, same[i]), *y = unic_param_str(b->data, same[i]);
+        if (strcmp(x, y) != 0)
+            return differs(b, "data", same[i], stage, prev, x, y,
+                           "trained on the same items and clusters", err, errlen);
+    }
+    return 0;
+}
+
+/* [stage.NAME] sections, in file order: each a whole experiment. */
+static int prepare_stages(const unic_config *cfg, const unic_registry *reg, unic_experiment *x,
+                          char *err, size_t errlen)
+{
+    int nsec = unic_config_section_count(cfg);
+    char where[1200];
+    for (int i = 0; i < nsec; i++) {
+        const char *s = unic_config_section(cfg, i);
+        if (!is_prefixed(s, "stage.")) continue;
+        if (x->nstages == UNIC_MAX_STAGES)
+            return unic_errf(err, errlen, "%s: more than %d [stage.NAME] sections",
+                             unic_config_path(cfg), UNIC_MAX_STAGES);
+        if (check_list(cfg, s, "losses", "loss", err, errlen) != 0 ||
+            check_list(cfg, s, "miners", "miner", err, errlen) != 0)
+            return -1;
+        if (!x->stages) x->stages = unic_xcalloc(UNIC_MAX_STAGES, sizeof(unic_experiment));
+        unic_config *c = stage_config(cfg, s, err, errlen);
+        if (!c) return -1;
+        char msg[4096];
+        if (prepare(c, reg, &x->stages[x->nstages], 1, msg, sizeof msg) != 0) {
+            unic_config_free(c);
+            return unic_errf(err, errlen, "%s (in stage %s)", msg, s + 6);
+        }
+        x->stage_names[x->nstages++] = unic_xstrdup(s + 6);
+        unic_run_config rc;
+        unic_experiment *st = &x->stages[x->nstages - 1];
+        if (unic_run_config_parse(st, &rc, msg, sizeof msg) != 0)
+            return unic_errf(err, errlen, "%s (in stage %s)", msg, s + 6);
+        if (x->nstages > 1 && check_chain(&x->stages[x->nstages - 2], st,
+                                          x->stage_names[x->nstages - 2], s, err, errlen) != 0)
+            return -1;
+    }
+    if (x->nstages == 0) return 0;
+    /* a loss or miner no stage uses is a typo or a forgotten stage */
+    for (int i = 0; i < nsec; i++) {
+        const char *s = unic_config_section(cfg, i);
+        int loss = is_prefixed(s, "loss."), miner = is_prefixed(s, "miner.");
+        if (!loss && !miner) continue;
+        int used = 0;
+        for (int j = 0; j < nsec; j++) {
+            const char *t = unic_config_section(cfg, j);
+            if (is_prefixed(t, "stage."))
+                used |= listed(unic_config_get(cfg, t, loss ? "losses" : "miners"),
+                               s + (loss ? 5 : 6));
+        }
+        if (!used)
+            return unic_errf(err, errlen, "%s: [%s] is in no stage's %s list",
+                             unic_config_where(cfg, s, NULL, where, sizeof where), s,
+                             loss ? "losses" : "miners");
+    }
+    return 0;
+}
+
 /* training: a run needs losses and miners; `unic extract` only data and a backbone. */
 static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *x, int training,
                    char *err, size_t errlen)
@@ -308,14 +596,16 @@ static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *
     int nsec = unic_config_section_count(cfg);
     for (int i = 0; i < nsec; i++) {
         const char *s = unic_config_section(cfg, i);
-        int known = is_prefixed(s, "miner.") || is_prefixed(s, "loss.");
+        int known = is_prefixed(s, "miner.") || is_prefixed(s, "loss.") ||
+                    is_prefixed(s, "head.") || is_prefixed(s, "stage.");
         for (size_t k = 0; k < sizeof fixed_sections / sizeof *fixed_sections; k++)
             known |= strcmp(s, fixed_sections[k]) == 0;
         if (!known) {
-            const char *all[] = {"data", "backbone", "head",  "train",     "eval",
-                                 "grid", "table",    "miner.NAME", "loss.NAME"};
+            const char *all[] = {"data",  "backbone",   "head",      "train",     "eval",
+                                 "grid",  "table",      "miner.NAME", "loss.NAME", "head.NAME",
+                                 "stage.NAME"};
             char close[256];
-            unic_suggest(s, all, 9, close, sizeof close);
+            unic_suggest(s, all, 11, close, sizeof close);
             unic_errf(err, errlen, "%s: unknown section [%s]; closest valid: %s",
                       unic_config_where(cfg, s, NULL, where, sizeof where), s, close);
             goto fail;
@@ -336,10 +626,7 @@ static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *
     }
     if (component_section(cfg, reg, "backbone", UNIC_KIND_BACKBONE, &x->backbone, err, errlen))
         goto fail;
-    /* the default head, also for a [head] that only sets classes */
-    const char *head = unic_config_get(cfg, "head", "plugin");
-    if (!head || !*head) unic_config_set(cfg, "head", "plugin", "mlp");
-    if (component_section(cfg, reg, "head", UNIC_KIND_HEAD, &x->head, err, errlen)) goto fail;
+    if (prepare_heads(cfg, reg, x, err, errlen) != 0) goto fail;
     for (int i = 0; i < nsec; i++) {
         const char *s = unic_config_section(cfg, i);
         int miner = is_prefixed(s, "miner."), loss = is_prefixed(s, "loss.");
@@ -356,6 +643,20 @@ static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *
                               errlen))
             goto fail;
     }
+    for (int l = 0; l < x->nlosses; l++)
+        if (unic_loss_head(x, &x->losses[l]) < 0) {
+            char names[512];
+            size_t used = (size_t)snprintf(names, sizeof names, "cluster ([%s])", x->head.section);
+            for (int h = 0; h < x->naux; h++)
+                used += (size_t)snprintf(names + used, used < sizeof names ? sizeof names - used : 0,
+                                         ", %s ([%s])", unic_head_slot_name(&x->aux_heads[h]),
+                                         x->aux_heads[h].section);
+            unic_errf(err, errlen, "%s: [%s] head = %s names no head of this experiment; its "
+                      "heads: %s", unic_config_where(cfg, x->losses[l].section, "head", where,
+                                                     sizeof where),
+                      x->losses[l].section, unic_params_get(x->losses[l].params, "head"), names);
+            goto fail;
+        }
     if (training && x->nlosses == 0) {
         unic_errf(err, errlen, "%s: no [loss.*] sections: add e.g. [loss.pos], [loss.neg] and "
                   "[loss.entropy]", path);
@@ -380,8 +681,8 @@ static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *
     }
     const char *format = unic_param_str(x->data, "format");
     int images = unic_format_is_images(format);
-    const char *pipes[] = {"transform", "train_transform"};
-    for (int i = 0; i < 2; i++) {
+    const char *pipes[] = {"transform", "train_transform", "positive_transform"};
+    for (int i = 0; i < 3; i++) {
         const char *spec = unic_param_str(x->data, pipes[i]);
         char msg[512];
         if (!*spec) continue;
@@ -418,6 +719,11 @@ static int prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *
         }
     }
     x->cfg = cfg;
+    if (training && prepare_stages(cfg, reg, x, err, errlen) != 0) {
+        x->cfg = NULL; /* the caller still owns cfg */
+        unic_experiment_free(x);
+        return -1;
+    }
     return 0;
 fail:
     x->cfg = NULL;
@@ -479,9 +785,19 @@ char *unic_experiment_resolved_ini(const unic_experiment *x)
     buf[0] = '\0';
     append(&buf, &len, &cap, "; %s resolved by unic %s: every key, defaults included\n\n",
            unic_config_path(x->cfg), UNIC_VERSION);
+    if (x->nstages > 0) { /* a chain: every stage's settings, in order */
+        for (int i = 0; i < x->nstages; i++) {
+            char *one = unic_experiment_resolved_ini(&x->stages[i]);
+            const char *body = strstr(one, "\n\n") ? strstr(one, "\n\n") + 2 : one;
+            append(&buf, &len, &cap, "[stage.%s]\n\n%s", x->stage_names[i], body);
+            free(one);
+        }
+        return buf;
+    }
     dump(&buf, &len, &cap, "data", x->data);
     dump(&buf, &len, &cap, "backbone", x->backbone.params);
-    dump(&buf, &len, &cap, "head", x->head.params);
+    dump(&buf, &len, &cap, x->head.section, x->head.params);
+    for (int i = 0; i < x->naux; i++) dump(&buf, &len, &cap, x->aux_heads[i].section, x->aux_heads[i].params);
     for (int i = 0; i < x->nminers; i++) dump(&buf, &len, &cap, x->miners[i].section, x->miners[i].params);
     for (int i = 0; i < x->nlosses; i++) dump(&buf, &len, &cap, x->losses[i].section, x->losses[i].params);
     dump(&buf, &len, &cap, "train", x->train);

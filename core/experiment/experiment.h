@@ -11,6 +11,10 @@
 #include "plugin/registry.h"
 
 #define UNIC_MAX_SLOTS 16
+/* [head.NAME] sections besides the clustering head */
+#define UNIC_MAX_AUX_HEADS 8
+/* [stage.NAME] sections of a chain */
+#define UNIC_MAX_STAGES 8
 
 typedef enum { UNIC_SCOPE_ALL, UNIC_SCOPE_LABELED, UNIC_SCOPE_UNLABELED } unic_scope;
 
@@ -26,12 +30,29 @@ typedef struct unic_experiment {
     unic_config *cfg;
     char *name; /* the INI's base name, for the default output folder */
     unic_params *data, *train, *eval;
+    /* head: the clustering head, [head] or [head.cluster] (named "cluster"),
+     * which evaluation reads and `count` copies; aux_heads: the other
+     * [head.NAME] sections (a projection head...), each named NAME */
     unic_slot backbone, head;
+    unic_slot aux_heads[UNIC_MAX_AUX_HEADS];
+    int naux;
     unic_slot miners[UNIC_MAX_SLOTS];
     int nminers;
     unic_slot losses[UNIC_MAX_SLOTS];
     int nlosses;
+    /* A chain ([stage.NAME] sections): each stage a whole experiment, the
+     * base file with the stage's overrides, its own losses and miners; run
+     * in file order, each from the previous one's checkpoint. None: 0. */
+    struct unic_experiment *stages;
+    char *stage_names[UNIC_MAX_STAGES];
+    int nstages;
 } unic_experiment;
+
+/* The name a head slot goes by: "cluster" for the clustering head, NAME
+ * for [head.NAME]. */
+const char *unic_head_slot_name(const unic_slot *s);
+/* The head a loss reads: 0 the clustering head, 1 + i aux_heads[i]. */
+int unic_loss_head(const unic_experiment *x, const unic_slot *loss);
 
 /* Takes ownership of cfg on success. */
 int unic_experiment_prepare(unic_config *cfg, const unic_registry *reg, unic_experiment *x,
@@ -44,7 +65,8 @@ void unic_experiment_free(unic_experiment *x);
 unic_scope unic_slot_scope(const unic_slot *s);
 float unic_slot_weight(const unic_slot *s);
 
-/* The fully resolved experiment (every key, defaults included) as INI text. */
+/* The fully resolved experiment (every key, defaults included) as INI text;
+ * for a chain, every stage's, each after a [stage.NAME] line. */
 char *unic_experiment_resolved_ini(const unic_experiment *x);
 
 /* The core's own sections, for `unic plugins` and the docs. */

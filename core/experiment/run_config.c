@@ -67,6 +67,7 @@ static int parse_data(const unic_experiment *x, unic_data_config *d, char *err, 
     d->class_list = unic_param_str(p, "class_list");
     d->transform = unic_param_str(p, "transform");
     d->train_transform = unic_param_str(p, "train_transform");
+    d->positive_transform = unic_param_str(p, "positive_transform");
     d->eval_path = unic_param_str(p, "eval_path");
     d->eval_labels = unic_param_str(p, "eval_labels");
     d->old_classes = unic_param_str(p, "old_classes");
@@ -143,6 +144,7 @@ static int parse_eval(const unic_experiment *x, unic_eval_config *e, char *err, 
     e->kmeans_max_iter = (int)unic_param_int(p, "kmeans_max_iter");
     e->kmeans_seed = (uint64_t)unic_param_int(p, "kmeans_seed");
     e->save_embeddings = unic_param_bool(p, "save_embeddings");
+    e->track_kmeans = unic_param_bool(p, "track_kmeans");
     return 0;
 }
 
@@ -262,10 +264,24 @@ int unic_head_config_range(const unic_experiment *x, const unic_head_config *h, 
     return 0;
 }
 
-static void parse_slots(const unic_experiment *x, unic_run_config *c)
+static int parse_slots(const unic_experiment *x, unic_run_config *c, char *err, size_t errlen)
 {
-    for (int l = 0; l < x->nlosses; l++) c->loss_weight[l] = unic_slot_weight(&x->losses[l]);
+    for (int l = 0; l < x->nlosses; l++) {
+        c->loss_weight[l] = unic_slot_weight(&x->losses[l]);
+        c->loss_head[l] = unic_loss_head(x, &x->losses[l]);
+    }
     for (int m = 0; m < x->nminers; m++) c->miner_scope[m] = unic_slot_scope(&x->miners[m]);
+    long count = x->head.params ? unic_param_int(x->head.params, "count") : 1;
+    if (check_int(x, x->head.section ? x->head.section : "head", "count", count, 1,
+                  UNIC_MAX_HEAD_COPIES, err, errlen) != 0)
+        return -1;
+    c->head_count = (int)count;
+    for (int i = 0; i < x->naux; i++)
+        if (unic_param_int(x->aux_heads[i].params, "count") != 1)
+            return refuse(x, x->aux_heads[i].section, "count", "1 (only the clustering head "
+                          "trains copies, SCAN's heads; its losses decide which is reported)",
+                          unic_params_get(x->aux_heads[i].params, "count"), err, errlen);
+    return 0;
 }
 
 int unic_run_config_parse(const unic_experiment *x, unic_run_config *c, char *err, size_t errlen)
@@ -273,9 +289,9 @@ int unic_run_config_parse(const unic_experiment *x, unic_run_config *c, char *er
     memset(c, 0, sizeof *c);
     if (parse_data(x, &c->data, err, errlen) != 0 ||
         parse_head(x, &c->data, &c->head, err, errlen) != 0 ||
-        parse_train(x, &c->train, err, errlen) != 0 || parse_eval(x, &c->eval, err, errlen) != 0)
+        parse_train(x, &c->train, err, errlen) != 0 || parse_eval(x, &c->eval, err, errlen) != 0 ||
+        parse_slots(x, c, err, errlen) != 0)
         return -1;
-    parse_slots(x, c);
     return 0;
 }
 

@@ -17,6 +17,7 @@ typedef struct unic_data_config {
     const char *path, *format, *tensor, *labels;
     const char *split, *eval_split, *class_list;  /* image datasets */
     const char *transform, *train_transform;      /* image pipelines; "" = none */
+    const char *positive_transform;               /* the positives' pipeline; "" = train_transform */
     const char *eval_path, *eval_labels;          /* a held-out array set */
     const char *old_classes;                      /* GCD when not "" */
     int images;                /* the format is read through the image loader */
@@ -49,6 +50,8 @@ typedef struct unic_eval_config {
     int kmeans_max_iter;       /* 1..UNIC_MAX_KMEANS_ITER */
     uint64_t kmeans_seed;
     int save_embeddings;       /* embeddings.safetensors in the run folder */
+    int track_kmeans;          /* k-means (GCD: SS-k-means) on the current embeddings at every
+                                  evaluation (Figure 7) */
 } unic_eval_config;
 
 /* [head] classes and its estimate. The range's defaults (0) are resolved
@@ -71,6 +74,8 @@ typedef struct unic_run_config {
     unic_train_config train;
     unic_eval_config eval;
     float loss_weight[UNIC_MAX_SLOTS];       /* [loss.*] weight, in x->losses order */
+    int loss_head[UNIC_MAX_SLOTS];           /* [loss.*] head: 0 clustering, 1 + i x->aux_heads[i] */
+    int head_count;                          /* copies of the clustering head, 1..UNIC_MAX_HEAD_COPIES */
     unic_scope miner_scope[UNIC_MAX_SLOTS];  /* [miner.*] scope, in x->miners order */
 } unic_run_config;
 

@@ -8,6 +8,7 @@
 
 #include "ops/ops.h"
 #include "plugin/params.h"
+#include "plugin/registry.h"
 #include "unic/rng.h"
 
 /* Where results go, and how many failed. */
@@ -119,12 +120,14 @@ static void check_head(reporter *r)
         return;
     }
     int nd = c->head->takes_tokens ? 3 : 2;
+    const int width = unic_head_output_width(c, s, k); /* a projection head's features */
     const int64_t shape3[3] = {rows, tokens, in}, shape2[2] = {rows, in};
     unic_tensor *x = unic_tensor_new(UNIC_CPU, nd, nd == 3 ? shape3 : shape2);
     unic_tensor *dx = unic_tensor_new(UNIC_CPU, nd, nd == 3 ? shape3 : shape2);
-    unic_tensor *logits = unic_tensor_2d(UNIC_CPU, rows, k), *dl = unic_tensor_2d(UNIC_CPU, rows, k);
+    unic_tensor *logits = unic_tensor_2d(UNIC_CPU, rows, width);
+    unic_tensor *dl = unic_tensor_2d(UNIC_CPU, rows, width);
     fill_uniform(x->data, unic_numel(x), 5);
-    fill_uniform(dl->data, (int64_t)rows * k, 6);
+    fill_uniform(dl->data, (int64_t)rows * width, 6);
     unic_param_tensor params[64];
     int np = c->head->parameters(s, params, 64);
     for (int j = 0; j < np; j++) unic_tensor_zero(params[j].grad);
@@ -200,7 +203,12 @@ static void check_loss(reporter *r)
     float *grad2 = calloc(3 * m, sizeof(float)), *scratch = calloc(3 * m, sizeof(float));
     random_probs(probs, 3 * n, k, 17);
     int32_t labels[6] = {0, -1, 1, -1, 2, 0};
-    unic_loss_batch b = {n, k, probs, probs + m, probs + 2 * m, labels};
+    /* every row's item and label (ABI 6.1): positives 1 and 4 are their
+     * anchors again (another view), the rest other items; a negative shares
+     * a label with anchor 0 */
+    int64_t index[18] = {0, 1, 2, 3, 4, 5, 10, 1, 12, 13, 4, 15, 20, 21, 22, 23, 24, 25};
+    int32_t row_labels[18] = {0, -1, 1, -1, 2, 0, -1, -1, 1, -1, 2, -1, 0, -1, -1, -1, -1, -1};
+    unic_loss_batch b = {n, k, probs, probs + m, probs + 2 * m, labels, index, row_labels};
     unic_loss_grad g = {grad, grad + m, grad + 2 * m};
     double v = c->loss->forward(s, &b, 1.0f, &g);
     emit(r, "value is finite", 0, 0, 0, isfinite(v), "%g on 6 rows of 5 classes", v);

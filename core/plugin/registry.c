@@ -410,3 +410,14 @@ const char *unic_registry_failure_reason(const unic_registry *r, int i)
 {
     return r->failures[i].reason;
 }
+
+int unic_head_output_width(const unic_component *c, void *state, int num_classes)
+{
+    if (c->abi_minor < 1 || !c->head->output_width) return num_classes;
+    return c->head->output_width(state);
+}
+
+int unic_loss_takes_outputs(const unic_component *c)
+{
+    return c->abi_minor >= 1 && c->loss->takes_outputs;
+}

@@ -61,6 +61,13 @@ const char *unic_registry_file(const unic_registry *r, int i);
 
 const char *unic_kind_name(unic_kind kind);
 
+/* Fields a component declares from ABI 6.1 on, read only from components
+ * built for 6.1 or later (older ones stop before them): a head's output
+ * width after setup (num_classes when it has no output_width), and whether
+ * a loss reads its head's outputs as they are rather than their softmax. */
+int unic_head_output_width(const unic_component *c, void *state, int num_classes);
+int unic_loss_takes_outputs(const unic_component *c);
+
 /* Closest of `count` candidate names to `name`, formatted "'a', 'b'" into buf. */
 void unic_suggest(const char *name, const char *const *candidates, int count, char *buf,
                   size_t buflen);

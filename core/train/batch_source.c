@@ -9,7 +9,7 @@ batch_mode batch_source_mode(const run *r)
 {
     if (r->tokens_head) return BATCH_TOKENS;
     if (r->train_backbone) return BATCH_TRAINABLE;
-    return r->train_pipeline ? BATCH_AUGMENTED : BATCH_EMBEDDINGS;
+    return r->train_pipeline || r->positive_pipeline ? BATCH_AUGMENTED : BATCH_EMBEDDINGS;
 }
 
 void batch_source_close(batch_source *s)
@@ -50,13 +50,25 @@ int batch_source_open(batch_source *s, run *r, int epoch, const int64_t *anchors
     int threads = omp_get_max_threads() / s->roles;
     const unic_pipeline *p = r->train_pipeline ? r->train_pipeline : r->pipeline;
     for (int k = 0; k < s->roles; k++) {
-        s->loader[k] = unic_loader_new(r->train_set, p, s->order[k], r->n, r->cfg.train.batch_size,
+        /* positives may have their own augmentation (SCAN's strong view) */
+        const unic_pipeline *pk = k == 1 && r->positive_pipeline ? r->positive_pipeline : p;
+        s->loader[k] = unic_loader_new(r->train_set, pk, s->order[k], r->n, r->cfg.train.batch_size,
                                        threads > 0 ? threads : 1, r->cfg.train.seed,
                                        (uint64_t)epoch * 3 + (uint64_t)k, err, errlen);
         if (!s->loader[k]) {
             batch_source_close(s);
             return -1;
         }
+    }
+    int c0, h0, w0, c1, h1, w1;
+    unic_loader_shape(s->loader[0], &c0, &h0, &w0);
+    unic_loader_shape(s->loader[1], &c1, &h1, &w1);
+    if (c0 != c1 || h0 != h1 || w0 != w1) {
+        batch_source_close(s);
+        return unic_errf(err, errlen, "[data] positive_transform gives %d x %d x %d images but "
+                         "the anchors' pipeline %d x %d x %d: every view goes through the same "
+                         "backbone and head, so end both in the same crop", c1, h1, w1, c0, h0,
+                         w0);
     }
     return 0;
 }
@@ -100,9 +112,11 @@ static int read_images(batch_source *s, int b)
 int batch_source_rows(batch_source *s, const int64_t *anchors, int b, int64_t step_no)
 {
     run *r = s->r;
+    /* the step's rows by item, as the losses see them (the loaders read
+     * the same draws, made up front) */
+    run_sample_partners(r, anchors, b, s->epoch, step_no);
     if (s->mode != BATCH_EMBEDDINGS && read_images(s, b)) return 1;
     if (s->mode == BATCH_TRAINABLE || s->mode == BATCH_TOKENS) return 0;
-    run_sample_partners(r, anchors, b, s->epoch, step_no);
     gather_rows(r, r->emb, r->batch_idx, (int64_t)b * (r->use_negatives ? 3 : 2));
     return 1;
 }

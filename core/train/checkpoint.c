@@ -166,3 +166,25 @@ done:
     unic_safetensors_close(st);
     return rc;
 }
+
+int unic_checkpoint_load_values(const char *path, const char *const *names, unic_tensor *const *dst,
+                                const int *required, int count, int *loaded, char *err,
+                                size_t errlen)
+{
+    unic_safetensors *st;
+    if (unic_safetensors_open(path, &st, err, errlen) != 0) return -1;
+    const char *fmt = unic_safetensors_meta(st, "format");
+    int rc = 0;
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
+        rc = unic_errf(err, errlen, "%s: not a unic run checkpoint of format %s", path, CKPT_FORMAT);
+    for (int i = 0; rc == 0 && i < count; i++) {
+        loaded[i] = unic_safetensors_find(st, names[i]) != NULL;
+        if (!loaded[i] && required[i])
+            rc = unic_errf(err, errlen, "%s: checkpoint has no tensor '%s', which this stage "
+                           "starts from", path, names[i]);
+        else if (loaded[i])
+            rc = load_into(st, names[i], dst[i], err, errlen);
+    }
+    unic_safetensors_close(st);
+    return rc;
+}

@@ -32,4 +32,12 @@ int unic_checkpoint_load(const char *path, unic_ckpt_tensor *t, int count, int *
                          int64_t *step, char **config_out, char **history_out, char *err,
                          size_t errlen);
 
+/* A chain's next stage: copies tensor names[i] of a run checkpoint into
+ * dst[i] (values only, each checked against its checksum and shape, which
+ * the message names with the file). A name the file lacks is an error when
+ * required[i], else skipped with loaded[i] = 0. */
+int unic_checkpoint_load_values(const char *path, const char *const *names, unic_tensor *const *dst,
+                                const int *required, int count, int *loaded, char *err,
+                                size_t errlen);
+
 #endif

@@ -85,6 +85,10 @@ static int load_images(run *r, char *err, size_t errlen)
     unic_log(UNIC_LOG_INFO, "images: %s ([data] max_pixels); libjpeg's memory limit "
              "per decode: %s (JPEGMEM=%s%s)", pixels, memory, text ? text : "unset",
              is_default ? ", unic's default" : "");
+    if (*c->positive_transform) {
+        r->positive_pipeline = unic_pipeline_parse(c->positive_transform, err, errlen);
+        if (!r->positive_pipeline) return -1;
+    }
     return 0;
 }
 
@@ -147,6 +151,11 @@ int run_load_data(run *r, char *err, size_t errlen)
         return -1;
     }
     r->n = r->train.n;
+    if ((r->train_backbone || r->tokens_head) && !c->images)
+        return unic_errf(err, errlen, "[backbone] %s %s, which reads the items every step through "
+                         "the image loader: give [data] an image format (format = idx_images "
+                         "reads IDX files as images)", r->backbone.slot->component->name,
+                         r->train_backbone ? "trains (finetune)" : "feeds a head its tokens");
     if (*c->eval_path && load_eval_arrays(r, err, errlen) != 0) return -1;
     if (count_clusters(r, err, errlen) != 0) return -1;
     char clusters[64];
@@ -250,6 +259,7 @@ void run_data_free(run *r)
     if (r->eval_set) unic_imageset_free(r->eval_set);
     if (r->pipeline) unic_pipeline_free(r->pipeline);
     if (r->train_pipeline) unic_pipeline_free(r->train_pipeline);
+    if (r->positive_pipeline) unic_pipeline_free(r->positive_pipeline);
     unic_xfree(r->train_index);
     unic_xfree(r->eval_index);
     unic_xfree(r->emb);

@@ -22,10 +22,29 @@ static void take_argmax(const run *r, const float *probs, int64_t m, int32_t *pr
     }
 }
 
+/* Every copy c with pred[c] set, on a chunk of m rows already in x_host. */
+static void predict_chunk(run *r, int32_t **pred, float **conf, int64_t at, int64_t m,
+                          int32_t *bp, float *bc, const int64_t *slot)
+{
+    for (int c = 0; c < r->ncopies; c++) {
+        if (!pred[c]) continue;
+        unic_tensor p = head_probs(r, c, m);
+        if (!slot) {
+            take_argmax(r, p.data, m, pred[c] + at, conf && conf[c] ? conf[c] + at : NULL);
+            continue;
+        }
+        take_argmax(r, p.data, m, bp, bc);
+        for (int64_t i = 0; i < m; i++) {
+            pred[c][slot[i]] = bp[i];
+            if (conf && conf[c]) conf[c][slot[i]] = bc[i];
+        }
+    }
+}
+
 /* A head on tokens: the evaluation images through the backbone (test
- * pipeline) and the head, a step's rows at a time. An image that fails to
- * decode now keeps prediction 0 with confidence 0. */
-static int predict_tokens(run *r, int32_t *pred, float *conf, char *err, size_t errlen)
+ * pipeline) once and every copy asked for, a step's rows at a time. An
+ * image that fails to decode now keeps prediction 0 with confidence 0. */
+static int predict_tokens(run *r, int32_t **pred, float **conf, char *err, size_t errlen)
 {
     int64_t n = r->has_eval_set ? r->eval_n : r->n;
     const int64_t *index = r->has_eval_set ? r->eval_index : r->train_index;
@@ -37,10 +56,13 @@ static int predict_tokens(run *r, int32_t *pred, float *conf, char *err, size_t 
     const unic_backbone_ops *ops = r->backbone.slot->component->backbone;
     int c, h, w;
     unic_loader_shape(l, &c, &h, &w);
-    memset(pred, 0, (size_t)n * sizeof(int32_t));
-    if (conf) memset(conf, 0, (size_t)n * sizeof(float));
+    for (int k = 0; k < r->ncopies; k++) {
+        if (pred[k]) memset(pred[k], 0, (size_t)n * sizeof(int32_t));
+        if (conf && conf[k]) memset(conf[k], 0, (size_t)n * sizeof(float));
+    }
     int32_t *bp = unic_xmalloc((size_t)r->rows * sizeof(int32_t));
     float *bc = unic_xmalloc((size_t)r->rows * sizeof(float));
+    int64_t *slot = unic_xmalloc((size_t)r->rows * sizeof(int64_t));
     unic_batch b;
     int64_t done = 0;
     while (unic_loader_next(l, &b)) {
@@ -48,21 +70,20 @@ static int predict_tokens(run *r, int32_t *pred, float *conf, char *err, size_t 
         unic_tensor in = {(float *)b.x, {b.n, c, h, w}, 4, UNIC_CPU};
         unic_tensor o = unic_rows(r->x_host, 0, b.n);
         ops->forward_tokens(r->backbone.state, &in, &o);
-        unic_tensor p = head_probs(r, b.n);
-        take_argmax(r, p.data, b.n, bp, bc);
         for (int i = 0; i < b.n; i++) {
             while (done < n && index[done] != b.idx[i]) done++;
-            pred[done] = bp[i];
-            if (conf) conf[done] = bc[i];
+            slot[i] = done < n ? done : n - 1;
         }
+        predict_chunk(r, pred, conf, 0, b.n, bp, bc, slot);
     }
     unic_xfree(bp);
     unic_xfree(bc);
+    unic_xfree(slot);
     unic_loader_free(l);
     return 0;
 }
 
-int run_predict(run *r, int32_t *pred, float *conf, char *err, size_t errlen)
+int run_predict_copies(run *r, int32_t **pred, float **conf, char *err, size_t errlen)
 {
     if (r->tokens_head) return predict_tokens(r, pred, conf, err, errlen);
     const float *emb = r->has_eval_set ? r->eval_emb : r->emb;
@@ -71,14 +92,21 @@ int run_predict(run *r, int32_t *pred, float *conf, char *err, size_t errlen)
         int64_t m = s + r->rows <= n ? r->rows : n - s;
         for (int64_t i = 0; i < m; i++) r->batch_idx[i] = s + i;
         gather_rows(r, emb, r->batch_idx, m);
-        unic_tensor p = head_probs(r, m);
-        take_argmax(r, p.data, m, pred + s, conf ? conf + s : NULL);
+        predict_chunk(r, pred, conf, s, m, NULL, NULL, NULL);
     }
     return 0;
 }
 
-static int score_gcd(run *r, const int32_t *pred, double out[UNIC_RUN_METRICS], char *err,
-                     size_t errlen)
+int run_predict(run *r, int32_t *pred, float *conf, char *err, size_t errlen)
+{
+    int32_t *p[UNIC_MAX_HEAD_COPIES] = {0};
+    float *c[UNIC_MAX_HEAD_COPIES] = {0};
+    p[r->selected] = pred;
+    c[r->selected] = conf;
+    return run_predict_copies(r, p, c, err, errlen);
+}
+
+static int score_gcd(run *r, const int32_t *pred, double out[UNIC_RUN_METRICS], char *err, size_t errlen)
 {
     int32_t *yt = unic_xmalloc((size_t)r->n_unlabeled * sizeof(int32_t));
     int32_t *yp = unic_xmalloc((size_t)r->n_unlabeled * sizeof(int32_t));
@@ -153,7 +181,7 @@ static int32_t *kmeans_assign(run *r, const unic_kmeans_opts *o)
     return NULL;
 }
 
-int run_baseline(run *r, double out[UNIC_RUN_METRICS], char *err, size_t errlen)
+int run_kmeans_scores(run *r, double out[UNIC_RUN_METRICS], const char *what, char *err, size_t errlen)
 {
     const unic_eval_config *e = &r->cfg.eval;
     unic_kmeans_opts o = {r->k, e->kmeans_restarts, e->kmeans_max_iter, 1e-4, e->kmeans_seed,
@@ -167,8 +195,13 @@ int run_baseline(run *r, double out[UNIC_RUN_METRICS], char *err, size_t errlen)
     int rc = run_score(r, assign, out, err, errlen);
     unic_xfree(assign);
     if (rc == 0)
-        unic_log(UNIC_LOG_INFO, "%s baseline: %s %.4f  %s %.4f  %s %.4f  (%.1f s)",
-                 r->gcd ? "SS-k-means" : "k-means", metric_name(r, 0), out[0], metric_name(r, 1),
-                 out[1], metric_name(r, 2), out[2], unic_now() - t0);
+        unic_log(UNIC_LOG_INFO, "%s%s: %s %.4f  %s %.4f  %s %.4f  (%.1f s)",
+                 r->gcd ? "SS-k-means" : "k-means", what, metric_name(r, 0), out[0],
+                 metric_name(r, 1), out[1], metric_name(r, 2), out[2], unic_now() - t0);
     return rc;
+}
+
+int run_baseline(run *r, double out[UNIC_RUN_METRICS], char *err, size_t errlen)
+{
+    return run_kmeans_scores(r, out, " baseline", err, errlen);
 }

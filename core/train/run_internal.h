@@ -39,6 +39,29 @@ typedef struct instance {
     void *state;
 } instance;
 
+/* One head the step runs: a copy of the clustering head (SCAN's heads,
+ * [head] count) or a named head ([head.NAME]), with its step buffers of
+ * rows x width, allocated once. */
+typedef struct head_run {
+    instance in;
+    int section;       /* 0 the clustering head, 1 + i x->aux_heads[i] */
+    int copy;          /* which copy of the clustering head; 0 for a named head */
+    int width;         /* output width: K for the clustering head */
+    int needs_probs;   /* the softmax is read (clustering head, or a loss on probabilities) */
+    int needs_outputs; /* a loss reads the raw outputs (takes_outputs) */
+    char prefix[80];   /* checkpoint names: head, head.3 (copies), head_projection */
+    unic_tensor *logits, *dlogits;           /* on the train device */
+    unic_tensor *probs, *probs_host;         /* softmax, and its host copy (or itself) */
+    unic_tensor *dprobs_host, *dprobs;       /* dL/dprobs, host and device (or itself) */
+    unic_tensor *out_host, *dout_host, *dout; /* raw outputs, host, and dL/doutputs */
+} head_run;
+
+#define MAX_HEAD_RUNS (UNIC_MAX_HEAD_COPIES + UNIC_MAX_AUX_HEADS)
+
+/* A step's unweighted loss values, per loss and per copy of the clustering
+ * head (a loss on a named head uses column 0). */
+typedef double loss_table[UNIC_MAX_SLOTS][UNIC_MAX_HEAD_COPIES];
+
 typedef struct run {
     const unic_experiment *x;
     unic_run_config cfg; /* every setting, typed and checked before any work */
@@ -52,6 +75,7 @@ typedef struct run {
     /* image datasets: decoded and transformed by the loader while embedding */
     unic_imageset *train_set, *eval_set;
     unic_pipeline *pipeline, *train_pipeline;
+    unic_pipeline *positive_pipeline; /* the positives' ([data] positive_transform), or NULL */
     int64_t *train_index, *eval_index; /* dataset index of each kept item */
     float *emb, *eval_emb; /* [n, dim] embeddings, host */
     int64_t n, eval_n;
@@ -66,8 +90,14 @@ typedef struct run {
     int32_t *visible; /* label of labeled samples, -1 elsewhere */
     int64_t *labeled_idx, *unlabeled_idx;
     int64_t n_labeled, n_unlabeled;
-    /* components */
-    instance backbone, head;
+    /* components: the clustering head's copies are heads[0..ncopies), the
+     * named heads follow; `selected` is the copy reported (SCAN's rule:
+     * the lowest total training loss over the last epoch) */
+    instance backbone;
+    head_run heads[MAX_HEAD_RUNS];
+    int nheads, ncopies, selected;
+    double copy_objective[UNIC_MAX_HEAD_COPIES]; /* each copy's weighted losses, last epoch */
+    double copy_scores[UNIC_MAX_HEAD_COPIES][UNIC_RUN_METRICS]; /* each copy's scores, last evaluation */
     instance miners[UNIC_MAX_SLOTS], losses[UNIC_MAX_SLOTS];
     int group_pos[2], group_neg[2]; /* miner serving [unlabeled, labeled] anchors, -1 none */
     int8_t *pos_miner, *neg_miner;  /* per anchor: which miner serves it, -1 none */
@@ -84,13 +114,24 @@ typedef struct run {
     /* step buffers, allocated once for the largest step: rows = batch_size
      * anchors, as many positives and (with negatives) negatives */
     int rows;
-    unic_tensor *x_host, *x_dev, *logits, *probs, *probs_host, *dprobs_host, *dprobs, *dlogits;
+    unic_tensor *x_host, *x_dev;
     int64_t *batch_idx;
-    int32_t *batch_labels;
+    int32_t *batch_labels;  /* [batch] the anchors' visible labels */
+    int32_t *row_labels;    /* [rows] every row's visible label */
     float *images;          /* a step's images, for a backbone that runs every step */
     unic_tensor *dx, *dx_dev; /* d(head input), for a trainable backbone */
+    unic_tensor *dx_part;   /* one head's d(input) when several heads add theirs, or NULL */
+    /* k-means on the current embeddings at each evaluation (Figure 7) */
+    double kmeans_now[UNIC_RUN_METRICS];
+    /* a chain's later stage: the previous stage's checkpoint, and which of
+     * its clustering copies each of ours starts from */
+    const char *init_from;
+    int init_copy_from;     /* -1: copy c from copy c; else every copy from this one */
+    int init_prev_copies;   /* copies the previous stage trained */
     /* progress and results */
     cJSON *history;
+    cJSON *stages;          /* a chain's earlier stages, for metrics.json (not owned), or NULL */
+    const char *stage_name; /* in a chain, this stage's name */
     int start_epoch;
     int64_t steps;
     int scored;             /* labels exist to score against */
@@ -125,18 +166,23 @@ int run_mine(run *r, char *err, size_t errlen);
 void run_sample_partners(run *r, const int64_t *anchors, int b, int epoch, int64_t step_no);
 
 /* train_step.c */
-unic_tensor head_probs(run *r, int64_t count);
+/* Head h on the first count rows of x_host: its softmax, on the host. */
+unic_tensor head_probs(run *r, int h, int64_t count);
 void gather_rows(run *r, const float *emb, const int64_t *idx, int64_t count);
 double train_step(run *r, const int64_t *anchors, int b, int64_t step_no, double lr,
-                  double *loss_sums);
+                  loss_table sums);
 
 /* train_loop.c */
 int run_train(run *r, char *err, size_t errlen);
 
 /* run_eval.c */
+/* The selected copy's clusters for the evaluation set. */
 int run_predict(run *r, int32_t *pred, float *conf, char *err, size_t errlen);
-int run_score(run *r, const int32_t *pred, double out[UNIC_RUN_METRICS], char *err,
-              size_t errlen);
+/* Every copy c with pred[c] != NULL, in one pass over the evaluation set. */
+int run_predict_copies(run *r, int32_t **pred, float **conf, char *err, size_t errlen);
+/* k-means (GCD: SS-k-means) on the current embeddings into out; logs with `what`. */
+int run_kmeans_scores(run *r, double out[UNIC_RUN_METRICS], const char *what, char *err, size_t errlen);
+int run_score(run *r, const int32_t *pred, double out[UNIC_RUN_METRICS], char *err, size_t errlen);
 int run_can_score(const run *r);
 int metric_count(const run *r);
 const char *metric_name(const run *r, int i);
@@ -156,6 +202,12 @@ int run_write_metrics(run *r, char *err, size_t errlen);
 int run_write_history(const run *r, char *err, size_t errlen);
 int run_save_checkpoint(run *r, int epoch, char *err, size_t errlen);
 int run_resume(run *r, char *err, size_t errlen);
+/* A chain's later stage: the trained tensors of the previous stage's
+ * checkpoint (r->init_from), heads and backbone, not Adam's moments. */
+int run_init_from_stage(run *r, char *err, size_t errlen);
+/* The history.csv columns beyond epoch, lr and objective, the losses and
+ * the scores: the copies' (when count > 1) and k-means' (track_kmeans). */
+void run_extra_columns(const run *r, char names[][32], int *n);
 void run_print_summary(const run *r);
 
 #endif

@@ -110,6 +110,34 @@ int run_write_metrics(run *r, char *err, size_t errlen)
         cJSON_AddItemToObject(root, "baseline", b);
         cJSON_AddItemToObject(root, "unic", scores_json(r, r->final));
     }
+    if (r->stages) { /* a chain: every stage's scores, this (the last) one's after them */
+        cJSON *st = cJSON_Duplicate(r->stages, 1);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "stage", r->stage_name ? r->stage_name : "");
+        cJSON_AddStringToObject(e, "folder", r->out);
+        if (r->scored) cJSON_AddItemToObject(e, "scores", scores_json(r, r->final));
+        cJSON_AddItemToArray(st, e);
+        cJSON_AddItemToObject(root, "stages", st);
+    }
+    if (r->ncopies > 1) { /* SCAN's heads: which one is the run's, and why */
+        cJSON *h = cJSON_CreateObject();
+        cJSON_AddNumberToObject(h, "count", r->ncopies);
+        cJSON_AddNumberToObject(h, "selected", r->selected);
+        cJSON_AddStringToObject(h, "rule", "the lowest total training loss over the last epoch "
+                                "(SCAN's; no labels)");
+        cJSON *obj = cJSON_AddArrayToObject(h, "objective_last_epoch");
+        cJSON *sc = cJSON_AddArrayToObject(h, "scores");
+        for (int c = 0; c < r->ncopies; c++) {
+            cJSON_AddItemToArray(obj, cJSON_CreateNumber(r->copy_objective[c]));
+            if (r->scored) cJSON_AddItemToArray(sc, scores_json(r, r->copy_scores[c]));
+        }
+        cJSON_AddItemToObject(root, "heads", h);
+    }
+    if (r->scored && r->cfg.eval.track_kmeans) {
+        cJSON *k = scores_json(r, r->kmeans_now);
+        cJSON_AddStringToObject(k, "features", "after the last epoch");
+        cJSON_AddItemToObject(root, "kmeans_final", k);
+    }
     cJSON *t = cJSON_CreateObject();
     cJSON_AddNumberToObject(t, "embed_s", r->seconds[0]);
     cJSON_AddNumberToObject(t, "mining_s", r->seconds[1]);
@@ -123,19 +151,41 @@ int run_write_metrics(run *r, char *err, size_t errlen)
     return rc;
 }
 
+void run_extra_columns(const run *r, char names[][32], int *n)
+{
+    *n = 0;
+    if (r->ncopies > 1) {
+        snprintf(names[(*n)++], 32, "selected_head");
+        for (int c = 0; c < r->ncopies; c++) snprintf(names[(*n)++], 32, "head%d_objective", c);
+        for (int c = 0; c < r->ncopies; c++)
+            snprintf(names[(*n)++], 32, "head%d_%s", c, metric_name(r, 0));
+    }
+    if (r->cfg.eval.track_kmeans)
+        for (int i = 0; i < 3; i++) snprintf(names[(*n)++], 32, "kmeans_%s", metric_name(r, i));
+}
+
 /* history.csv, rewritten after every epoch so a grid's status and plots
  * read a run's curves while it trains: one row per epoch with the
  * learning rate, the objective, each loss term, the scores where the epoch
- * was evaluated (empty where not) and its seconds. */
+ * was evaluated (empty where not), with several heads the selected one and
+ * each one's objective and first score, with track_kmeans the k-means
+ * scores on the current features (Figure 7), and its seconds. */
 int run_write_history(const run *r, char *err, size_t errlen)
 {
-    size_t cap = 256 + (size_t)cJSON_GetArraySize(r->history) * (160 + 24 * (size_t)r->x->nlosses);
+    char extra[2 * UNIC_MAX_HEAD_COPIES + 4][32];
+    int nextra;
+    run_extra_columns(r, extra, &nextra);
+    size_t cap = 256 + 40 * (size_t)nextra +
+                 (size_t)cJSON_GetArraySize(r->history) *
+                     (160 + 24 * (size_t)(r->x->nlosses + nextra));
     char *csv = unic_xmalloc(cap);
     size_t used = (size_t)snprintf(csv, cap, "epoch,lr,objective");
     for (int l = 0; l < r->x->nlosses; l++)
         used += (size_t)snprintf(csv + used, cap - used, ",%s", strchr(r->x->losses[l].section, '.') + 1);
-    used += (size_t)snprintf(csv + used, cap - used, ",%s,%s,%s,seconds\n", metric_name(r, 0),
+    used += (size_t)snprintf(csv + used, cap - used, ",%s,%s,%s", metric_name(r, 0),
                              metric_name(r, 1), metric_name(r, 2));
+    for (int i = 0; i < nextra; i++) used += (size_t)snprintf(csv + used, cap - used, ",%s", extra[i]);
+    used += (size_t)snprintf(csv + used, cap - used, ",seconds\n");
     const cJSON *h;
     cJSON_ArrayForEach(h, r->history)
     {
@@ -149,10 +199,12 @@ int run_write_history(const run *r, char *err, size_t errlen)
             const cJSON *v = cJSON_GetObjectItem(h, strchr(r->x->losses[l].section, '.') + 1);
             used += (size_t)snprintf(csv + used, cap - used, ",%.9g", cJSON_IsNumber(v) ? v->valuedouble : NAN);
         }
-        for (int i = 0; i < 3; i++) {
-            const cJSON *v = cJSON_GetObjectItem(h, metric_name(r, i));
+        /* empty where the epoch was not evaluated */
+        for (int i = 0; i < 3 + nextra; i++) {
+            const cJSON *v = cJSON_GetObjectItem(h, i < 3 ? metric_name(r, i) : extra[i - 3]);
             if (cJSON_IsNumber(v))
-                used += (size_t)snprintf(csv + used, cap - used, ",%.6f", v->valuedouble);
+                used += (size_t)snprintf(csv + used, cap - used, i < 3 ? ",%.6f" : ",%.9g",
+                                         v->valuedouble);
             else
                 used += (size_t)snprintf(csv + used, cap - used, ",");
         }
@@ -229,6 +281,17 @@ int run_resume(run *r, char *err, size_t errlen)
     r->history = cJSON_Parse(hist);
     free(hist);
     if (!r->history) r->history = cJSON_CreateArray();
+    /* the copy reported so far, and each copy's last objective */
+    const cJSON *last = cJSON_GetArrayItem(r->history, cJSON_GetArraySize(r->history) - 1);
+    const cJSON *sel = last ? cJSON_GetObjectItem(last, "selected_head") : NULL;
+    if (cJSON_IsNumber(sel) && sel->valueint >= 0 && sel->valueint < r->ncopies)
+        r->selected = sel->valueint;
+    for (int c = 0; last && c < r->ncopies; c++) {
+        char key[32];
+        snprintf(key, sizeof key, "head%d_objective", c);
+        const cJSON *v = cJSON_GetObjectItem(last, key);
+        if (cJSON_IsNumber(v)) r->copy_objective[c] = v->valuedouble;
+    }
     unic_log(UNIC_LOG_INFO, "resumed after epoch %d (step %lld)", r->start_epoch,
              (long long)r->steps);
     return 0;
@@ -242,6 +305,65 @@ static void summary_row(const run *r, const char *name, const double *s)
     for (int i = 0; i < metric_count(r); i++)
         at += snprintf(line + at, sizeof line - (size_t)at, " %8.4f", s[i]);
     unic_log(UNIC_LOG_INFO, "%s", line);
+}
+
+/* Our tensor i's name in the previous stage's checkpoint: the clustering
+ * head's copies map copy to copy, or all from the copy that stage selected. */
+static void source_name(const run *r, const char *name, char *out, size_t len)
+{
+    int copy = -1;
+    const char *rest = NULL;
+    if (r->ncopies > 1 && sscanf(name, "head.%d.", &copy) == 1)
+        rest = strchr(name + 5, '.') + 1;
+    else if (strncmp(name, "head.", 5) == 0)
+        copy = 0, rest = name + 5;
+    if (!rest) {
+        snprintf(out, len, "%s", name);
+        return;
+    }
+    int from = r->init_copy_from >= 0 ? r->init_copy_from : copy;
+    if (r->init_prev_copies > 1)
+        snprintf(out, len, "head.%d.%s", from, rest);
+    else
+        snprintf(out, len, "head.%s", rest);
+}
+
+int run_init_from_stage(run *r, char *err, size_t errlen)
+{
+    char (*src)[300] = unic_xmalloc((size_t)r->nparams * sizeof *src);
+    const char **names = unic_xmalloc((size_t)r->nparams * sizeof *names);
+    unic_tensor **dst = unic_xmalloc((size_t)r->nparams * sizeof *dst);
+    int *required = unic_xmalloc((size_t)r->nparams * sizeof *required);
+    int *loaded = unic_xmalloc((size_t)r->nparams * sizeof *loaded);
+    for (int i = 0; i < r->nparams; i++) {
+        source_name(r, r->ckpt[i].name, src[i], sizeof src[i]);
+        names[i] = src[i];
+        dst[i] = r->ckpt[i].value;
+        /* the clustering head must come from there; a named head new in this
+         * stage starts fresh, a backbone block the last stage kept frozen
+         * from its checkpoint */
+        required[i] = strncmp(r->ckpt[i].name, "head.", 5) == 0 ||
+                      strcmp(r->ckpt[i].name, "head") == 0;
+    }
+    int rc = unic_checkpoint_load_values(r->init_from, names, dst, required, r->nparams, loaded,
+                                         err, errlen);
+    if (rc == 0) {
+        int n = 0;
+        for (int i = 0; i < r->nparams; i++) n += loaded[i];
+        unic_log(UNIC_LOG_INFO, "starts from %s: %d of %d trained tensors%s", r->init_from, n,
+                 r->nparams, r->init_copy_from >= 0 && r->init_prev_copies > 1
+                                 ? " (the clustering head from the copy that stage selected)"
+                                 : "");
+        if (r->init_copy_from >= 0 && r->init_prev_copies > 1)
+            unic_log(UNIC_LOG_INFO, "  clustering head: copy %d of %d", r->init_copy_from,
+                     r->init_prev_copies);
+    }
+    unic_xfree(src);
+    unic_xfree(names);
+    unic_xfree(dst);
+    unic_xfree(required);
+    unic_xfree(loaded);
+    return rc;
 }
 
 void run_print_summary(const run *r)

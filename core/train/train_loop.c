@@ -14,7 +14,7 @@
 typedef struct epoch {
     int e;           /* 0-based */
     double started, lr, total;
-    double sums[UNIC_MAX_SLOTS]; /* each loss's unweighted values, summed over the steps */
+    loss_table sums; /* each loss's unweighted values per copy, summed over the steps */
     int64_t nsteps;
 } epoch;
 
@@ -86,7 +86,21 @@ static int take_steps(run *r, epoch *ep, int64_t *order, char *err, size_t errle
     return 0;
 }
 
-/* The epoch's history entry, and its losses as text for the log. */
+/* SCAN's rule: the copy of the clustering head with the lowest total
+ * training loss (its own losses, weighted) over the epoch. No labels. */
+static void select_copy(run *r, const epoch *ep)
+{
+    for (int c = 0; c < r->ncopies; c++) {
+        double total = 0;
+        for (int l = 0; l < r->x->nlosses; l++)
+            if (r->cfg.loss_head[l] == 0) total += r->cfg.loss_weight[l] * ep->sums[l][c];
+        r->copy_objective[c] = total / (double)ep->nsteps;
+        if (c == 0 || r->copy_objective[c] < r->copy_objective[r->selected]) r->selected = c;
+    }
+}
+
+/* The epoch's history entry, and its losses as text for the log: a loss on
+ * the clustering head as the selected copy has it. */
 static cJSON *epoch_record(const run *r, const epoch *ep, char *losses, size_t len)
 {
     cJSON *h = cJSON_CreateObject();
@@ -96,14 +110,52 @@ static cJSON *epoch_record(const run *r, const epoch *ep, char *losses, size_t l
     size_t used = 0;
     for (int l = 0; l < r->x->nlosses; l++) {
         const char *name = strchr(r->x->losses[l].section, '.') + 1;
-        cJSON_AddNumberToObject(h, name, ep->sums[l] / (double)ep->nsteps);
-        used += (size_t)snprintf(losses + used, len - used, "%s%s %.4f", l ? ", " : "", name,
-                                 ep->sums[l] / (double)ep->nsteps);
+        double v = ep->sums[l][r->cfg.loss_head[l] == 0 ? r->selected : 0] / (double)ep->nsteps;
+        cJSON_AddNumberToObject(h, name, v);
+        used += (size_t)snprintf(losses + used, used < len ? len - used : 0, "%s%s %.4f",
+                                 l ? ", " : "", name, v);
+    }
+    if (r->ncopies > 1) {
+        char key[32];
+        cJSON_AddNumberToObject(h, "selected_head", r->selected);
+        for (int c = 0; c < r->ncopies; c++) {
+            snprintf(key, sizeof key, "head%d_objective", c);
+            cJSON_AddNumberToObject(h, key, r->copy_objective[c]);
+        }
+        used += (size_t)snprintf(losses + used, used < len ? len - used : 0,
+                                 "; head %d of %d selected, its objective %.4f", r->selected,
+                                 r->ncopies, r->copy_objective[r->selected]);
     }
     return h;
 }
 
 static int is_last(const run *r, int e) { return e + 1 == r->cfg.train.epochs; }
+
+/* Every copy's scores (all heads are logged; the selected one is the
+ * run's), and with track_kmeans k-means on the embeddings as they are now. */
+static int score_copies(run *r, int32_t *pred, cJSON *h, char *err, size_t errlen)
+{
+    int64_t n = r->has_eval_set ? r->eval_n : r->n;
+    int32_t *p[UNIC_MAX_HEAD_COPIES] = {0};
+    p[0] = pred;
+    for (int c = 1; c < r->ncopies; c++) p[c] = unic_xmalloc((size_t)n * sizeof(int32_t));
+    int rc = run_predict_copies(r, p, NULL, err, errlen);
+    for (int c = 0; rc == 0 && c < r->ncopies; c++)
+        rc = run_score(r, p[c], r->copy_scores[c], err, errlen);
+    for (int c = 1; c < r->ncopies; c++) unic_xfree(p[c]);
+    if (rc != 0 || r->ncopies == 1) return rc;
+    char key[48], line[64 * UNIC_MAX_HEAD_COPIES];
+    size_t used = 0;
+    for (int c = 0; c < r->ncopies; c++) {
+        snprintf(key, sizeof key, "head%d_%s", c, metric_name(r, 0));
+        cJSON_AddNumberToObject(h, key, r->copy_scores[c][0]);
+        used += (size_t)snprintf(line + used, sizeof line - used, " %s%.4f", c == r->selected ? "*" : "",
+                                 r->copy_scores[c][0]);
+    }
+    unic_log(UNIC_LOG_INFO, "heads' %s (* selected by the lowest training loss):%s",
+             metric_name(r, 0), line);
+    return 0;
+}
 
 /* Scores the head after epoch e when [eval] every asks (and always after
  * the last), into h and the log's text; the last epoch's are the run's. */
@@ -112,20 +164,30 @@ static int evaluate_epoch(run *r, int e, int32_t *pred, cJSON *h, char *scores, 
 {
     int every = r->cfg.eval.every;
     if (!r->scored || !(is_last(r, e) || (every > 0 && (e + 1) % every == 0))) return 0;
-    double s[UNIC_RUN_METRICS];
     if (r->train_backbone &&
         (run_refresh_embeddings(r, r->train_set, r->train_index, r->n, r->emb, err, errlen) != 0 ||
          (r->has_eval_set && run_refresh_embeddings(r, r->eval_set, r->eval_index, r->eval_n,
                                                     r->eval_emb, err, errlen) != 0)))
         return -1;
-    if (run_predict(r, pred, NULL, err, errlen) != 0 || run_score(r, pred, s, err, errlen) != 0)
-        return -1;
+    if (score_copies(r, pred, h, err, errlen) != 0) return -1;
+    const double *s = r->copy_scores[r->selected];
     for (int i = 0; i < metric_count(r); i++) cJSON_AddNumberToObject(h, metric_name(r, i), s[i]);
-    size_t at = 0;
-    for (int i = 0; i < metric_count(r) && at < len; i++)
-        at += (size_t)snprintf(scores + at, len - at, "%s%s %.4f", i ? " " : " | ",
-                               metric_name(r, i), s[i]);
-    if (is_last(r, e)) memcpy(r->final, s, sizeof s);
+    size_t used = 0;
+    for (int i = 0; i < metric_count(r) && used < len; i++)
+        used += (size_t)snprintf(scores + used, len - used, "%s%s %.4f", i ? " " : " | ",
+                                 metric_name(r, i), s[i]);
+    if (r->cfg.eval.track_kmeans) {
+        char what[64], key[48];
+        snprintf(what, sizeof what, " on the features after epoch %d", e + 1);
+        if (run_kmeans_scores(r, r->kmeans_now, what, err, errlen) != 0) return -1;
+        for (int i = 0; i < 3; i++) {
+            snprintf(key, sizeof key, "kmeans_%s", metric_name(r, i));
+            cJSON_AddNumberToObject(h, key, r->kmeans_now[i]);
+        }
+        snprintf(scores + used, used < len ? len - used : 0, " | k-means %s %.4f",
+                 metric_name(r, 0), r->kmeans_now[0]);
+    }
+    if (is_last(r, e)) memcpy(r->final, s, UNIC_RUN_METRICS * sizeof *s);
     return 0;
 }
 
@@ -133,7 +195,8 @@ static int run_epoch(run *r, int e, int64_t *order, int32_t *pred, char *err, si
 {
     epoch ep = {.e = e, .started = unic_now(), .lr = lr_at(r, e)};
     if (take_steps(r, &ep, order, err, errlen) != 0) return -1;
-    char losses[512] = "", scores[160] = "";
+    select_copy(r, &ep);
+    char losses[1024] = "", scores[200] = "";
     cJSON *h = epoch_record(r, &ep, losses, sizeof losses);
     if (evaluate_epoch(r, e, pred, h, scores, sizeof scores, err, errlen) != 0) {
         cJSON_Delete(h);

@@ -33,9 +33,13 @@
  *
  * 6.0: the version split into major.minor (ABI 5 was a single number), the
  * loss's has_default_weight, unic_mine_input's device, and the api's entries
- * up to its end. */
+ * up to its end.
+ * 6.1: a head's output_width (heads whose outputs are not K class scores,
+ * as a projection head), a loss's takes_outputs (it reads its head's
+ * outputs as they are, not their softmax), and unic_loss_batch's index and
+ * row_labels (every row's dataset item and visible label). */
 #define UNIC_ABI_MAJOR 6
-#define UNIC_ABI_MINOR 0
+#define UNIC_ABI_MINOR 1
 
 /* Fills both fields of a component: { UNIC_COMPONENT_ABI, .kind = ... }. */
 #define UNIC_COMPONENT_ABI .abi_major = UNIC_ABI_MAJOR, .abi_minor = UNIC_ABI_MINOR
@@ -128,6 +132,11 @@ typedef struct unic_head_ops {
     /* 1: x is the backbone's tokens [n, T, in_dim] (forward_tokens), not the
      * embeddings [n, in_dim]; the core then runs the backbone every step. */
     int takes_tokens;
+    /* (6.1) The width of forward's output once setup has run: logits are
+     * [n, output_width]. NULL: num_classes, as for every clustering head. A
+     * projection head (heads/dino.c) returns its feature width; the core
+     * refuses a clustering head whose width is not K. */
+    int (*output_width)(void *self);
 } unic_head_ops;
 
 /* One batch as the losses see it: softmax outputs of the anchors, their
@@ -136,6 +145,13 @@ typedef struct unic_loss_batch {
     int n, k;
     const float *p_anchor, *p_pos, *p_neg; /* [n, k] each, on the host */
     const int32_t *labels;                 /* [n] class of a labeled anchor, -1 if unlabeled */
+    /* (6.1) Every row's dataset item and visible label, rows laid out as
+     * [anchors | positives | negatives] (2n or 3n rows): two rows with the
+     * same index are two augmented views of one item. NULL from a core
+     * older than 6.1 and where the caller has no items (gradcheck may pass
+     * them). */
+    const int64_t *index;
+    const int32_t *row_labels; /* -1 where unlabeled */
 } unic_loss_batch;
 
 /* Gradients with respect to the three probability matrices; a loss adds
@@ -154,6 +170,11 @@ typedef struct unic_loss_ops {
     int uses_negatives; /* the core then requires a negative miner for every anchor */
     /* Returns the unweighted loss; adds scale * dL/dp into g. */
     double (*forward)(void *self, const unic_loss_batch *b, float scale, unic_loss_grad *g);
+    /* (6.1) 1: p_anchor, p_pos, p_neg are the outputs of the loss's head as
+     * they are ([n, output_width], e.g. a projection head's L2-normalised
+     * features), and g receives dL/d(outputs); 0: their softmax over K
+     * classes, as every clustering loss reads. */
+    int takes_outputs;
 } unic_loss_ops;
 
 typedef enum { UNIC_ROLE_POSITIVE = 0, UNIC_ROLE_NEGATIVE = 1 } unic_miner_role;
