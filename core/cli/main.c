@@ -249,12 +249,8 @@ static int run_grid_point(const cli *c, unic_grid *grid, char *err, size_t errle
     unic_grid_dir(grid, c->out, dir, sizeof dir);
     int rc = unic_grid_run_point(p, dir, c->retry_failed, err, errlen);
     if (rc == UNIC_POINT_EXIT_DONE) err[0] = '\0';
-    unic_grid_view v; /* a Slurm array has no driver: each task refreshes the summary */
-    char msg[2048];
-    if (rc != UNIC_POINT_EXIT_BUSY && unic_grid_view_load(dir, &v, msg, sizeof msg) == 0) {
-        unic_grid_write_summary(&v, msg, sizeof msg);
-        unic_grid_view_free(&v);
-    }
+    char msg[2048]; /* a Slurm array has no driver: each task refreshes the summary */
+    if (rc != UNIC_POINT_EXIT_BUSY) unic_grid_refresh_summary(dir, NULL, 0, msg, sizeof msg);
     return rc;
 }
 

@@ -35,16 +35,16 @@ static void group_points(curves *c)
 static int setting_curve(const curves *c, int g, const char *column, double *x, double *mean,
                          double *lo, double *hi, int max_rows, int *seeds)
 {
-    int rows = 0;
+    int rows = 0, *col = unic_xcalloc((size_t)c->v->count, sizeof(int));
+    for (int i = 0; i < c->v->count; i++) col[i] = unic_history_column(&c->h[i], column);
     *seeds = 0;
     for (int e = 0; e < max_rows; e++) {
         double sum = 0, a = INFINITY, b = -INFINITY;
         int n = 0;
         for (int i = 0; i < c->v->count; i++) {
             const unic_history *h = &c->h[i];
-            int col = unic_history_column(h, column);
-            if (c->group[i] != g || col < 0 || e >= h->rows) continue;
-            double y = h->values[(size_t)e * (size_t)h->ncols + (size_t)col];
+            if (c->group[i] != g || col[i] < 0 || e >= h->rows) continue;
+            double y = h->values[(size_t)e * (size_t)h->ncols + (size_t)col[i]];
             if (isnan(y)) continue;
             sum += y;
             a = fmin(a, y);
@@ -59,6 +59,7 @@ static int setting_curve(const curves *c, int g, const char *column, double *x, 
         if (!n) x[e] = e + 1;
         rows = e + 1;
     }
+    free(col);
     return rows;
 }
 

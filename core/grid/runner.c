@@ -171,17 +171,6 @@ static void build_queue(runner *rn)
     }
 }
 
-static int refresh_summary(const runner *rn, char *line, size_t len, char *err, size_t errlen)
-{
-    unic_grid_view v;
-    if (unic_grid_view_load(rn->dir, &v, err, errlen) != 0) return -1;
-    int rc = unic_grid_write_summary(&v, err, errlen);
-    unic_grid_counts c = unic_grid_count(&v);
-    if (line) unic_grid_counts_line(&v, line, len);
-    unic_grid_view_free(&v);
-    return rc != 0 ? -1 : (c.failed || c.pending || c.running) ? 1 : 0;
-}
-
 static void run_queue(runner *rn)
 {
     rn->running = unic_xcalloc((size_t)rn->o->jobs, sizeof(child));
@@ -202,7 +191,8 @@ static void run_queue(runner *rn)
          * reads the points themselves, so it never lags */
         char err[2048];
         if (unic_now() - last_summary > SUMMARY_EVERY_S) {
-            if (refresh_summary(rn, NULL, 0, err, sizeof err) < 0) unic_log(UNIC_LOG_WARN, "%s", err);
+            if (unic_grid_refresh_summary(rn->dir, NULL, 0, err, sizeof err) < 0)
+                unic_log(UNIC_LOG_WARN, "%s", err);
             last_summary = unic_now();
         }
     }
@@ -226,7 +216,7 @@ int unic_grid_run_all(const unic_grid *g, const unic_grid_options *o, char *err,
     run_queue(&rn);
     free(rn.queue);
     char line[4096];
-    int rc = refresh_summary(&rn, line, sizeof line, err, errlen);
+    int rc = unic_grid_refresh_summary(rn.dir, line, sizeof line, err, errlen);
     if (rc < 0) return -1;
     unic_log(UNIC_LOG_INFO, "grid: summary in %s/grid.csv%s", rn.dir,
              rn.busy_elsewhere ? "; some points are being run by another command" : "");

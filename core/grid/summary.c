@@ -112,6 +112,17 @@ static char *failed_text(const unic_grid_view *v)
     return text;
 }
 
+int unic_grid_refresh_summary(const char *dir, char *line, size_t len, char *err, size_t errlen)
+{
+    unic_grid_view v;
+    if (unic_grid_view_load(dir, &v, err, errlen) != 0) return -1;
+    int rc = unic_grid_write_summary(&v, err, errlen);
+    unic_grid_counts c = unic_grid_count(&v);
+    if (line) unic_grid_counts_line(&v, line, len);
+    unic_grid_view_free(&v);
+    return rc != 0 ? -1 : (c.failed || c.pending || c.running) ? 1 : 0;
+}
+
 int unic_grid_write_summary(const unic_grid_view *v, char *err, size_t errlen)
 {
     char path[2300];
